@@ -1,0 +1,12 @@
+"""shuf-big: shuffle line-based corpora far larger than memory, exactly uniformly.
+
+>>> import shuf_big
+>>> shuf_big.shuffle("corpus.jsonl", "shuffled.jsonl", mem="4G", seed=1)  # doctest: +SKIP
+"""
+
+__version__ = "1.0.0"
+
+from .engine import shuffle
+from .errors import ShufBigError
+
+__all__ = ["ShufBigError", "__version__", "shuffle"]

@@ -1,0 +1,172 @@
+"""The ``shuf-big`` command: parse options, call :func:`shuf_big.shuffle`, report errors.
+
+Exit statuses follow GNU shuf: 0 on success, 1 on any error (usage errors included).
+A run stopped by SIGINT, SIGTERM, SIGHUP or a closed output pipe cleans up and then dies by
+that same signal, so the shell sees 130, 143, 129 or 141 as with any coreutils program.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from typing import NoReturn
+
+import click
+
+from . import __version__
+from .engine import DEFAULT_MEM, shuffle
+from .errors import ShufBigError
+
+PROG = "shuf-big"
+
+EPILOG = """\b
+Examples:
+  shuf-big corpus.jsonl -o shuffled.jsonl --mem 4G
+  zcat part-*.gz | shuf-big --mem 8G | split -l 1000000 - shard-
+  shuf-big --seed 42 -T /scratch -T /scratch2 big.txt -o big.shuf.txt
+
+SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
+percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
+"""
+
+
+class Interrupted(BaseException):
+    """Raised from a signal handler so that cleanup code runs before we die by it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def _jobs_default() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@click.command(
+    name=PROG,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.argument("file", required=False, default="-", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default="-",
+    metavar="FILE",
+    help="Write the result to FILE (replaced atomically) instead of standard output.",
+)
+@click.option(
+    "-S",
+    "--mem",
+    "mem",
+    default=DEFAULT_MEM,
+    show_default=True,
+    metavar="SIZE",
+    help="Memory budget for the whole run.",
+)
+@click.option(
+    "--seed",
+    type=str,
+    default=None,
+    metavar="N",
+    help="Seed (0 to 2^64-1): the same seed gives the same output for any --mem, -j or -T.",
+)
+@click.option(
+    "-T",
+    "--temporary-directory",
+    "temp_dirs",
+    multiple=True,
+    metavar="DIR",
+    help="Put temp files in DIR (repeat to spread them); default $TMPDIR or /tmp.",
+)
+@click.option("-z", "--zero-terminated", is_flag=True, help="Records end with NUL, not newline.")
+@click.option("-j", "--jobs", type=int, default=None, metavar="N", help="Worker processes [default: CPU count].")
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar on stderr [default: when stderr is a terminal]."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
+def cli(
+    file: str,
+    output: str,
+    mem: str,
+    seed: str | None,
+    temp_dirs: tuple[str, ...],
+    zero_terminated: bool,
+    jobs: int | None,
+    progress: bool | None,
+    quiet: bool,
+) -> None:
+    """Shuffle the lines of FILE (or standard input) into a uniformly random order.
+
+    Inputs of any size are shuffled within the --mem budget: ones that fit are shuffled
+    in memory, larger ones in two passes through temp files.
+    """
+    if seed is not None:
+        try:
+            seed_value = int(seed, 0)
+        except ValueError:
+            raise ShufBigError(f"invalid --seed: '{seed}'") from None
+    else:
+        seed_value = None
+    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    shuffle(
+        file,
+        output,
+        mem=mem,
+        seed=seed_value,
+        tmp_dirs=list(temp_dirs) or None,
+        jobs=jobs if jobs is not None else _jobs_default(),
+        zero_terminated=zero_terminated,
+        progress=show,
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"{PROG}: {message}\n")
+    sys.stderr.flush()
+    sys.exit(1)
+
+
+def _die_by(signum: int) -> NoReturn:
+    """Die by ``signum`` with its default action, as an interrupted coreutils program does."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    # Nothing more may reach a closed pipe, not even Python's flush at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    sys.exit(128 + signum)  # only if the signal was blocked
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupted)
+    try:
+        cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        _fail(f"{exc.format_message()}\nTry '{PROG} --help' for more information.")
+    except ShufBigError as exc:
+        _fail(str(exc))
+    except BrokenPipeError:
+        _die_by(signal.SIGPIPE)
+    except KeyboardInterrupt:
+        _die_by(signal.SIGINT)
+    except Interrupted as exc:
+        _die_by(exc.signum)
+    except MemoryError:
+        _fail("out of memory: try a smaller --mem")
+    except OSError as exc:
+        where = f" '{exc.filename}'" if exc.filename else ""
+        _fail(f"error{where}: {exc.strerror or exc}")

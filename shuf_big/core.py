@@ -1,0 +1,382 @@
+"""The pure core of shuf-big: frame records, draw keys, scatter a batch, order a group.
+
+Everything here works on whole numpy arrays and does no I/O, so the local engine, the CLI
+and any later engine share one definition of the shuffle:
+
+    output order = records sorted by ``key(seed, i)``, ``i`` the record's global index.
+
+``key`` is a bijection of ``i`` for a fixed seed, so keys never tie and the order is a
+strict total order that does not depend on memory, bucket layout or worker count.  A
+bucket is the set of records whose key starts with a given bit prefix; splitting a bucket
+further just looks at the next bits, with no new randomness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+MASK64 = (1 << 64) - 1
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+_U64_M1 = np.uint64(_M1)
+_U64_M2 = np.uint64(_M2)
+# Keys are computed in slices this long so temporaries stay in the CPU cache.
+_KEY_SLICE = 1 << 14
+# An escape in the index-gap stream: "add 65535 and keep reading".
+GAP_ESCAPE = 0xFFFF
+
+
+def _mix64_int(x: int) -> int:
+    """SplitMix64's finaliser on a Python int (used only to derive per-seed constants)."""
+    x &= MASK64
+    x ^= x >> 30
+    x = (x * _M1) & MASK64
+    x ^= x >> 27
+    x = (x * _M2) & MASK64
+    return x ^ (x >> 31)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """The per-seed constants of ``key(seed, i) = mix64(i * gamma + offset)``.
+
+    ``gamma`` is odd, so ``i -> i * gamma + offset`` is a bijection of 64-bit integers, and
+    so is the mixer: distinct records never share a key.  A seed-dependent gamma (chosen as
+    SplittableRandom does, with enough bit transitions) keeps different seeds' streams from
+    being shifted copies of each other.
+    """
+
+    seed: int
+    gamma: int
+    offset: int
+
+    @classmethod
+    def from_seed(cls, seed: int) -> KeySpec:
+        if not 0 <= seed <= MASK64:
+            raise ValueError(f"seed must be in 0..{MASK64}, got {seed}")
+        gamma = _mix64_int(seed ^ 0x9E3779B97F4A7C15) | 1
+        if bin(gamma ^ (gamma >> 1)).count("1") < 24:
+            gamma ^= 0xAAAAAAAAAAAAAAAA
+        offset = _mix64_int(_mix64_int(seed + 0x632BE59BD9B4E019))
+        return cls(seed, gamma, offset)
+
+
+def draw_keys(spec: KeySpec, indices: np.ndarray) -> np.ndarray:
+    """Return the uint64 keys of the records with these global indices.
+
+    The key of record ``i`` depends only on the seed and ``i``: this is what makes the
+    output identical for any ``--mem``, bucket count or number of workers.
+    """
+    keys = np.asarray(indices).astype(np.uint64, copy=True)
+    gamma = np.uint64(spec.gamma)
+    offset = np.uint64(spec.offset)
+    tmp = np.empty(min(len(keys), _KEY_SLICE), dtype=np.uint64)
+    for lo in range(0, len(keys), _KEY_SLICE):
+        x = keys[lo : lo + _KEY_SLICE]
+        t = tmp[: len(x)]
+        x *= gamma
+        x += offset
+        np.right_shift(x, 30, out=t)
+        x ^= t
+        x *= _U64_M1
+        np.right_shift(x, 27, out=t)
+        x ^= t
+        x *= _U64_M2
+        np.right_shift(x, 31, out=t)
+        x ^= t
+    return keys
+
+
+def find_ends(data: np.ndarray, sep: int, limit: int, window: int) -> np.ndarray:
+    """Return the end offsets (one past each separator) of at most ``limit`` records.
+
+    The buffer is searched ``window`` bytes at a time so that a buffer of many tiny
+    records never produces an offsets array larger than about ``limit + window`` entries:
+    this keeps framing inside the memory budget for any line-length mix.
+    """
+    parts: list[np.ndarray] = []
+    found = 0
+    size = len(data)
+    for lo in range(0, size, window):
+        hits = np.flatnonzero(data[lo : lo + window] == sep)
+        if len(hits):
+            hits += lo + 1
+            parts.append(hits)
+            found += len(hits)
+        if found >= limit:
+            break
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    ends = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return ends[:limit].astype(np.int64, copy=False)
+
+
+def frame_into(bounds: np.ndarray, data: np.ndarray, sep: int, window: int) -> int:
+    """Write ``[0, end_0, end_1, ...]`` of the records in ``data`` into ``bounds``.
+
+    Used when the record count is already known (a loaded bucket), so the offsets go
+    straight into their final array with only ``window`` bytes of scratch.  Returns the
+    number of records found, which may be fewer than ``len(bounds) - 1`` only if the
+    data is corrupt.
+    """
+    bounds[0] = 0
+    found = 0
+    for lo in range(0, len(data), window):
+        hits = np.flatnonzero(data[lo : lo + window] == sep)
+        take = min(len(hits), len(bounds) - 1 - found)
+        bounds[found + 1 : found + 1 + take] = hits[:take] + (lo + 1)
+        found += take
+    return found
+
+
+def bucket_ids(keys: np.ndarray, prefix_bits: int, fanout_bits: int) -> np.ndarray:
+    """Return, for each key, the index of its bucket among ``2**fanout_bits``.
+
+    The bucket is given by the ``fanout_bits`` key bits just below the ``prefix_bits``
+    already fixed by the parent bucket, so buckets are ordered like their keys.
+    """
+    if fanout_bits == 0:
+        return np.zeros(len(keys), dtype=np.uint16)
+    if not 0 < fanout_bits <= 16 or prefix_bits + fanout_bits > 64:
+        raise ValueError("bad bucket geometry")
+    shifted = np.left_shift(keys, np.uint64(prefix_bits)) if prefix_bits else keys
+    return np.right_shift(shifted, np.uint64(64 - fanout_bits)).astype(np.uint16)
+
+
+def encode_gaps(indices: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Encode ascending record indices as uint16 gaps from each one's predecessor.
+
+    ``previous`` holds, per record, the index of the record before it in the same bucket
+    (-1 for the first).  A gap ``g`` is stored as ``g // 65535`` escapes followed by
+    ``g % 65535``; gaps are about the bucket count, so nearly every record costs 2 bytes
+    of temp space instead of the 8 a stored key would.
+    """
+    gaps = indices - previous
+    escapes = gaps // GAP_ESCAPE
+    if not escapes.any():
+        return gaps.astype(np.uint16)
+    out = np.full(len(gaps) + int(escapes.sum()), GAP_ESCAPE, dtype=np.uint16)
+    out[np.cumsum(escapes + 1) - 1] = gaps % GAP_ESCAPE
+    return out
+
+
+class GapDecoder:
+    """Turn a stream of encoded gaps, fed in pieces of any size, back into indices."""
+
+    def __init__(self) -> None:
+        self.last = -1  # index of the last decoded record
+        self.pending = 0  # escapes seen since then, already multiplied out
+
+    def feed(self, values: np.ndarray) -> np.ndarray:
+        if len(values) == 0:
+            return np.empty(0, dtype=np.int64)
+        running = np.cumsum(values, dtype=np.int64)
+        running += self.last + self.pending
+        final = values != GAP_ESCAPE
+        indices = running[final]
+        if len(indices):
+            self.last = int(indices[-1])
+            self.pending = int(running[-1]) - self.last
+        else:
+            self.pending = int(running[-1]) - self.last
+        return indices
+
+
+def decode_gaps(values: np.ndarray) -> np.ndarray:
+    """Decode one whole bucket's gap stream into its record indices."""
+    return GapDecoder().feed(values)
+
+
+def partition(ids: np.ndarray, nbuckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return a stable order grouping records by bucket id, and the bucket bounds.
+
+    ``order[bounds[b]:bounds[b + 1]]`` are bucket ``b``'s records in input order.  A stable
+    argsort of uint16 is a radix sort in numpy: a few ns per record.
+    """
+    order = np.argsort(ids, kind="stable")
+    bounds = np.zeros(nbuckets + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ids, minlength=nbuckets), out=bounds[1:])
+    return order, bounds
+
+
+def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, piece: int) -> None:
+    """Copy the records ``data[starts[k]:starts[k] + lengths[k]]`` back to back into ``out``.
+
+    One numpy gather moves many records: a per-byte source index is built with
+    ``np.repeat`` for a piece of about ``piece`` output bytes at a time, so its int64
+    scratch stays bounded (and in cache).  Records longer than a piece are copied as
+    slices.
+    """
+    n = len(starts)
+    if n == 0:
+        return
+    cum = np.cumsum(lengths)
+    total = int(cum[-1])
+    if len(out) != total:
+        raise ValueError("output size does not match the records")
+    i = 0
+    done = 0
+    while i < n:
+        j = int(np.searchsorted(cum, done + piece, side="right"))
+        if j <= i:
+            start = int(starts[i])
+            length = int(lengths[i])
+            out[done : done + length] = data[start : start + length]
+            done += length
+            i += 1
+            continue
+        size = int(cum[j - 1]) - done
+        lens = lengths[i:j]
+        dst = np.cumsum(lens)
+        dst -= lens
+        source = np.repeat(starts[i:j] - dst, lens)
+        source += np.arange(size, dtype=np.int64)
+        np.take(data, source, out=out[done : done + size])
+        done += size
+        i = j
+
+
+def sub_bucket_ids(keys: np.ndarray, nbytes: int, target_records: int, target_bytes: int) -> tuple[np.ndarray, int]:
+    """Split a group of keys into cache-sized sub-buckets by their leading bits.
+
+    Returns uint16 ids (ordered like the keys) and the sub-bucket count.  Sorting a whole
+    multi-million-record group at once is bound by cache misses; sorting ~32 K records at
+    a time is not.
+    """
+    n = len(keys)
+    want = max(n // max(target_records, 1), nbytes // max(target_bytes, 1), 1)
+    if want <= 1 or n < 2:
+        return np.zeros(n, dtype=np.uint16), 1
+    lo = int(keys.min())
+    span = int(keys.max()) - lo
+    bits = min(want.bit_length(), 16)
+    shift = max(span.bit_length() - bits, 0)
+    ids = np.right_shift(keys - np.uint64(lo), np.uint64(shift)).astype(np.uint16)
+    return ids, (span >> shift) + 1
+
+
+def ordered_pieces(
+    data: np.ndarray,
+    bounds: np.ndarray,
+    keys: np.ndarray,
+    piece: int,
+    target_records: int = 32768,
+) -> Iterator[memoryview]:
+    """Yield the records of a group, ordered by key, as consecutive pieces of bytes.
+
+    ``bounds`` has ``n + 1`` entries: record ``k`` is ``data[bounds[k]:bounds[k + 1]]``.
+    Pieces are at most ``piece`` bytes except for a single longer record, which is yielded
+    as a view of ``data`` without copying.  The caller writes each piece before asking for
+    the next, so the extra memory is one piece.
+    """
+    n = len(keys)
+    if n == 0:
+        return
+    ids, nsub = sub_bucket_ids(keys, int(bounds[-1]), target_records, max(piece * 4, 1))
+    order, sub_bounds = partition(ids, nsub)
+    del ids
+    buffer = np.empty(piece, dtype=np.uint8)
+    for b in range(nsub):
+        recs = order[sub_bounds[b] : sub_bounds[b + 1]]
+        if len(recs) == 0:
+            continue
+        recs = recs[np.argsort(keys[recs])]
+        yield from _pieces(data, bounds[recs], bounds[recs + 1] - bounds[recs], buffer)
+
+
+def _pieces(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, buffer: np.ndarray) -> Iterator[memoryview]:
+    piece = len(buffer)
+    cum = np.cumsum(lengths)
+    n = len(starts)
+    i = 0
+    done = 0
+    while i < n:
+        j = int(np.searchsorted(cum, done + piece, side="right"))
+        if j <= i:
+            start = int(starts[i])
+            yield memoryview(data[start : start + int(lengths[i])])
+            done = int(cum[i])
+            i += 1
+            continue
+        size = int(cum[j - 1]) - done
+        gather_into(buffer[:size], data, starts[i:j], lengths[i:j], piece)
+        yield memoryview(buffer[:size])
+        done += size
+        i = j
+
+
+@dataclass
+class Scattered:
+    """A batch of records grouped by bucket, ready to be appended to bucket files."""
+
+    data: np.ndarray  # the batch's bytes, bucket by bucket
+    data_bounds: np.ndarray  # bucket b's bytes: data[data_bounds[b]:data_bounds[b+1]]
+    gaps: np.ndarray  # encoded index gaps, bucket by bucket
+    gap_bounds: np.ndarray
+    counts: np.ndarray  # records per bucket
+
+
+def scatter(
+    data: np.ndarray,
+    ends: np.ndarray,
+    indices: np.ndarray,
+    spec: KeySpec,
+    prefix_bits: int,
+    fanout_bits: int,
+    last_index: np.ndarray,
+    out: np.ndarray,
+    piece: int,
+) -> Scattered:
+    """Group one batch of records by bucket, keeping input order inside each bucket.
+
+    ``ends`` are the records' end offsets in ``data``; ``indices`` their global indices.
+    ``last_index[b]`` is the last index already written to bucket ``b`` (-1 if none); it
+    is updated.  ``out`` receives the regrouped bytes and must be at least
+    ``ends[-1]`` long.
+    """
+    nbuckets = 1 << fanout_bits
+    keys = draw_keys(spec, indices)
+    ids = bucket_ids(keys, prefix_bits, fanout_bits)
+    del keys
+    order, bounds = partition(ids, nbuckets)
+    del ids
+    starts = np.empty(len(ends), dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1]
+    lengths = ends - starts
+    gather_into(out[: int(ends[-1])], data, starts[order], lengths[order], piece)
+    counts = np.diff(bounds)
+    ordered_ends = np.cumsum(lengths[order])
+    data_bounds = np.zeros(nbuckets + 1, dtype=np.int64)
+    data_bounds[1:][counts > 0] = ordered_ends[bounds[1:][counts > 0] - 1]
+    np.maximum.accumulate(data_bounds, out=data_bounds)
+    del starts, lengths, ordered_ends
+    sorted_indices = indices[order]
+    previous = np.empty_like(sorted_indices)
+    previous[1:] = sorted_indices[:-1]
+    firsts = bounds[:-1][counts > 0]
+    previous[firsts] = last_index[counts > 0]
+    last_index[counts > 0] = sorted_indices[bounds[1:][counts > 0] - 1]
+    gaps = encode_gaps(sorted_indices, previous)
+    del previous
+    gap_bounds = bounds if len(gaps) == len(sorted_indices) else _gap_bounds(gaps, bounds)
+    return Scattered(out, data_bounds, gaps, gap_bounds, counts)
+
+
+def _gap_bounds(gaps: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Bucket boundaries in an escaped gap stream, from the record boundaries."""
+    final_positions = np.flatnonzero(gaps != GAP_ESCAPE)
+    out = np.empty_like(bounds)
+    out[0] = 0
+    out[1:] = np.where(bounds[1:] > 0, final_positions[np.maximum(bounds[1:] - 1, 0)] + 1, 0)
+    return out
+
+
+def order_group(
+    data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int
+) -> Iterator[memoryview]:
+    """Yield a group's records in output order (see :func:`ordered_pieces`)."""
+    return ordered_pieces(data, bounds, draw_keys(spec, indices), piece)

@@ -1,0 +1,520 @@
+"""The local engine: one machine, a memory budget, temp files on local disks.
+
+It decides between the in-memory path and the two-pass external shuffle, sizes every
+buffer from the budget, and drives the pure functions of :mod:`shuf_big.core`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import secrets
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from . import core
+from .errors import ShufBigError
+from .io import (
+    Batch,
+    Counter,
+    IndexStream,
+    LongRecord,
+    Output,
+    PrefixedReader,
+    RawReader,
+    RecordReader,
+    TempDirs,
+    default_temp_dirs,
+    describe,
+    open_input,
+    read_fully,
+    regular_size,
+    write_all,
+)
+from .sizes import format_size, parse_size
+
+MIN_MEM = 16 * 1024
+DEFAULT_MEM = "25%"
+# Bytes of numpy arrays per record while a group is ordered in memory (offsets, keys,
+# sub-bucket order and temporaries); measured with tracemalloc, see tests/test_memory.py.
+ORDER_BYTES_PER_RECORD = 48
+# Bytes of arrays per record while a batch is scattered in pass 1.
+SCATTER_BYTES_PER_RECORD = 96
+# A bucket is planned to fill this share of the ordering budget, so random size
+# fluctuations rarely force a split.
+BUCKET_FILL = 0.5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every buffer size, derived from the memory budget so the total stays under it.
+
+    Pass 1 uses about half the budget (read buffer, regrouped copy, per-record arrays);
+    pass 2 loads groups of buckets whose data and arrays fit in the rest of it.
+    """
+
+    mem: int
+    read_buffer: int
+    max_records: int
+    piece: int
+    order_budget: int
+    max_fanout_bits: int
+    fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
+
+    @classmethod
+    def for_budget(cls, mem: int, fanout_bits: int | None = None) -> Plan:
+        if mem < MIN_MEM:
+            raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
+        piece = min(max(mem // 256, 4096), 1 << 20)
+        read_buffer = max(mem // 8, 4096)
+        max_records = max(mem // (4 * SCATTER_BYTES_PER_RECORD), 16)
+        scratch = 20 * piece + 32768 * 64
+        order_budget = max(mem - scratch, mem // 2)
+        return cls(mem, read_buffer, max_records, piece, order_budget, _fd_fanout_bits(), fanout_bits)
+
+    def order_need(self, nbytes: int, nrecords: int) -> int:
+        """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory."""
+        return nbytes + ORDER_BYTES_PER_RECORD * nrecords
+
+
+def _fd_fanout_bits() -> int:
+    """How many bucket-count bits the open-file limit allows (2 files per bucket)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:  # like most servers and sort(1)'s callers do: use the hard limit we are allowed
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, 1 << 20), hard))
+            soft = min(want, 1 << 20)
+        except (ValueError, OSError):
+            pass
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 16
+    spare = (soft - in_use - 16) // 2
+    if spare < 2:
+        raise ShufBigError(f"too few file descriptors: the open-file limit is {soft}")
+    return min(spare.bit_length() - 1, 16)
+
+
+@dataclass
+class Bucket:
+    """A pair of temp files: records (in input order) and their encoded index gaps."""
+
+    path: str
+    prefix_bits: int
+    nbytes: int
+    nrecords: int
+
+    @property
+    def records_path(self) -> str:
+        return self.path + ".rec"
+
+    @property
+    def gaps_path(self) -> str:
+        return self.path + ".idx"
+
+    def remove(self) -> None:
+        for path in (self.records_path, self.gaps_path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+@dataclass
+class BucketWriter:
+    """Appends scattered batches to ``2**fanout_bits`` bucket files."""
+
+    dirs: list[str]
+    name: str
+    prefix_bits: int
+    fanout_bits: int
+    nbytes: np.ndarray = field(init=False)
+    nrecords: np.ndarray = field(init=False)
+    last_index: np.ndarray = field(init=False)
+    fds: list[tuple[int, int]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = 1 << self.fanout_bits
+        self.nbytes = np.zeros(n, dtype=np.int64)
+        self.nrecords = np.zeros(n, dtype=np.int64)
+        self.last_index = np.full(n, -1, dtype=np.int64)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            for b in range(n):
+                path = self.path(b)
+                self.fds.append((os.open(path + ".rec", flags, 0o600), os.open(path + ".idx", flags, 0o600)))
+        except OSError as err:
+            self.close()
+            raise ShufBigError(f"cannot create temporary file in '{self.dirs[0]}': {describe(err)}") from None
+
+    def path(self, b: int) -> str:
+        return os.path.join(self.dirs[b % len(self.dirs)], f"{self.name}{b:x}")
+
+    def _error(self, b: int, err: OSError) -> ShufBigError:
+        folder = os.path.dirname(self.path(b))
+        return ShufBigError(f"write error in temporary directory '{folder}': {describe(err)}")
+
+    def write(self, s: core.Scattered) -> None:
+        for b in np.flatnonzero(s.counts).tolist():
+            records_fd, gaps_fd = self.fds[b]
+            try:
+                write_all(records_fd, [memoryview(s.data[s.data_bounds[b] : s.data_bounds[b + 1]])])
+                write_all(gaps_fd, [memoryview(s.gaps[s.gap_bounds[b] : s.gap_bounds[b + 1]]).cast("B")])
+            except OSError as err:
+                raise self._error(b, err) from None
+        self.nbytes += np.diff(s.data_bounds)
+        self.nrecords += s.counts
+
+    def write_long(self, spec: core.KeySpec, record: LongRecord, limit: int) -> None:
+        """Stream one record that does not fit the read buffer to its bucket."""
+        indices = np.array([record.index], dtype=np.int64)
+        b = int(core.bucket_ids(core.draw_keys(spec, indices), self.prefix_bits, self.fanout_bits)[0])
+        records_fd, gaps_fd = self.fds[b]
+        size = 0
+        for part in record.parts:
+            size += len(part)
+            if size > limit:
+                size += sum(len(p) for p in record.parts)
+                raise ShufBigError(
+                    f"record {record.index + 1} is {size} bytes ({format_size(size)}), "
+                    f"larger than the memory budget --mem {format_size(limit)}"
+                )
+            try:
+                write_all(records_fd, [part])
+            except OSError as err:
+                raise self._error(b, err) from None
+        gaps = core.encode_gaps(indices, self.last_index[b : b + 1])
+        try:
+            write_all(gaps_fd, [memoryview(gaps).cast("B")])
+        except OSError as err:
+            raise self._error(b, err) from None
+        self.last_index[b] = record.index
+        self.nbytes[b] += size
+        self.nrecords[b] += 1
+
+    def close(self) -> None:
+        for pair in self.fds:
+            for fd in pair:
+                os.close(fd)
+        self.fds = []
+
+    def buckets(self) -> list[Bucket]:
+        """Close the files and return the non-empty buckets in key order."""
+        self.close()
+        out = []
+        for b in range(1 << self.fanout_bits):
+            bucket = Bucket(
+                self.path(b), self.prefix_bits + self.fanout_bits, int(self.nbytes[b]), int(self.nrecords[b])
+            )
+            if bucket.nrecords:
+                out.append(bucket)
+            else:
+                bucket.remove()
+        return out
+
+
+class LocalEngine:
+    """Shuffle one input into one output on this machine within ``plan.mem`` bytes."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        spec: core.KeySpec,
+        temp: TempDirs,
+        sep: int = 10,
+        progress: bool = False,
+    ) -> None:
+        self.plan = plan
+        self.spec = spec
+        self.temp = temp
+        self.sep = sep
+        self.progress = progress
+        self.split_count = 0
+
+    # -- the two paths -------------------------------------------------------------------
+
+    def run(self, raw: RawReader, size: int | None, seekable: bool, what: str, out: Output) -> None:
+        """Shuffle ``raw`` (``size`` bytes if known) into ``out``."""
+        plan = self.plan
+        if size is None or size <= plan.mem:
+            # Read what may fit: all of a small file (+1 byte to notice growth), or half
+            # the budget of a stream, so that falling back to pass 1 stays in budget.
+            probe = np.empty(size + 1 if size is not None else plan.mem // 2, dtype=np.uint8)
+            filled = read_fully(raw, memoryview(probe), what)
+            if filled < len(probe):
+                terminated = filled + (filled > 0 and probe[filled - 1] != self.sep)
+                probe[filled:terminated] = self.sep  # GNU shuf terminates the last record too
+                nrecords = int(np.count_nonzero(probe[:terminated] == self.sep))
+                if plan.order_need(terminated, nrecords) <= plan.order_budget:
+                    self._in_memory(probe[:terminated], nrecords, out)
+                    return
+            if size is not None and filled == size:
+                del probe
+                raw.seek(0)  # type: ignore[attr-defined]
+            else:
+                raw = PrefixedReader(probe[:filled], raw)
+                del probe
+        self._external(raw, size, what, out)
+
+    def _in_memory(self, data: np.ndarray, nrecords: int, out: Output) -> None:
+        bounds = np.empty(nrecords + 1, dtype=np.int64)
+        core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16))
+        indices = np.arange(nrecords, dtype=np.int64)
+        with self._bar(len(data), "shuffling") as bar:
+            for piece in core.order_group(data, bounds, indices, self.spec, self.plan.piece):
+                out.write([piece])
+                bar.update(len(piece))
+
+    def _external(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
+        dirs = self.temp.create()
+        counter = Counter()
+        reader = RecordReader(raw, self.sep, self.plan.read_buffer, self.plan.max_records, counter.take, what)
+        with self._bar(size, "pass 1/2: scatter") as bar:
+            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), bar)
+        total = sum(b.nbytes for b in buckets)
+        with self._bar(total, "pass 2/2: order") as bar:
+            self._order_buckets(deque(buckets), dirs, out, bar)
+
+    # -- pass 1 and recursive splits -----------------------------------------------------
+
+    def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
+        plan = self.plan
+        if plan.fanout_bits is not None:
+            bits = plan.fanout_bits
+        elif size is None:
+            bits = min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+        else:
+            if isinstance(first, Batch) and len(first.ends):
+                avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
+            else:
+                avg = float(plan.read_buffer)
+            need = size + ORDER_BYTES_PER_RECORD * size / avg
+            buckets = need / (BUCKET_FILL * plan.order_budget)
+            bits = int(np.ceil(np.log2(max(buckets, 2))))
+            self.temp.check_space(int(size * (1 + 2.1 / avg)) + (1 << 20))
+        return bits
+
+    def _scatter(
+        self,
+        reader: RecordReader,
+        dirs: list[str],
+        name: str,
+        prefix_bits: int,
+        choose_bits: Callable[[Batch | LongRecord], int],
+        bar: tqdm,
+    ) -> list[Bucket]:
+        """Send every record of ``reader`` to a bucket file by its key bits.
+
+        The fan-out is chosen once the first batch shows the typical record length.
+        """
+        writer: BucketWriter | None = None
+        out = np.empty(self.plan.read_buffer, dtype=np.uint8)
+        try:
+            for item in reader:
+                if writer is None:
+                    bits = max(min(choose_bits(item), self.plan.max_fanout_bits, 64 - prefix_bits), 1)
+                    writer = BucketWriter(dirs, name, prefix_bits, bits)
+                if isinstance(item, LongRecord):
+                    writer.write_long(self.spec, item, self.plan.mem)
+                else:
+                    scattered = core.scatter(
+                        item.data,
+                        item.ends,
+                        item.indices,
+                        self.spec,
+                        prefix_bits,
+                        writer.fanout_bits,
+                        writer.last_index,
+                        out,
+                        self.plan.piece,
+                    )
+                    writer.write(scattered)
+                    del scattered
+                bar.update(reader.bytes_read - bar.n)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            raise
+        return writer.buckets() if writer is not None else []
+
+    def _split(self, bucket: Bucket, dirs: list[str]) -> list[Bucket]:
+        """Split a bucket too large for memory by the next key bits (no new randomness)."""
+        self.split_count += 1
+        plan = self.plan
+        need = plan.order_need(bucket.nbytes, bucket.nrecords)
+        bits = plan.fanout_bits or int(np.ceil(np.log2(max(need / (BUCKET_FILL * plan.order_budget), 2))))
+        with open(bucket.records_path, "rb", buffering=0) as records, open(bucket.gaps_path, "rb", buffering=0) as gaps:
+            where = f"temporary file '{bucket.records_path}'"
+            indices = IndexStream(gaps, max(plan.max_records, 4096), where)
+            reader = RecordReader(records, self.sep, plan.read_buffer, plan.max_records, indices.take, where)
+            name = os.path.basename(bucket.path) + "-"
+            with self._bar(None, "splitting a bucket", leave=False) as bar:
+                buckets = self._scatter(reader, dirs, name, bucket.prefix_bits, lambda first: bits, bar)
+        bucket.remove()
+        return buckets
+
+    # -- pass 2 ----------------------------------------------------------------------------
+
+    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Output, bar: tqdm) -> None:
+        """Order buckets in key order, loading as many consecutive ones as fit at once."""
+        plan = self.plan
+        while queue:
+            first = queue.popleft()
+            if plan.order_need(first.nbytes, first.nrecords) > plan.order_budget:
+                if first.nrecords == 1:
+                    self._copy_file(first, out, bar)
+                else:
+                    queue.extendleft(reversed(self._split(first, dirs)))
+                continue
+            group = [first]
+            nbytes, nrecords = first.nbytes, first.nrecords
+            while queue:
+                nxt = queue[0]
+                if plan.order_need(nbytes + nxt.nbytes, nrecords + nxt.nrecords) > plan.order_budget:
+                    break
+                group.append(queue.popleft())
+                nbytes += nxt.nbytes
+                nrecords += nxt.nrecords
+            for piece in self._order_group(group, nbytes, nrecords):
+                out.write([piece])
+                bar.update(len(piece))
+            for bucket in group:
+                bucket.remove()
+
+    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> Iterator[memoryview]:
+        data = np.empty(nbytes, dtype=np.uint8)
+        indices = np.empty(nrecords, dtype=np.int64)
+        at = 0
+        count = 0
+        for bucket in group:
+            with open(bucket.records_path, "rb", buffering=0) as f:
+                got = read_fully(f, memoryview(data[at : at + bucket.nbytes]), f"'{bucket.records_path}'")
+            with open(bucket.gaps_path, "rb", buffering=0) as f:
+                gaps = np.fromfile(f, dtype=np.uint16)
+            decoded = core.decode_gaps(gaps)
+            del gaps
+            if got != bucket.nbytes or len(decoded) != bucket.nrecords:
+                raise ShufBigError(f"temporary file '{bucket.records_path}' changed during the run")
+            indices[count : count + bucket.nrecords] = decoded
+            del decoded
+            at += bucket.nbytes
+            count += bucket.nrecords
+        bounds = np.empty(nrecords + 1, dtype=np.int64)
+        if core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16)) != nrecords:
+            raise ShufBigError("temporary files are corrupt (record count mismatch)")
+        keys = core.draw_keys(self.spec, indices)
+        del indices
+        yield from core.ordered_pieces(data, bounds, keys, self.plan.piece)
+
+    def _copy_file(self, bucket: Bucket, out: Output, bar: tqdm) -> None:
+        """Write a bucket of one record larger than the ordering budget, streaming it."""
+        buffer = np.empty(self.plan.read_buffer, dtype=np.uint8)
+        view = memoryview(buffer)
+        with open(bucket.records_path, "rb", buffering=0) as f:
+            while got := read_fully(f, view, f"'{bucket.records_path}'"):
+                out.write([view[:got]])
+                bar.update(got)
+        bucket.remove()
+
+    def _bar(self, total: int | None, desc: str, leave: bool = True) -> tqdm:
+        return tqdm(
+            total=total,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            disable=not self.progress,
+            file=sys.stderr,
+            leave=leave,
+            dynamic_ncols=True,
+        )
+
+
+def shuffle(
+    src: str | os.PathLike[str] = "-",
+    dst: str | os.PathLike[str] = "-",
+    *,
+    mem: int | str = DEFAULT_MEM,
+    seed: int | None = None,
+    tmp_dirs: list[str] | None = None,
+    jobs: int | None = None,
+    zero_terminated: bool = False,
+    progress: bool = False,
+) -> None:
+    """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
+
+    Parameters
+    ----------
+    src, dst : path or ``"-"``
+        Input and output; ``"-"`` is stdin or stdout.  ``dst`` is replaced atomically,
+        and may be the same file as ``src``.
+    mem : int or str
+        Memory budget for the whole run: bytes or a size like ``"4G"``, ``"512M"``,
+        ``"25%"`` (of physical RAM).  Inputs that fit are shuffled in memory; larger ones
+        go through temp files in ``tmp_dirs``.
+    seed : int, optional
+        0 to 2**64-1.  The same seed gives the same output bytes whatever ``mem``,
+        ``jobs`` or ``tmp_dirs``; None draws one from the operating system.
+    tmp_dirs : list of str, optional
+        Where bucket files go (spread over all of them); default ``$TMPDIR`` or the
+        system temp dir.
+    jobs : int, optional
+        Worker count (accepted for forward compatibility; must be at least 1).
+    zero_terminated : bool
+        Records end with NUL instead of newline.
+    progress : bool
+        Show a tqdm bar on stderr.
+
+    Raises
+    ------
+    ShufBigError
+        On any failure, with a one-line message; the destination is left untouched and
+        temp files are removed.
+    """
+    try:
+        budget = parse_size(mem)
+    except ValueError as err:
+        raise ShufBigError(f"invalid --mem: {err}") from None
+    plan = Plan.for_budget(budget)
+    if seed is None:
+        seed = secrets.randbits(64)
+    try:
+        spec = core.KeySpec.from_seed(int(seed))
+    except ValueError as err:
+        raise ShufBigError(f"invalid --seed: {err}") from None
+    if jobs is not None and jobs < 1:
+        raise ShufBigError(f"invalid --jobs: {jobs} (must be at least 1)")
+    dirs = [os.fspath(d) for d in tmp_dirs] if tmp_dirs else default_temp_dirs()
+    for d in dirs:
+        if not os.path.isdir(d):
+            raise ShufBigError(f"cannot use temporary directory '{d}': No such directory")
+    run_shuffle(os.fspath(src), os.fspath(dst), plan, spec, dirs, 0 if zero_terminated else 10, progress)
+
+
+def run_shuffle(
+    src: str, dst: str, plan: Plan, spec: core.KeySpec, dirs: list[str], sep: int, progress: bool
+) -> LocalEngine:
+    """Open the input and output, run the engine, and clean up whatever happens."""
+    handle = open_input(src)
+    what = "standard input" if src == "-" else f"'{src}'"
+    temp = TempDirs(dirs)
+    out: Output | None = None
+    try:
+        out = Output(dst)
+        size = regular_size(handle)
+        engine = LocalEngine(plan, spec, temp, sep, progress)
+        engine.run(handle, size, size is not None, what, out)
+        out.commit()
+        return engine
+    finally:
+        if out is not None:
+            out.discard()
+        temp.remove()
+        if src != "-":
+            handle.close()

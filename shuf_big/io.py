@@ -1,0 +1,365 @@
+"""The edges: reading records from streams, bucket files, atomic output and temp dirs.
+
+Nothing here decides the order of records; it moves bytes in bounded buffers and turns
+operating-system errors into one-line :class:`ShufBigError` messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+import numpy as np
+
+from .core import GapDecoder, find_ends
+from .errors import ShufBigError
+
+TEMP_PREFIX = "shuf-big-"
+
+
+def describe(err: OSError) -> str:
+    """The strerror text of an OSError, as coreutils prints it."""
+    return err.strerror or os.strerror(err.errno or 0) or str(err)
+
+
+class RawReader(Protocol):
+    def readinto(self, buffer: memoryview) -> int | None: ...
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open an input path (``-`` is stdin) for unbuffered binary reads."""
+    if path == "-":
+        return open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
+    try:
+        handle = open(path, "rb", buffering=0)  # noqa: SIM115 (the caller closes it)
+    except OSError as err:
+        raise ShufBigError(f"cannot open '{path}': {describe(err)}") from None
+    if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise ShufBigError(f"cannot read '{path}': Is a directory")
+    return handle
+
+
+def regular_size(handle: BinaryIO) -> int | None:
+    """The size of a regular file opened at its start, or None for pipes and devices."""
+    st = os.fstat(handle.fileno())
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    try:
+        return st.st_size - handle.tell()
+    except OSError:
+        return None
+
+
+def read_fully(raw: RawReader, view: memoryview, what: str) -> int:
+    """Fill ``view`` from ``raw`` until it is full or the input ends; return bytes read."""
+    filled = 0
+    size = len(view)
+    while filled < size:
+        try:
+            got = raw.readinto(view[filled:])
+        except OSError as err:
+            raise ShufBigError(f"read error on {what}: {describe(err)}") from None
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+class PrefixedReader:
+    """A raw reader that first returns bytes already read (a probe), then the stream.
+
+    The probe buffer is dropped as soon as it is used up, so its memory is returned
+    before pass 1 needs the rest of the budget.
+    """
+
+    def __init__(self, prefix: np.ndarray, rest: RawReader) -> None:
+        self.prefix: np.ndarray | None = prefix
+        self.offset = 0
+        self.rest = rest
+
+    def readinto(self, buffer: memoryview) -> int | None:
+        if self.prefix is None:
+            return self.rest.readinto(buffer)
+        n = min(len(buffer), len(self.prefix) - self.offset)
+        np.frombuffer(buffer, dtype=np.uint8, count=n)[:] = self.prefix[self.offset : self.offset + n]
+        self.offset += n
+        if self.offset >= len(self.prefix):
+            self.prefix = None
+        return n
+
+
+@dataclass
+class Batch:
+    """Complete records: ``data[:ends[-1]]``, record k ending at ``ends[k]``."""
+
+    data: np.ndarray
+    ends: np.ndarray
+    indices: np.ndarray
+
+
+@dataclass
+class LongRecord:
+    """A record too long for the read buffer; its bytes come from ``parts``.
+
+    ``parts`` must be consumed before the reader moves on.  The last part ends with the
+    separator (added if the input's last record lacked one).
+    """
+
+    index: int
+    parts: Iterator[memoryview]
+
+
+class RecordReader:
+    """Split a byte stream into batches of whole records within fixed memory bounds.
+
+    A batch holds at most ``buffer_size`` bytes and ``max_records`` records; a record
+    that does not fit in the buffer is handed out as a :class:`LongRecord` stream.
+    ``take_indices(n)`` supplies the global indices of the next ``n`` records.
+    """
+
+    def __init__(
+        self,
+        raw: RawReader,
+        sep: int,
+        buffer_size: int,
+        max_records: int,
+        take_indices: Callable[[int], np.ndarray],
+        what: str,
+    ) -> None:
+        self.raw = raw
+        self.sep = sep
+        self.buffer = np.empty(buffer_size, dtype=np.uint8)
+        self.view = memoryview(self.buffer)
+        self.max_records = max_records
+        self.take_indices = take_indices
+        self.what = what
+        self.filled = 0
+        self.eof = False
+        self.bytes_read = 0
+
+    def _fill(self) -> None:
+        if not self.eof and self.filled < len(self.buffer):
+            got = read_fully(self.raw, self.view[self.filled :], self.what)
+            self.bytes_read += got
+            self.filled += got
+            if self.filled < len(self.buffer):
+                self.eof = True
+
+    def _keep_tail(self, start: int) -> None:
+        """Move ``buffer[start:filled]`` to the front (memmove: the ranges may overlap)."""
+        rest = self.filled - start
+        if rest and start:
+            base = self.buffer.ctypes.data
+            ctypes.memmove(base, base + start, rest)
+        self.filled = rest
+
+    def __iter__(self) -> Iterator[Batch | LongRecord]:
+        window = max(self.max_records, 4096)
+        while True:
+            self._fill()
+            if self.filled == 0:
+                return
+            ends = find_ends(self.buffer[: self.filled], self.sep, self.max_records, window)
+            if len(ends):
+                yield Batch(self.buffer, ends, self.take_indices(len(ends)))
+                self._keep_tail(int(ends[-1]))
+            elif self.eof and self.filled < len(self.buffer):
+                self.buffer[self.filled] = self.sep  # a last record without terminator
+                self.filled += 1
+            else:
+                index = int(self.take_indices(1)[0])
+                yield LongRecord(index, self._long_parts())
+
+    def _long_parts(self) -> Iterator[memoryview]:
+        """Stream a record that fills the whole buffer, up to and including its separator."""
+        while True:
+            hits = np.flatnonzero(self.buffer[: self.filled] == self.sep)
+            if len(hits):
+                end = int(hits[0]) + 1
+                yield self.view[:end]
+                self._keep_tail(end)
+                return
+            if self.filled:
+                yield self.view[: self.filled]
+            self.filled = 0
+            if self.eof:
+                yield memoryview(bytes([self.sep]))
+                return
+            self._fill()
+
+
+class IndexStream:
+    """Global record indices decoded lazily from a bucket's gap file."""
+
+    def __init__(self, raw: RawReader, chunk: int, what: str) -> None:
+        self.raw = raw
+        self.decoder = GapDecoder()
+        self.queue = np.empty(0, dtype=np.int64)
+        self.chunk = np.empty(chunk, dtype=np.uint16)
+        self.what = what
+
+    def take(self, n: int) -> np.ndarray:
+        while len(self.queue) < n:
+            got = read_fully(self.raw, memoryview(self.chunk).cast("B"), self.what)
+            if got == 0:
+                raise ShufBigError(f"temporary file {self.what} is truncated")
+            fresh = self.decoder.feed(self.chunk[: got // 2])
+            self.queue = np.concatenate((self.queue, fresh))
+        taken, self.queue = self.queue[:n], self.queue[n:]
+        return taken
+
+
+class Counter:
+    """Global indices for records read straight from the input: 0, 1, 2, ..."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def take(self, n: int) -> np.ndarray:
+        out = np.arange(self.next, self.next + n, dtype=np.int64)
+        self.next += n
+        return out
+
+
+def write_all(fd: int, parts: list[memoryview]) -> None:
+    """``writev`` every byte of ``parts`` to ``fd``, retrying short writes."""
+    parts = [p for p in parts if len(p)]
+    while parts:
+        done = os.writev(fd, parts)
+        while parts and done >= len(parts[0]):
+            done -= len(parts[0])
+            parts.pop(0)
+        if parts and done:
+            parts[0] = parts[0][done:]
+
+
+class Output:
+    """The destination: stdout, a device, or a regular file replaced atomically.
+
+    A regular-file destination is written to a hidden temp file beside it and renamed
+    over it only when the whole shuffle succeeded, so a failed or interrupted run leaves
+    an existing file untouched (and the input may be the output).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.temp_path: str | None = None
+        self.fd: int
+        if path == "-":
+            self.fd = sys.stdout.fileno()
+            self.name = "standard output"
+            return
+        self.name = f"'{path}'"
+        target = os.path.realpath(path)
+        try:
+            st: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        except OSError as err:
+            raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                raise ShufBigError(f"cannot open '{path}' for writing: Is a directory")
+            try:  # a device or FIFO: write in place, there is nothing to replace
+                self.fd = os.open(target, os.O_WRONLY)
+            except OSError as err:
+                raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+            return
+        folder, base = os.path.split(target)
+        try:
+            self.fd, self.temp_path = tempfile.mkstemp(prefix=f".{base}.", suffix=".shuf-big.tmp", dir=folder or ".")
+        except OSError as err:
+            raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(self.fd, mode)
+        self.target = target
+
+    def write(self, parts: list[memoryview]) -> None:
+        try:
+            write_all(self.fd, parts)
+        except OSError as err:
+            raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
+
+    def commit(self) -> None:
+        """Make the output visible: flush it to disk and rename it into place."""
+        if self.temp_path is None:
+            return
+        try:
+            os.fsync(self.fd)
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
+        os.close(self.fd)
+        self.fd = -1
+        try:
+            os.replace(self.temp_path, self.target)
+        except OSError as err:
+            raise ShufBigError(f"cannot replace {self.name}: {describe(err)}") from None
+        self.temp_path = None
+
+    def discard(self) -> None:
+        """Drop a partial output (the existing destination is left as it was)."""
+        if self.temp_path is not None:
+            if self.fd >= 0:
+                os.close(self.fd)
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp_path)
+            self.temp_path = None
+        elif self.path != "-" and getattr(self, "fd", -1) >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class TempDirs:
+    """Private ``shuf-big-*`` directories, one per ``-T`` location, removed on exit."""
+
+    def __init__(self, locations: list[str]) -> None:
+        self.locations = locations
+        self.paths: list[str] = []
+
+    def create(self) -> list[str]:
+        for where in self.locations:
+            if not os.path.isdir(where):
+                raise ShufBigError(f"cannot use temporary directory '{where}': No such directory")
+            try:
+                self.paths.append(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=where))
+            except OSError as err:
+                raise ShufBigError(f"cannot create temporary directory in '{where}': {describe(err)}") from None
+        return self.paths
+
+    def check_space(self, needed: int) -> None:
+        """Fail early when the temp locations cannot hold ``needed`` bytes between them."""
+        from .sizes import format_size
+
+        share = needed // max(len(self.locations), 1)
+        for where in self.locations:
+            free = shutil.disk_usage(where).free
+            if free < share:
+                raise ShufBigError(
+                    f"not enough space in temporary directory '{where}': "
+                    f"need about {format_size(share)}, {format_size(free)} free (use -T)"
+                )
+
+    def remove(self) -> None:
+        for path in self.paths:
+            shutil.rmtree(path, ignore_errors=True)
+        self.paths = []
+
+
+def default_temp_dirs() -> list[str]:
+    return [os.environ.get("TMPDIR") or tempfile.gettempdir()]

@@ -1,0 +1,49 @@
+"""Parse memory sizes the way GNU ``sort -S`` does: ``4G``, ``1.5G``, ``512M``, ``25%``."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:(%)|([bBkKmMgGtTpPeE]?)(?:i?B)?)\s*$")
+
+
+def physical_memory() -> int:
+    """Bytes of physical RAM, the base of percentage sizes."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def parse_size(text: str | int) -> int:
+    """Return the byte count of a size such as ``"4G"``, ``"64K"``, ``"1.5G"``, ``"25%"``.
+
+    Suffixes are powers of 1024 (``K``, ``M``, ``G``, ``T``, ``P``, ``E``, optionally
+    followed by ``iB``/``B``); ``%`` is a share of physical memory.  Unlike GNU sort, a
+    plain number means bytes.
+
+    >>> parse_size("1.5K")
+    1536
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError(f"invalid size: {text}")
+        return text
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"invalid size: '{text}'")
+    number, percent, unit = match.groups()
+    value = float(number)
+    if percent:
+        if value > 100:
+            raise ValueError(f"invalid size: '{text}' (more than 100%)")
+        return int(physical_memory() * value / 100)
+    return int(value * _UNITS[unit.upper()])
+
+
+def format_size(n: float) -> str:
+    """Render a byte count for messages: ``1.5 GiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
