@@ -37,6 +37,7 @@ from .io import (
     regular_size,
     write_all,
 )
+from .malloc import tune_for_budget
 from .sizes import format_size, parse_size
 
 MIN_MEM = 16 * 1024
@@ -71,7 +72,7 @@ class Plan:
     def for_budget(cls, mem: int, fanout_bits: int | None = None) -> Plan:
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
-        piece = min(max(mem // 256, 4096), 1 << 20)
+        piece = min(max(mem // 256, 4096), 256 << 10)
         read_buffer = max(mem // 8, 4096)
         max_records = max(mem // (4 * SCATTER_BYTES_PER_RECORD), 16)
         scratch = 20 * piece + 32768 * 64
@@ -250,7 +251,7 @@ class LocalEngine:
             if filled < len(probe):
                 terminated = filled + (filled > 0 and probe[filled - 1] != self.sep)
                 probe[filled:terminated] = self.sep  # GNU shuf terminates the last record too
-                nrecords = int(np.count_nonzero(probe[:terminated] == self.sep))
+                nrecords = core.count_records(probe[:terminated], self.sep)
                 if plan.order_need(terminated, nrecords) <= plan.order_budget:
                     self._in_memory(probe[:terminated], nrecords, out)
                     return
@@ -267,16 +268,14 @@ class LocalEngine:
         core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16))
         indices = np.arange(nrecords, dtype=np.int64)
         with self._bar(len(data), "shuffling") as bar:
-            for piece in core.order_group(data, bounds, indices, self.spec, self.plan.piece):
-                out.write([piece])
-                bar.update(len(piece))
+            _emit(core.order_group(data, bounds, indices, self.spec, self.plan.piece), out, bar)
 
     def _external(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
         dirs = self.temp.create()
-        counter = Counter()
-        reader = RecordReader(raw, self.sep, self.plan.read_buffer, self.plan.max_records, counter.take, what)
         with self._bar(size, "pass 1/2: scatter") as bar:
+            reader = RecordReader(raw, self.sep, self.plan.read_buffer, self.plan.max_records, Counter().take, what)
             buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), bar)
+            del reader  # its read buffer is pass 2's memory now
         total = sum(b.nbytes for b in buckets)
         with self._bar(total, "pass 2/2: order") as bar:
             self._order_buckets(deque(buckets), dirs, out, bar)
@@ -381,13 +380,11 @@ class LocalEngine:
                 group.append(queue.popleft())
                 nbytes += nxt.nbytes
                 nrecords += nxt.nrecords
-            for piece in self._order_group(group, nbytes, nrecords):
-                out.write([piece])
-                bar.update(len(piece))
+            _emit(self._order_group(group, nbytes, nrecords), out, bar)
             for bucket in group:
                 bucket.remove()
 
-    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> Iterator[memoryview]:
+    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> Iterator[list[memoryview]]:
         data = np.empty(nbytes, dtype=np.uint8)
         indices = np.empty(nrecords, dtype=np.int64)
         at = 0
@@ -418,8 +415,7 @@ class LocalEngine:
         view = memoryview(buffer)
         with open(bucket.records_path, "rb", buffering=0) as f:
             while got := read_fully(f, view, f"'{bucket.records_path}'"):
-                out.write([view[:got]])
-                bar.update(got)
+                bar.update(out.write([view[:got]]))
         bucket.remove()
 
     def _bar(self, total: int | None, desc: str, leave: bool = True) -> tqdm:
@@ -434,6 +430,12 @@ class LocalEngine:
             leave=leave,
             dynamic_ncols=True,
         )
+
+
+def _emit(pieces: Iterator[list[memoryview]], out: Output, bar: tqdm) -> None:
+    """Write ordered pieces as they come; returning drops the last views into the group."""
+    for parts in pieces:
+        bar.update(out.write(parts))
 
 
 def shuffle(
@@ -501,6 +503,7 @@ def run_shuffle(
     src: str, dst: str, plan: Plan, spec: core.KeySpec, dirs: list[str], sep: int, progress: bool
 ) -> LocalEngine:
     """Open the input and output, run the engine, and clean up whatever happens."""
+    tune_for_budget(plan.mem)
     handle = open_input(src)
     what = "standard input" if src == "-" else f"'{src}'"
     temp = TempDirs(dirs)

@@ -38,7 +38,7 @@ class RawReader(Protocol):
 def open_input(path: str) -> BinaryIO:
     """Open an input path (``-`` is stdin) for unbuffered binary reads."""
     if path == "-":
-        return open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
+        return open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
     try:
         handle = open(path, "rb", buffering=0)  # noqa: SIM115 (the caller closes it)
     except OSError as err:
@@ -231,16 +231,23 @@ class Counter:
         return out
 
 
-def write_all(fd: int, parts: list[memoryview]) -> None:
-    """``writev`` every byte of ``parts`` to ``fd``, retrying short writes."""
-    parts = [p for p in parts if len(p)]
-    while parts:
-        done = os.writev(fd, parts)
-        while parts and done >= len(parts[0]):
-            done -= len(parts[0])
-            parts.pop(0)
-        if parts and done:
-            parts[0] = parts[0][done:]
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def write_all(fd: int, parts: list[memoryview]) -> int:
+    """``writev`` every byte of ``parts`` to ``fd``, retrying short writes; return the count."""
+    total = 0
+    pending = [p for p in parts if len(p)]
+    pending.reverse()  # pop from the end: cheap
+    while pending:
+        batch = pending[-1 : -IOV_MAX - 1 : -1]
+        done = os.writev(fd, batch)
+        total += done
+        while pending and done >= len(pending[-1]):
+            done -= len(pending.pop())
+        if pending and done:
+            pending[-1] = pending[-1][done:]
+    return total
 
 
 class Output:
@@ -289,9 +296,9 @@ class Output:
         os.fchmod(self.fd, mode)
         self.target = target
 
-    def write(self, parts: list[memoryview]) -> None:
+    def write(self, parts: list[memoryview]) -> int:
         try:
-            write_all(self.fd, parts)
+            return write_all(self.fd, parts)
         except OSError as err:
             raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
 
