@@ -319,7 +319,7 @@ def _pieces(
     """Yield records as lists of buffers for ``writev``: long ones as views of ``data``."""
     source = memoryview(data)
     for i, j, _, size in _segments(lengths, len(buffer)):
-        if size >= SLICE_COPY_MIN_AVERAGE * (j - i):
+        if size > len(buffer) or size >= SLICE_COPY_MIN_AVERAGE * (j - i):
             yield [
                 source[start : start + length]
                 for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True)

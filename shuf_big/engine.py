@@ -50,6 +50,9 @@ SCATTER_BYTES_PER_RECORD = 96
 # A bucket is planned to fill this share of the ordering budget, so random size
 # fluctuations rarely force a split.
 BUCKET_FILL = 0.5
+# Pass 1 writes each bucket's share of a batch with one system call; below this many
+# records per bucket and batch, splitting in two levels is faster than a wider fan-out.
+MIN_RECORDS_PER_WRITE = 64
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Plan:
     max_records: int
     piece: int
     order_budget: int
-    max_fanout_bits: int
+    fd_fanout_bits: int
     fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
 
     @classmethod
@@ -78,6 +81,13 @@ class Plan:
         scratch = 20 * piece + 32768 * 64
         order_budget = max(mem - scratch, mem // 2)
         return cls(mem, read_buffer, max_records, piece, order_budget, _fd_fanout_bits(), fanout_bits)
+
+    def max_fanout_bits(self) -> int:
+        """The widest fan-out worth one pass: open files allow it, and every bucket still
+        gets a few dozen records per batch (else per-write costs dominate and a second
+        level of buckets is cheaper)."""
+        per_batch = max(self.max_records // MIN_RECORDS_PER_WRITE, 2).bit_length() - 1
+        return max(min(self.fd_fanout_bits, per_batch), 1)
 
     def order_need(self, nbytes: int, nrecords: int) -> int:
         """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory."""
@@ -317,7 +327,7 @@ class LocalEngine:
         try:
             for item in reader:
                 if writer is None:
-                    bits = max(min(choose_bits(item), self.plan.max_fanout_bits, 64 - prefix_bits), 1)
+                    bits = max(min(choose_bits(item), self.plan.max_fanout_bits(), 64 - prefix_bits), 1)
                     writer = BucketWriter(dirs, name, prefix_bits, bits)
                 if isinstance(item, LongRecord):
                     writer.write_long(self.spec, item, self.plan.mem)

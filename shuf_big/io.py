@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import os
 import shutil
 import stat
@@ -303,14 +302,9 @@ class Output:
             raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
 
     def commit(self) -> None:
-        """Make the output visible: flush it to disk and rename it into place."""
+        """Make the output visible by renaming it into place (as GNU tools, without fsync)."""
         if self.temp_path is None:
             return
-        try:
-            os.fsync(self.fd)
-        except OSError as err:
-            if err.errno != errno.EINVAL:
-                raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
         os.close(self.fd)
         self.fd = -1
         try:

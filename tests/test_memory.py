@@ -1,0 +1,136 @@
+"""Bounded memory: the budget holds for any input size and any line-length mix."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from shuf_big import core
+from shuf_big.engine import Plan, run_shuffle
+
+MiB = 1 << 20
+INTERPRETER_ALLOWANCE = 64 * MiB  # the promise: peak RSS <= --mem + 64 MiB
+
+
+def write_corpus(path: Path, total: int, lengths: tuple[int, int], seed: int = 0, giants: int = 0) -> None:
+    """Random printable lines with lengths uniform in ``lengths``, plus ``giants`` 300 KB lines."""
+    rng = np.random.default_rng(seed)
+    alphabet = np.frombuffer(b'abcdefghijklmnopqrstuvwxyz {}:,"', dtype=np.uint8)
+    with path.open("wb") as f:
+        written = 0
+        while written < total:
+            lens = rng.integers(
+                lengths[0], lengths[1] + 1, max(min(total - written, 4 * MiB) // (sum(lengths) // 2 + 1), 1)
+            )
+            buf = alphabet[rng.integers(0, len(alphabet), int(lens.sum()) + len(lens))]
+            buf[np.cumsum(lens + 1) - 1] = 10
+            if giants:
+                f.write(b"G" * (300 << 10) + b"\n")
+                giants -= 1
+            f.write(buf.tobytes())
+            written += len(buf)
+
+
+def digest(path: Path) -> bytes:
+    """Order-independent digest of the records (sum of per-record hashes)."""
+    acc = 0
+    with path.open("rb") as f:
+        for line in f:
+            acc += int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "little")
+    return (acc % (1 << 128)).to_bytes(16, "little")
+
+
+@pytest.mark.parametrize(
+    ("name", "lengths", "giants"),
+    [("short", (5, 15), 0), ("long", (1500, 2500), 0), ("empty lines", (0, 0), 0), ("mixed", (0, 40), 3)],
+)
+def test_numpy_allocations_stay_under_the_budget(
+    tmp_path: Path, name: str, lengths: tuple[int, int], giants: int
+) -> None:
+    """tracemalloc sees every numpy buffer: their peak must stay under --mem in every phase."""
+    mem = 1 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, 8 * mem, lengths, giants=giants)
+    tracemalloc.start()
+    try:
+        run_shuffle(
+            str(src),
+            str(tmp_path / "out.txt"),
+            Plan.for_budget(mem),
+            core.KeySpec.from_seed(1),
+            [str(tmp_path)],
+            10,
+            False,
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"{name}: traced peak {peak / MiB:.2f} MiB for --mem 1M")
+    assert peak <= mem
+    assert digest(tmp_path / "out.txt") == digest(src)
+
+
+class TreeMonitor(threading.Thread):
+    """Samples the summed RSS of a process and all its descendants."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            self.done.wait(0.01)
+
+
+def command() -> list[str]:
+    exe = shutil.which("shuf-big")
+    return [exe] if exe else [sys.executable, "-m", "shuf_big"]
+
+
+@pytest.mark.parametrize(("name", "lengths"), [("short ~10 B", (5, 15)), ("long ~2 KB", (1500, 2500))])
+def test_peak_rss_of_process_tree_under_budget(tmp_path: Path, name: str, lengths: tuple[int, int]) -> None:
+    mem = 16 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, 8 * mem, lengths, seed=3)
+    out = tmp_path / "out.txt"
+    probe = (
+        "import resource, subprocess, sys\n"
+        "rc = subprocess.call(sys.argv[1:])\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+        "sys.exit(rc)\n"
+    )
+    args = [*command(), str(src), "-o", str(out), "--mem", "16M", "-T", str(tmp_path), "--seed", "1"]
+    proc = subprocess.Popen([sys.executable, "-c", probe, *args], stdout=subprocess.PIPE)
+    monitor = TreeMonitor(proc.pid)
+    monitor.start()
+    stdout, _ = proc.communicate(timeout=300)
+    monitor.done.set()
+    monitor.join()
+    assert proc.returncode == 0
+    max_rss = int(stdout)
+    print(
+        f"{name}: input {src.stat().st_size / MiB:.0f} MiB, --mem 16M, peak RSS {max_rss / MiB:.1f} MiB "
+        f"(largest process), {monitor.peak / MiB:.1f} MiB (sampled tree incl. the probe)"
+    )
+    assert max_rss <= mem + INTERPRETER_ALLOWANCE
+    assert monitor.peak <= mem + INTERPRETER_ALLOWANCE + 16 * MiB  # + the ~10 MiB probe interpreter
+    assert out.stat().st_size == src.stat().st_size
+    assert digest(out) == digest(src)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("shuf-big-")]
