@@ -110,23 +110,27 @@ def cli(
     in memory, larger ones in two passes through temp files.
     """
     if seed is not None:
-        try:
-            seed_value = int(seed, 0)
+        try:  # decimal (leading zeros allowed) or 0x/0o/0b-prefixed
+            seed_value = int(seed, 0) if seed.lower().lstrip("+").startswith(("0x", "0o", "0b")) else int(seed, 10)
         except ValueError:
             raise ShufBigError(f"invalid --seed: '{seed}'") from None
     else:
         seed_value = None
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
-    shuffle(
-        file,
-        output,
-        mem=mem,
-        seed=seed_value,
-        tmp_dirs=list(temp_dirs) or None,
-        jobs=jobs if jobs is not None else _jobs_default(),
-        zero_terminated=zero_terminated,
-        progress=show,
-    )
+    try:
+        shuffle(
+            file,
+            output,
+            mem=mem,
+            seed=seed_value,
+            tmp_dirs=list(temp_dirs) or None,
+            jobs=jobs if jobs is not None else _jobs_default(),
+            zero_terminated=zero_terminated,
+            progress=show,
+        )
+    except BrokenPipeError:
+        # Not an OSError past this point: click would print nothing and exit 1.
+        raise Interrupted(signal.SIGPIPE) from None
 
 
 def _fail(message: str) -> NoReturn:
@@ -149,7 +153,8 @@ def _die_by(signum: int) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupted)
     try:
         cli.main(args=argv, prog_name=PROG, standalone_mode=False)
@@ -159,10 +164,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{exc.format_message()}\nTry '{PROG} --help' for more information.")
     except ShufBigError as exc:
         _fail(str(exc))
-    except BrokenPipeError:
-        _die_by(signal.SIGPIPE)
-    except KeyboardInterrupt:
-        _die_by(signal.SIGINT)
     except Interrupted as exc:
         _die_by(exc.signum)
     except MemoryError:

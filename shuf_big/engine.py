@@ -76,8 +76,10 @@ class Plan:
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
         piece = min(max(mem // 256, 4096), 256 << 10)
-        read_buffer = max(mem // 8, 4096)
-        max_records = max(mem // (4 * SCATTER_BYTES_PER_RECORD), 16)
+        # Larger chunks than these gain nothing and would only risk overcommitting RAM
+        # when --mem is set above what the machine has.
+        read_buffer = min(max(mem // 8, 4096), 64 << 20)
+        max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD), 16), 1 << 21)
         scratch = 20 * piece + 32768 * 64
         order_budget = max(mem - scratch, mem // 2)
         return cls(mem, read_buffer, max_records, piece, order_budget, _fd_fanout_bits(), fanout_bits)
@@ -87,7 +89,7 @@ class Plan:
         gets a few dozen records per batch (else per-write costs dominate and a second
         level of buckets is cheaper)."""
         per_batch = max(self.max_records // MIN_RECORDS_PER_WRITE, 2).bit_length() - 1
-        return max(min(self.fd_fanout_bits, per_batch), 1)
+        return max(min(self.fd_fanout_bits, max(per_batch, 2)), 1)
 
     def order_need(self, nbytes: int, nrecords: int) -> int:
         """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory."""
@@ -363,8 +365,7 @@ class LocalEngine:
             indices = IndexStream(gaps, max(plan.max_records, 4096), where)
             reader = RecordReader(records, self.sep, plan.read_buffer, plan.max_records, indices.take, where)
             name = os.path.basename(bucket.path) + "-"
-            with self._bar(None, "splitting a bucket", leave=False) as bar:
-                buckets = self._scatter(reader, dirs, name, bucket.prefix_bits, lambda first: bits, bar)
+            buckets = self._scatter(reader, dirs, name, bucket.prefix_bits, lambda first: bits, tqdm(disable=True))
         bucket.remove()
         return buckets
 
@@ -380,6 +381,7 @@ class LocalEngine:
                     self._copy_file(first, out, bar)
                 else:
                     queue.extendleft(reversed(self._split(first, dirs)))
+                    bar.set_postfix_str(f"{self.split_count} buckets split", refresh=False)
                 continue
             group = [first]
             nbytes, nrecords = first.nbytes, first.nrecords
@@ -428,7 +430,7 @@ class LocalEngine:
                 bar.update(out.write([view[:got]]))
         bucket.remove()
 
-    def _bar(self, total: int | None, desc: str, leave: bool = True) -> tqdm:
+    def _bar(self, total: int | None, desc: str) -> tqdm:
         return tqdm(
             total=total,
             desc=desc,
@@ -437,7 +439,6 @@ class LocalEngine:
             unit_divisor=1024,
             disable=not self.progress,
             file=sys.stderr,
-            leave=leave,
             dynamic_ncols=True,
         )
 
@@ -517,17 +518,16 @@ def run_shuffle(
     handle = open_input(src)
     what = "standard input" if src == "-" else f"'{src}'"
     temp = TempDirs(dirs)
-    out: Output | None = None
+    out = Output(dst)
     try:
-        out = Output(dst)
+        out.open()
         size = regular_size(handle)
         engine = LocalEngine(plan, spec, temp, sep, progress)
         engine.run(handle, size, size is not None, what, out)
         out.commit()
         return engine
     finally:
-        if out is not None:
-            out.discard()
+        out.discard()
         temp.remove()
         if src != "-":
             handle.close()

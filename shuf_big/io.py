@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import os
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -23,6 +24,23 @@ from .core import GapDecoder, find_ends
 from .errors import ShufBigError
 
 TEMP_PREFIX = "shuf-big-"
+
+
+_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP while a temp path is created and recorded.
+
+    Otherwise a signal landing between ``mkstemp`` returning and the path being stored
+    for cleanup would leave the file behind.  Held signals are delivered on exit.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def describe(err: OSError) -> str:
@@ -259,13 +277,17 @@ class Output:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.name = "standard output" if path == "-" else f"'{path}'"
         self.temp_path: str | None = None
-        self.fd: int
+        self.target = path
+        self.fd = -1
+
+    def open(self) -> None:
+        """Open the destination (for a regular file, its hidden temp file)."""
+        path = self.path
         if path == "-":
             self.fd = sys.stdout.fileno()
-            self.name = "standard output"
             return
-        self.name = f"'{path}'"
         target = os.path.realpath(path)
         try:
             st: os.stat_result | None = os.stat(target)
@@ -283,7 +305,10 @@ class Output:
             return
         folder, base = os.path.split(target)
         try:
-            self.fd, self.temp_path = tempfile.mkstemp(prefix=f".{base}.", suffix=".shuf-big.tmp", dir=folder or ".")
+            with deferred_signals():
+                self.fd, self.temp_path = tempfile.mkstemp(
+                    prefix=f".{base}.", suffix=".shuf-big.tmp", dir=folder or "."
+                )
         except OSError as err:
             raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
         if st is not None:
@@ -298,6 +323,8 @@ class Output:
     def write(self, parts: list[memoryview]) -> int:
         try:
             return write_all(self.fd, parts)
+        except BrokenPipeError:
+            raise  # the reader left: the CLI dies quietly by SIGPIPE, like coreutils
         except OSError as err:
             raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
 
@@ -308,22 +335,21 @@ class Output:
         os.close(self.fd)
         self.fd = -1
         try:
-            os.replace(self.temp_path, self.target)
+            with deferred_signals():
+                os.replace(self.temp_path, self.target)
+                self.temp_path = None
         except OSError as err:
             raise ShufBigError(f"cannot replace {self.name}: {describe(err)}") from None
-        self.temp_path = None
 
     def discard(self) -> None:
         """Drop a partial output (the existing destination is left as it was)."""
+        if self.fd >= 0 and self.path != "-":
+            os.close(self.fd)
+        self.fd = -1
         if self.temp_path is not None:
-            if self.fd >= 0:
-                os.close(self.fd)
             with contextlib.suppress(OSError):
                 os.unlink(self.temp_path)
             self.temp_path = None
-        elif self.path != "-" and getattr(self, "fd", -1) >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
 
 class TempDirs:
@@ -338,7 +364,8 @@ class TempDirs:
             if not os.path.isdir(where):
                 raise ShufBigError(f"cannot use temporary directory '{where}': No such directory")
             try:
-                self.paths.append(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=where))
+                with deferred_signals():
+                    self.paths.append(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=where))
             except OSError as err:
                 raise ShufBigError(f"cannot create temporary directory in '{where}': {describe(err)}") from None
         return self.paths
