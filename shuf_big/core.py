@@ -13,6 +13,7 @@ further just looks at the next bits, with no new randomness.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -210,6 +211,8 @@ def partition(ids: np.ndarray, nbuckets: int) -> tuple[np.ndarray, np.ndarray]:
 # Records at least this long on average are moved as slices (memcpy) rather than by a
 # per-byte numpy gather: ~0.3 us per slice beats ~3 ns per gathered byte above ~128 bytes.
 SLICE_COPY_MIN_AVERAGE = 192
+# Below this many records per distinct length, per-class overhead beats its gain.
+MIN_RECORDS_PER_LENGTH_CLASS = 16
 
 
 def _segments(lengths: np.ndarray, piece: int) -> Iterator[tuple[int, int, int, int]]:
@@ -243,9 +246,9 @@ def _arange(size: int) -> np.ndarray:
 def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, piece: int) -> None:
     """Copy the records ``data[starts[k]:starts[k] + lengths[k]]`` back to back into ``out``.
 
-    Short records move many at a time through one numpy gather whose per-byte source
-    index is built with ``np.repeat`` for about ``piece`` output bytes at a time, so its
-    int64 scratch stays bounded and in cache.  Long records are copied as slices.
+    Works in runs of about ``piece`` output bytes.  Long records are copied as slices;
+    short ones move many at a time, grouped by length (see :func:`_gather_by_length`),
+    or through a per-byte ``np.repeat`` index when lengths are too varied for that.
     """
     if len(out) != int(lengths.sum()):
         raise ValueError("output size does not match the records")
@@ -260,9 +263,40 @@ def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: 
         lens = lengths[i:j]
         dst = np.cumsum(lens)
         dst -= lens
-        index = np.repeat(starts[i:j] - dst, lens)
-        index += _arange(size)
-        np.take(data, index, out=out[offset : offset + size])
+        if not _gather_by_length(out[offset : offset + size], data, starts[i:j], lens, dst):
+            index = np.repeat(starts[i:j] - dst, lens)
+            index += _arange(size)
+            np.take(data, index, out=out[offset : offset + size])
+
+
+def _fixed_width(buffer: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width``-byte window of ``buffer`` as one element: item k is bytes k..k+width."""
+    return np.ndarray(buffer=buffer, dtype=f"V{width}", shape=(len(buffer) - width + 1,), strides=(1,))
+
+
+def _gather_by_length(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens: np.ndarray, dst: np.ndarray) -> bool:
+    """Move short records one length class at a time; False if the lengths vary too much.
+
+    Records of equal length L are fixed-size items once ``data`` and ``out`` are viewed as
+    overlapping L-byte windows, so one fancy-indexed assignment copies the whole class.
+    That is 2-2.5x faster than a per-byte gather for lines under ~200 bytes.
+    """
+    if len(lens) == 0:
+        return True
+    if int(lens.max()) >= 1 << 16:
+        return False
+    order = np.argsort(lens.astype(np.uint16), kind="stable")
+    sorted_lens = lens[order]
+    cuts = np.flatnonzero(sorted_lens[1:] != sorted_lens[:-1]) + 1
+    if len(cuts) * MIN_RECORDS_PER_LENGTH_CLASS > len(lens):
+        return False
+    bounds = [0, *cuts.tolist(), len(lens)]
+    for lo, hi in itertools.pairwise(bounds):
+        width = int(sorted_lens[lo])
+        if width:
+            members = order[lo:hi]
+            _fixed_width(out, width)[dst[members]] = _fixed_width(data, width)[starts[members]]
+    return True
 
 
 def sub_bucket_ids(keys: np.ndarray, nbytes: int, target_records: int, target_bytes: int) -> tuple[np.ndarray, int]:

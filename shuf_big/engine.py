@@ -75,7 +75,7 @@ class Plan:
     def for_budget(cls, mem: int, fanout_bits: int | None = None) -> Plan:
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
-        piece = min(max(mem // 256, 4096), 256 << 10)
+        piece = min(max(mem // 256, 4096), 1 << 20)
         # Larger chunks than these gain nothing and would only risk overcommitting RAM
         # when --mem is set above what the machine has.
         read_buffer = min(max(mem // 8, 4096), 64 << 20)
