@@ -16,8 +16,9 @@ from typing import NoReturn
 import click
 
 from . import __version__
-from .engine import DEFAULT_MEM, shuffle
+from .engine import DEFAULT_MEM, default_jobs, shuffle
 from .errors import ShufBigError
+from .io import Interrupted, install_signal_handlers
 
 PROG = "shuf-big"
 
@@ -30,22 +31,6 @@ Examples:
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
 percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 """
-
-
-class Interrupted(BaseException):
-    """Raised from a signal handler so that cleanup code runs before we die by it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_interrupted(signum: int, _frame: object) -> None:
-    raise Interrupted(signum)
-
-
-def _jobs_default() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @click.command(
@@ -124,7 +109,7 @@ def cli(
             mem=mem,
             seed=seed_value,
             tmp_dirs=list(temp_dirs) or None,
-            jobs=jobs if jobs is not None else _jobs_default(),
+            jobs=jobs if jobs is not None else default_jobs(),
             zero_terminated=zero_terminated,
             progress=show,
         )
@@ -154,8 +139,7 @@ def _die_by(signum: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupted)
+    install_signal_handlers()
     try:
         cli.main(args=argv, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Exit as exc:

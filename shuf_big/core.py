@@ -213,6 +213,8 @@ def partition(ids: np.ndarray, nbuckets: int) -> tuple[np.ndarray, np.ndarray]:
 SLICE_COPY_MIN_AVERAGE = 192
 # Below this many records per distinct length, per-class overhead beats its gain.
 MIN_RECORDS_PER_LENGTH_CLASS = 16
+# Sub-buckets of a group are sorted one at a time; this many records fit the CPU cache.
+SUB_BUCKET_RECORDS = 32768
 
 
 def _segments(lengths: np.ndarray, piece: int) -> Iterator[tuple[int, int, int, int]]:
@@ -318,49 +320,51 @@ def sub_bucket_ids(keys: np.ndarray, nbytes: int, target_records: int, target_by
     return ids, (span >> shift) + 1
 
 
-def ordered_pieces(
-    data: np.ndarray,
-    bounds: np.ndarray,
-    keys: np.ndarray,
-    piece: int,
-    target_records: int = 32768,
-) -> Iterator[list[memoryview]]:
-    """Yield the records of a group, ordered by key, as lists of buffers to write in turn.
+class GroupOrder:
+    """A group of records ordered by key, cut into sub-buckets that can be built apart.
 
     ``bounds`` has ``n + 1`` entries: record ``k`` is ``data[bounds[k]:bounds[k + 1]]``.
-    Short records are gathered into a reused buffer of ``piece`` bytes; long ones are
-    yielded as views of ``data`` without copying.  The caller writes each list before
-    asking for the next, so the extra memory is one piece.
+    Sub-bucket ``b`` holds the keys of one leading-bit range, so writing ``parts(0)``,
+    ``parts(1)``, ... in turn writes the whole group in key order, while the parts
+    themselves may be built by several threads at once (numpy releases the GIL).
     """
-    n = len(keys)
-    if n == 0:
-        return
-    ids, nsub = sub_bucket_ids(keys, int(bounds[-1]), target_records, max(piece * 4, 1))
-    order, sub_bounds = partition(ids, nsub)
-    del ids
-    buffer = np.empty(piece, dtype=np.uint8)
-    for b in range(nsub):
-        recs = order[sub_bounds[b] : sub_bounds[b + 1]]
+
+    def __init__(self, data: np.ndarray, bounds: np.ndarray, keys: np.ndarray, piece: int) -> None:
+        self.data = data
+        self.bounds = bounds
+        self.keys = keys
+        self.piece = piece
+        ids, self.count = sub_bucket_ids(keys, int(bounds[-1]), SUB_BUCKET_RECORDS, 2 * piece)
+        self.order, self.sub_bounds = partition(ids, self.count)
+
+    def parts(self, b: int) -> list[memoryview]:
+        """Sub-bucket ``b`` in key order: short records gathered into one new buffer,
+        long ones as views of ``data`` (no copy)."""
+        recs = self.order[self.sub_bounds[b] : self.sub_bounds[b + 1]]
         if len(recs) == 0:
-            continue
-        recs = recs[np.argsort(keys[recs])]
-        yield from _pieces(data, bounds[recs], bounds[recs + 1] - bounds[recs], buffer)
-
-
-def _pieces(
-    data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, buffer: np.ndarray
-) -> Iterator[list[memoryview]]:
-    """Yield records as lists of buffers for ``writev``: long ones as views of ``data``."""
-    source = memoryview(data)
-    for i, j, _, size in _segments(lengths, len(buffer)):
-        if size > len(buffer) or size >= SLICE_COPY_MIN_AVERAGE * (j - i):
-            yield [
-                source[start : start + length]
-                for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True)
-            ]
-        else:
-            gather_into(buffer[:size], data, starts[i:j], lengths[i:j], size)
-            yield [memoryview(buffer[:size])]
+            return []
+        recs = recs[np.argsort(self.keys[recs])]
+        starts = self.bounds[recs]
+        lengths = self.bounds[recs + 1] - starts
+        runs = list(_segments(lengths, self.piece))
+        short = [(i, j, size) for i, j, _, size in runs if size < SLICE_COPY_MIN_AVERAGE * (j - i)]
+        buffer = np.empty(sum(size for _, _, size in short), dtype=np.uint8)
+        gathered = memoryview(buffer)
+        source = memoryview(self.data)
+        out: list[memoryview] = []
+        at = 0
+        for i, j, _, size in runs:
+            if short and short[0][0] == i:
+                short.pop(0)
+                gather_into(buffer[at : at + size], self.data, starts[i:j], lengths[i:j], self.piece)
+                out.append(gathered[at : at + size])
+                at += size
+            else:
+                out.extend(
+                    source[start : start + length]
+                    for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True)
+                )
+        return out
 
 
 @dataclass
@@ -430,8 +434,6 @@ def _gap_bounds(gaps: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
-def order_group(
-    data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int
-) -> Iterator[list[memoryview]]:
-    """Yield a group's records in output order (see :func:`ordered_pieces`)."""
-    return ordered_pieces(data, bounds, draw_keys(spec, indices), piece)
+def order_group(data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int) -> GroupOrder:
+    """Order a group of records with these global indices (see :class:`GroupOrder`)."""
+    return GroupOrder(data, bounds, draw_keys(spec, indices), piece)

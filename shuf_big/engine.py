@@ -12,7 +12,8 @@ import resource
 import secrets
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,20 +70,25 @@ class Plan:
     piece: int
     order_budget: int
     fd_fanout_bits: int
+    jobs: int = 1
     fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
 
     @classmethod
-    def for_budget(cls, mem: int, fanout_bits: int | None = None) -> Plan:
+    def for_budget(cls, mem: int, fanout_bits: int | None = None, jobs: int = 1) -> Plan:
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
-        piece = min(max(mem // 256, 4096), 1 << 20)
+        if jobs < 1:
+            raise ShufBigError(f"invalid --jobs: {jobs} (must be at least 1)")
+        piece = min(max(mem // (128 * (jobs + 1)), 4096), 1 << 20)
         # Larger chunks than these gain nothing and would only risk overcommitting RAM
         # when --mem is set above what the machine has.
         read_buffer = min(max(mem // 8, 4096), 64 << 20)
         max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD), 16), 1 << 21)
-        scratch = 20 * piece + 32768 * 64
+        # Ordering scratch: per worker a gather index (16 B per piece byte) and sort arrays
+        # for one sub-bucket, and one built sub-bucket (about 2-4 pieces) per worker in flight.
+        scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + (jobs + 1) * 4 * piece
         order_budget = max(mem - scratch, mem // 2)
-        return cls(mem, read_buffer, max_records, piece, order_budget, _fd_fanout_bits(), fanout_bits)
+        return cls(mem, read_buffer, max_records, piece, order_budget, _fd_fanout_bits(), jobs, fanout_bits)
 
     def max_fanout_bits(self) -> int:
         """The widest fan-out worth one pass: open files allow it, and every bucket still
@@ -94,6 +100,11 @@ class Plan:
     def order_need(self, nbytes: int, nrecords: int) -> int:
         """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory."""
         return nbytes + ORDER_BYTES_PER_RECORD * nrecords
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _fd_fanout_bits() -> int:
@@ -249,11 +260,23 @@ class LocalEngine:
         self.sep = sep
         self.progress = progress
         self.split_count = 0
+        self.pool: ThreadPoolExecutor | None = None
 
     # -- the two paths -------------------------------------------------------------------
 
-    def run(self, raw: RawReader, size: int | None, seekable: bool, what: str, out: Output) -> None:
-        """Shuffle ``raw`` (``size`` bytes if known) into ``out``."""
+    def run(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
+        """Shuffle ``raw`` (``size`` bytes if known) into ``out``, with ``plan.jobs`` threads."""
+        if self.plan.jobs == 1:
+            self._run(raw, size, what, out)
+            return
+        with ThreadPoolExecutor(self.plan.jobs, thread_name_prefix="shuf-big") as self.pool:
+            try:
+                self._run(raw, size, what, out)
+            finally:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+                self.pool = None
+
+    def _run(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
         plan = self.plan
         if size is None or size <= plan.mem:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
@@ -280,7 +303,7 @@ class LocalEngine:
         core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16))
         indices = np.arange(nrecords, dtype=np.int64)
         with self._bar(len(data), "shuffling") as bar:
-            _emit(core.order_group(data, bounds, indices, self.spec, self.plan.piece), out, bar)
+            self._emit(core.order_group(data, bounds, indices, self.spec, self.plan.piece), out, bar)
 
     def _external(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
         dirs = self.temp.create()
@@ -392,11 +415,11 @@ class LocalEngine:
                 group.append(queue.popleft())
                 nbytes += nxt.nbytes
                 nrecords += nxt.nrecords
-            _emit(self._order_group(group, nbytes, nrecords), out, bar)
+            self._emit(self._order_group(group, nbytes, nrecords), out, bar)
             for bucket in group:
                 bucket.remove()
 
-    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> Iterator[list[memoryview]]:
+    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> core.GroupOrder:
         data = np.empty(nbytes, dtype=np.uint8)
         indices = np.empty(nrecords, dtype=np.int64)
         at = 0
@@ -419,7 +442,29 @@ class LocalEngine:
             raise ShufBigError("temporary files are corrupt (record count mismatch)")
         keys = core.draw_keys(self.spec, indices)
         del indices
-        yield from core.ordered_pieces(data, bounds, keys, self.plan.piece)
+        return core.GroupOrder(data, bounds, keys, self.plan.piece)
+
+    def _emit(self, group: core.GroupOrder, out: Output, bar: tqdm) -> None:
+        """Write a group's sub-buckets in order; with workers, build the next ones meanwhile.
+
+        At most ``jobs`` sub-buckets are built ahead of the one being written, so the
+        memory in flight is bounded (counted in the plan's scratch).
+        """
+        if self.pool is None:
+            for b in range(group.count):
+                bar.update(out.write(group.parts(b)))
+            return
+        ahead: deque[Future[list[memoryview]]] = deque()
+        try:
+            for b in range(group.count):
+                ahead.append(self.pool.submit(group.parts, b))
+                if len(ahead) > self.plan.jobs:
+                    bar.update(out.write(ahead.popleft().result()))
+            while ahead:
+                bar.update(out.write(ahead.popleft().result()))
+        finally:
+            for future in ahead:
+                future.cancel()
 
     def _copy_file(self, bucket: Bucket, out: Output, bar: tqdm) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
@@ -441,12 +486,6 @@ class LocalEngine:
             file=sys.stderr,
             dynamic_ncols=True,
         )
-
-
-def _emit(pieces: Iterator[list[memoryview]], out: Output, bar: tqdm) -> None:
-    """Write ordered pieces as they come; returning drops the last views into the group."""
-    for parts in pieces:
-        bar.update(out.write(parts))
 
 
 def shuffle(
@@ -478,7 +517,8 @@ def shuffle(
         Where bucket files go (spread over all of them); default ``$TMPDIR`` or the
         system temp dir.
     jobs : int, optional
-        Worker count (accepted for forward compatibility; must be at least 1).
+        Worker threads (default: the CPUs available).  The budget is shared by all of
+        them, and the output does not depend on their number.
     zero_terminated : bool
         Records end with NUL instead of newline.
     progress : bool
@@ -494,15 +534,13 @@ def shuffle(
         budget = parse_size(mem)
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
-    plan = Plan.for_budget(budget)
+    plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs)
     if seed is None:
         seed = secrets.randbits(64)
     try:
         spec = core.KeySpec.from_seed(int(seed))
     except ValueError as err:
         raise ShufBigError(f"invalid --seed: {err}") from None
-    if jobs is not None and jobs < 1:
-        raise ShufBigError(f"invalid --jobs: {jobs} (must be at least 1)")
     dirs = [os.fspath(d) for d in tmp_dirs] if tmp_dirs else default_temp_dirs()
     for d in dirs:
         if not os.path.isdir(d):
@@ -523,7 +561,7 @@ def run_shuffle(
         out.open()
         size = regular_size(handle)
         engine = LocalEngine(plan, spec, temp, sep, progress)
-        engine.run(handle, size, size is not None, what, out)
+        engine.run(handle, size, what, out)
         out.commit()
         return engine
     finally:

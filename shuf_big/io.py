@@ -26,21 +26,50 @@ from .errors import ShufBigError
 TEMP_PREFIX = "shuf-big-"
 
 
-_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+class Interrupted(BaseException):
+    """Raised in the main thread for SIGINT, SIGTERM or SIGHUP, so cleanup runs first."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_held: list[int] = []  # signals that arrived inside deferred_signals()
+_depth = 0
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    if _depth:
+        _held.append(signum)
+    else:
+        raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` (CLI use)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
 
 
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP while a temp path is created and recorded.
+    """Hold interrupts while a temp path is created and recorded for cleanup.
 
     Otherwise a signal landing between ``mkstemp`` returning and the path being stored
-    for cleanup would leave the file behind.  Held signals are delivered on exit.
+    would leave the file behind.  A signal mask cannot do this: the kernel hands a
+    blocked process signal to another thread (numpy's BLAS threads), and Python then runs
+    the handler in the main thread anyway.  A held signal is raised on leaving.
     """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    global _depth
+    _depth += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _depth -= 1
+        if not _depth and _held:
+            signum = _held[0]
+            _held.clear()
+            raise Interrupted(signum)
 
 
 def describe(err: OSError) -> str:
