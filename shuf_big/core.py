@@ -373,9 +373,12 @@ class Scattered:
 
     data: np.ndarray  # the batch's bytes, bucket by bucket
     data_bounds: np.ndarray  # bucket b's bytes: data[data_bounds[b]:data_bounds[b+1]]
-    gaps: np.ndarray  # encoded index gaps, bucket by bucket
-    gap_bounds: np.ndarray
-    counts: np.ndarray  # records per bucket
+    indices: np.ndarray  # the records' global indices, bucket by bucket
+    bounds: np.ndarray  # bucket b's records: indices[bounds[b]:bounds[b+1]]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.bounds)
 
 
 def scatter(
@@ -385,16 +388,15 @@ def scatter(
     spec: KeySpec,
     prefix_bits: int,
     fanout_bits: int,
-    last_index: np.ndarray,
     out: np.ndarray,
     piece: int,
 ) -> Scattered:
     """Group one batch of records by bucket, keeping input order inside each bucket.
 
     ``ends`` are the records' end offsets in ``data``; ``indices`` their global indices.
-    ``last_index[b]`` is the last index already written to bucket ``b`` (-1 if none); it
-    is updated.  ``out`` receives the regrouped bytes and must be at least
-    ``ends[-1]`` long.
+    ``out`` receives the regrouped bytes and must be at least ``ends[-1]`` long.  Batches
+    are independent, so several can be scattered at once; their gaps are encoded in
+    input order afterwards (:func:`encode_bucket_gaps`).
     """
     nbuckets = 1 << fanout_bits
     keys = draw_keys(spec, indices)
@@ -406,23 +408,31 @@ def scatter(
     starts[0] = 0
     starts[1:] = ends[:-1]
     lengths = ends - starts
-    gather_into(out[: int(ends[-1])], data, starts[order], lengths[order], piece)
-    counts = np.diff(bounds)
-    ordered_ends = np.cumsum(lengths[order])
+    lengths = lengths[order]
+    gather_into(out[: int(ends[-1])], data, starts[order], lengths, piece)
+    del starts
     data_bounds = np.zeros(nbuckets + 1, dtype=np.int64)
-    data_bounds[1:][counts > 0] = ordered_ends[bounds[1:][counts > 0] - 1]
+    np.cumsum(lengths, out=lengths)
+    filled = bounds[1:] > bounds[:-1]
+    data_bounds[1:][filled] = lengths[bounds[1:][filled] - 1]
     np.maximum.accumulate(data_bounds, out=data_bounds)
-    del starts, lengths, ordered_ends
-    sorted_indices = indices[order]
-    previous = np.empty_like(sorted_indices)
-    previous[1:] = sorted_indices[:-1]
-    firsts = bounds[:-1][counts > 0]
-    previous[firsts] = last_index[counts > 0]
-    last_index[counts > 0] = sorted_indices[bounds[1:][counts > 0] - 1]
-    gaps = encode_gaps(sorted_indices, previous)
-    del previous
-    gap_bounds = bounds if len(gaps) == len(sorted_indices) else _gap_bounds(gaps, bounds)
-    return Scattered(out, data_bounds, gaps, gap_bounds, counts)
+    return Scattered(out, data_bounds, indices[order], bounds)
+
+
+def encode_bucket_gaps(s: Scattered, last_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Encode a scattered batch's indices as gaps per bucket; returns (gaps, gap_bounds).
+
+    ``last_index[b]`` is the last index already written to bucket ``b`` (-1 if none) and
+    is updated, so batches must pass through here in input order.
+    """
+    indices, bounds = s.indices, s.bounds
+    filled = bounds[1:] > bounds[:-1]
+    previous = np.empty_like(indices)
+    previous[1:] = indices[:-1]
+    previous[bounds[:-1][filled]] = last_index[filled]
+    last_index[filled] = indices[bounds[1:][filled] - 1]
+    gaps = encode_gaps(indices, previous)
+    return gaps, (bounds if len(gaps) == len(indices) else _gap_bounds(gaps, bounds))
 
 
 def _gap_bounds(gaps: np.ndarray, bounds: np.ndarray) -> np.ndarray:

@@ -80,10 +80,14 @@ class Plan:
         if jobs < 1:
             raise ShufBigError(f"invalid --jobs: {jobs} (must be at least 1)")
         piece = min(max(mem // (128 * (jobs + 1)), 4096), 1 << 20)
-        # Larger chunks than these gain nothing and would only risk overcommitting RAM
-        # when --mem is set above what the machine has.
-        read_buffer = min(max(mem // 8, 4096), 64 << 20)
-        max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD), 16), 1 << 21)
+        # Pass 1 takes half the budget: the reader's buffer, then per batch in flight a
+        # copy, a regrouped output and per-record arrays (one batch without workers, which
+        # needs no copy).  Larger chunks than these caps gain nothing and would only risk
+        # overcommitting RAM when --mem is set above what the machine has.
+        inflight = 1 if jobs == 1 else jobs + 1
+        buffers = 2 if jobs == 1 else 1 + 2 * inflight
+        read_buffer = min(max(mem // (4 * buffers), 4096), 64 << 20)
+        max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD * inflight), 16), 1 << 21)
         # Ordering scratch: per worker a gather index (16 B per piece byte) and sort arrays
         # for one sub-bucket, and one built sub-bucket (about 2-4 pieces) per worker in flight.
         scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + (jobs + 1) * 4 * piece
@@ -185,15 +189,18 @@ class BucketWriter:
         return ShufBigError(f"write error in temporary directory '{folder}': {describe(err)}")
 
     def write(self, s: core.Scattered) -> None:
-        for b in np.flatnonzero(s.counts).tolist():
+        """Append a scattered batch; batches must come in input order (gap coding)."""
+        gaps, gap_bounds = core.encode_bucket_gaps(s, self.last_index)
+        counts = s.counts
+        for b in np.flatnonzero(counts).tolist():
             records_fd, gaps_fd = self.fds[b]
             try:
                 write_all(records_fd, [memoryview(s.data[s.data_bounds[b] : s.data_bounds[b + 1]])])
-                write_all(gaps_fd, [memoryview(s.gaps[s.gap_bounds[b] : s.gap_bounds[b + 1]]).cast("B")])
+                write_all(gaps_fd, [memoryview(gaps[gap_bounds[b] : gap_bounds[b + 1]]).cast("B")])
             except OSError as err:
                 raise self._error(b, err) from None
         self.nbytes += np.diff(s.data_bounds)
-        self.nrecords += s.counts
+        self.nrecords += counts
 
     def write_long(self, spec: core.KeySpec, record: LongRecord, limit: int) -> None:
         """Stream one record that does not fit the read buffer to its bucket."""
@@ -347,31 +354,56 @@ class LocalEngine:
 
         The fan-out is chosen once the first batch shows the typical record length.
         """
+        plan = self.plan
         writer: BucketWriter | None = None
-        out = np.empty(self.plan.read_buffer, dtype=np.uint8)
+        # With workers, each batch in flight gets a copy of its bytes and an output buffer:
+        # the reader reuses its own buffer for the next batch meanwhile.
+        slots = 1 if self.pool is None else plan.jobs + 1
+        free = [(np.empty(plan.read_buffer, np.uint8), np.empty(plan.read_buffer, np.uint8)) for _ in range(slots)]
+        pending: deque[tuple[Future[core.Scattered], tuple[np.ndarray, np.ndarray]]] = deque()
+
+        def write_oldest(keep: int) -> None:
+            assert writer is not None
+            while len(pending) > keep:
+                future, buffers = pending.popleft()
+                writer.write(future.result())
+                free.append(buffers)
+
         try:
             for item in reader:
                 if writer is None:
-                    bits = max(min(choose_bits(item), self.plan.max_fanout_bits(), 64 - prefix_bits), 1)
+                    bits = max(min(choose_bits(item), plan.max_fanout_bits(), 64 - prefix_bits), 1)
                     writer = BucketWriter(dirs, name, prefix_bits, bits)
                 if isinstance(item, LongRecord):
-                    writer.write_long(self.spec, item, self.plan.mem)
-                else:
-                    scattered = core.scatter(
-                        item.data,
-                        item.ends,
-                        item.indices,
-                        self.spec,
-                        prefix_bits,
-                        writer.fanout_bits,
-                        writer.last_index,
-                        out,
-                        self.plan.piece,
+                    write_oldest(0)
+                    writer.write_long(self.spec, item, plan.mem)
+                elif self.pool is None:
+                    out = free[0][1]
+                    writer.write(
+                        core.scatter(
+                            item.data,
+                            item.ends,
+                            item.indices,
+                            self.spec,
+                            prefix_bits,
+                            writer.fanout_bits,
+                            out,
+                            plan.piece,
+                        )
                     )
-                    writer.write(scattered)
-                    del scattered
+                else:
+                    write_oldest(plan.jobs)
+                    copy, out = free.pop()
+                    size = int(item.ends[-1])
+                    copy[:size] = item.data[:size]
+                    task = (copy, item.ends, item.indices, self.spec, prefix_bits, writer.fanout_bits, out, plan.piece)
+                    pending.append((self.pool.submit(core.scatter, *task), (copy, out)))
                 bar.update(reader.bytes_read - bar.n)
+            if writer is not None:
+                write_oldest(0)
         except BaseException:
+            for future, _ in pending:
+                future.cancel()
             if writer is not None:
                 writer.close()
             raise

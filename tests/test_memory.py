@@ -50,12 +50,13 @@ def digest(path: Path) -> bytes:
     return (acc % (1 << 128)).to_bytes(16, "little")
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize(
     ("name", "lengths", "giants"),
     [("short", (5, 15), 0), ("long", (1500, 2500), 0), ("empty lines", (0, 0), 0), ("mixed", (0, 40), 3)],
 )
 def test_numpy_allocations_stay_under_the_budget(
-    tmp_path: Path, name: str, lengths: tuple[int, int], giants: int
+    tmp_path: Path, name: str, lengths: tuple[int, int], giants: int, jobs: int
 ) -> None:
     """tracemalloc sees every numpy buffer: their peak must stay under --mem in every phase."""
     mem = 1 * MiB
@@ -66,7 +67,7 @@ def test_numpy_allocations_stay_under_the_budget(
         run_shuffle(
             str(src),
             str(tmp_path / "out.txt"),
-            Plan.for_budget(mem),
+            Plan.for_budget(mem, jobs=jobs),
             core.KeySpec.from_seed(1),
             [str(tmp_path)],
             10,
@@ -75,7 +76,7 @@ def test_numpy_allocations_stay_under_the_budget(
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    print(f"{name}: traced peak {peak / MiB:.2f} MiB for --mem 1M")
+    print(f"{name}, -j {jobs}: traced peak {peak / MiB:.2f} MiB for --mem 1M")
     assert peak <= mem
     assert digest(tmp_path / "out.txt") == digest(src)
 

@@ -81,6 +81,15 @@ def test_same_seed_same_bytes_for_any_mem_and_temp_dirs(tmp_path: Path) -> None:
     assert shuffle_bytes(tmp_path, blob, mem="1M", seed=2025) != outs["1M"]
 
 
+@pytest.mark.parametrize("mem", [64 << 10, 1 << 20, 1 << 30])
+def test_same_seed_same_bytes_for_any_number_of_workers(tmp_path: Path, mem: int) -> None:
+    blob = b"".join(b"%d %s\n" % (i, b"y" * (i % 300)) for i in range(30_000))
+    outs = {jobs: run_plan(tmp_path, blob, Plan.for_budget(mem, jobs=jobs), seed=77)[0] for jobs in (1, 2, 3)}
+    assert outs[1] == outs[2] == outs[3]
+    assert sorted(records_of(outs[2])) == sorted(records_of(blob))
+    assert no_temp_left(tmp_path)
+
+
 def test_bytes_pass_through_untouched(tmp_path: Path) -> None:
     lines = [b"caf\xc3\xa9", b"\xff\xfe not utf-8", b"crlf\r", b"nul\x00inside", b"", b"  spaces  "] * 500
     blob = b"\n".join(lines) + b"\n"
