@@ -292,12 +292,13 @@ def _gather_by_length(out: np.ndarray, data: np.ndarray, starts: np.ndarray, len
     cuts = np.flatnonzero(sorted_lens[1:] != sorted_lens[:-1]) + 1
     if len(cuts) * MIN_RECORDS_PER_LENGTH_CLASS > len(lens):
         return False
+    sources = starts[order]
+    targets = dst[order]
     bounds = [0, *cuts.tolist(), len(lens)]
     for lo, hi in itertools.pairwise(bounds):
         width = int(sorted_lens[lo])
         if width:
-            members = order[lo:hi]
-            _fixed_width(out, width)[dst[members]] = _fixed_width(data, width)[starts[members]]
+            _fixed_width(out, width)[targets[lo:hi]] = _fixed_width(data, width)[sources[lo:hi]]
     return True
 
 
