@@ -22,6 +22,7 @@ import numpy as np
 
 from .core import GapDecoder, find_ends
 from .errors import ShufBigError
+from .sizes import format_size
 
 TEMP_PREFIX = "shuf-big-"
 
@@ -401,8 +402,6 @@ class TempDirs:
 
     def check_space(self, needed: int) -> None:
         """Fail early when the temp locations cannot hold ``needed`` bytes between them."""
-        from .sizes import format_size
-
         share = needed // max(len(self.locations), 1)
         for where in self.locations:
             free = shutil.disk_usage(where).free
