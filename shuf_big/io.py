@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
+import socket
 import stat
 import sys
 import tempfile
@@ -25,6 +27,50 @@ from .errors import ShufBigError
 from .sizes import format_size
 
 TEMP_PREFIX = "shuf-big-"
+OUTPUT_SUFFIX = ".shuf-big.tmp"
+_HOST = socket.gethostname()
+
+
+def _owner_tag() -> str:
+    """``host-pid-``: lets a later run tell whether a temp file's owner is still alive."""
+    return f"{_HOST}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def reap_stale(folder: str, prefix: str, suffix: str = "") -> list[str]:
+    """Remove ``prefix + host-pid-XXXX + suffix`` entries whose process is gone.
+
+    A run killed with SIGKILL cannot clean up; the next run on the same host removes what
+    it left.  Entries of live processes, other hosts (shared storage) and names that do
+    not parse are left alone.
+    """
+    pattern = re.compile(re.escape(prefix + _HOST) + r"-(\d+)-[^-./]+" + re.escape(suffix) + "$")
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = pattern.match(name)
+        if not match or _alive(int(match.group(1))):
+            continue
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        removed.append(path)
+    return removed
 
 
 class Interrupted(BaseException):
@@ -334,10 +380,12 @@ class Output:
                 raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
             return
         folder, base = os.path.split(target)
+        folder = folder or "."
+        reap_stale(folder, f".{base}.", OUTPUT_SUFFIX)
         try:
             with deferred_signals():
                 self.fd, self.temp_path = tempfile.mkstemp(
-                    prefix=f".{base}.", suffix=".shuf-big.tmp", dir=folder or "."
+                    prefix=f".{base}.{_owner_tag()}", suffix=OUTPUT_SUFFIX, dir=folder
                 )
         except OSError as err:
             raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
@@ -383,7 +431,8 @@ class Output:
 
 
 class TempDirs:
-    """Private ``shuf-big-*`` directories, one per ``-T`` location, removed on exit."""
+    """Private ``shuf-big-HOST-PID-*`` directories, one per ``-T`` location, removed on
+    exit; ones left by a killed run on this host are removed by the next run."""
 
     def __init__(self, locations: list[str]) -> None:
         self.locations = locations
@@ -393,9 +442,10 @@ class TempDirs:
         for where in self.locations:
             if not os.path.isdir(where):
                 raise ShufBigError(f"cannot use temporary directory '{where}': No such directory")
+            reap_stale(where, TEMP_PREFIX)
             try:
                 with deferred_signals():
-                    self.paths.append(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=where))
+                    self.paths.append(tempfile.mkdtemp(prefix=TEMP_PREFIX + _owner_tag(), dir=where))
             except OSError as err:
                 raise ShufBigError(f"cannot create temporary directory in '{where}': {describe(err)}") from None
         return self.paths
