@@ -40,6 +40,14 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 )
 @click.argument("file", required=False, default="-", type=click.Path(dir_okay=True, allow_dash=True))
 @click.option(
+    "-n",
+    "--head-count",
+    "head_counts",
+    multiple=True,
+    metavar="COUNT",
+    help="Output at most COUNT lines: the first COUNT of the full shuffle, in one pass and O(COUNT) memory.",
+)
+@click.option(
     "-o",
     "--output",
     "output",
@@ -88,6 +96,7 @@ def cli(
     jobs: int | None,
     progress: bool | None,
     quiet: bool,
+    head_counts: tuple[str, ...],
 ) -> None:
     """Shuffle the lines of FILE (or standard input) into a uniformly random order.
 
@@ -101,6 +110,14 @@ def cli(
             raise ShufBigError(f"invalid --seed: '{seed}'") from None
     else:
         seed_value = None
+    counts = []
+    for text in head_counts:
+        try:
+            counts.append(int(text, 10))
+        except ValueError:
+            raise ShufBigError(f"invalid line count: '{text}'") from None
+        if counts[-1] < 0:
+            raise ShufBigError(f"invalid line count: '{text}'")
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     try:
         shuffle(
@@ -112,6 +129,7 @@ def cli(
             jobs=jobs if jobs is not None else default_jobs(),
             zero_terminated=zero_terminated,
             progress=show,
+            head_count=min(counts) if counts else None,  # GNU shuf: the smallest -n wins
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.

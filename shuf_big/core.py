@@ -445,6 +445,75 @@ def _gap_bounds(gaps: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
+class SmallestKeys:
+    """The ``k`` records with the smallest keys seen so far, for ``-n``/``--head-count``.
+
+    Since the output is "records sorted by key", these are exactly the first ``k`` lines
+    of the full shuffle with the same seed, found in one streaming pass with memory for
+    about ``2 k`` records.  Candidates are appended until there are ``2 k``, then cut back
+    to ``k`` (amortised linear time); a record whose key is not below the ``k``-th
+    smallest key at the last cut can never make it and is skipped at once.
+    """
+
+    def __init__(self, k: int, piece: int) -> None:
+        self.k = k
+        self.piece = piece
+        self.chunks: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.count = 0
+        self.nbytes = 0
+        self.limit: int | None = None  # keys >= limit are out
+
+    def offer(self, data: np.ndarray, ends: np.ndarray, keys: np.ndarray) -> None:
+        """Consider a batch of records (``ends`` as from :func:`find_ends`)."""
+        starts = np.empty(len(ends), dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = ends[:-1]
+        picked = np.flatnonzero(keys < np.uint64(self.limit)) if self.limit is not None else np.arange(len(ends))
+        if len(picked) == 0:
+            return
+        if len(picked) > self.k:  # no more than k of one batch can be kept
+            picked = picked[np.sort(np.argpartition(keys[picked], self.k - 1)[: self.k])]
+        lengths = (ends - starts)[picked]
+        chunk = np.empty(int(lengths.sum()), dtype=np.uint8)
+        gather_into(chunk, data, starts[picked], lengths, self.piece)
+        self.chunks.append(chunk)
+        self.lengths.append(lengths)
+        self.keys.append(keys[picked])
+        self.count += len(picked)
+        self.nbytes += len(chunk)
+        if self.count >= 2 * self.k:
+            self._cut()
+
+    def _cut(self) -> None:
+        if not self.chunks:
+            return
+        data = np.concatenate(self.chunks)
+        lengths = np.concatenate(self.lengths)
+        keys = np.concatenate(self.keys)
+        if len(keys) > self.k:
+            keep = np.sort(np.argpartition(keys, self.k - 1)[: self.k])
+            self.limit = int(keys[keep].max())
+            starts = np.cumsum(lengths) - lengths
+            lengths, keys = lengths[keep], keys[keep]
+            kept = np.empty(int(lengths.sum()), dtype=np.uint8)
+            gather_into(kept, data, starts[keep], lengths, self.piece)
+            data = kept
+        self.chunks, self.lengths, self.keys = [data], [lengths], [keys]
+        self.count, self.nbytes = len(keys), len(data)
+
+    def result(self) -> GroupOrder:
+        """The kept records, ready to be written in key order."""
+        self._cut()
+        if not self.chunks:
+            empty = np.empty(0, dtype=np.uint8)
+            return GroupOrder(empty, np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.uint64), self.piece)
+        bounds = np.zeros(self.count + 1, dtype=np.int64)
+        np.cumsum(self.lengths[0], out=bounds[1:])
+        return GroupOrder(self.chunks[0], bounds, self.keys[0], self.piece)
+
+
 def order_group(data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int) -> GroupOrder:
     """Order a group of records with these global indices (see :class:`GroupOrder`)."""
     return GroupOrder(data, bounds, draw_keys(spec, indices), piece)

@@ -131,6 +131,13 @@ def _fd_fanout_bits() -> int:
     return min(spare.bit_length() - 1, 16)
 
 
+def _too_long(index: int, size: int, limit: int) -> ShufBigError:
+    return ShufBigError(
+        f"record {index + 1} is {size} bytes ({format_size(size)}), "
+        f"larger than the memory budget --mem {format_size(limit)}"
+    )
+
+
 @dataclass
 class Bucket:
     """A pair of temp files: records (in input order) and their encoded index gaps."""
@@ -212,10 +219,7 @@ class BucketWriter:
             size += len(part)
             if size > limit:
                 size += sum(len(p) for p in record.parts)
-                raise ShufBigError(
-                    f"record {record.index + 1} is {size} bytes ({format_size(size)}), "
-                    f"larger than the memory budget --mem {format_size(limit)}"
-                )
+                raise _too_long(record.index, size, limit)
             try:
                 write_all(records_fd, [part])
             except OSError as err:
@@ -271,19 +275,61 @@ class LocalEngine:
 
     # -- the two paths -------------------------------------------------------------------
 
-    def run(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
-        """Shuffle ``raw`` (``size`` bytes if known) into ``out``, with ``plan.jobs`` threads."""
+    def run(self, raw: RawReader, size: int | None, what: str, out: Output, head_count: int | None = None) -> None:
+        """Shuffle ``raw`` (``size`` bytes if known) into ``out``, with ``plan.jobs`` threads;
+        with ``head_count``, write only that many first lines of the shuffle."""
         if self.plan.jobs == 1:
-            self._run(raw, size, what, out)
+            self._dispatch(raw, size, what, out, head_count)
             return
         with ThreadPoolExecutor(self.plan.jobs, thread_name_prefix="shuf-big") as self.pool:
             try:
-                self._run(raw, size, what, out)
+                self._dispatch(raw, size, what, out, head_count)
             finally:
                 self.pool.shutdown(wait=True, cancel_futures=True)
                 self.pool = None
 
-    def _run(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
+    def _dispatch(self, raw: RawReader, size: int | None, what: str, out: Output, head_count: int | None) -> None:
+        if head_count is not None and (size is None or size > self.plan.mem):
+            self._head(raw, what, out, head_count)
+        else:
+            self._run(raw, size, what, out, head_count)
+
+    def _head(self, raw: RawReader, what: str, out: Output, count: int) -> None:
+        """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files."""
+        plan = self.plan
+        selection = core.SmallestKeys(count, plan.piece)
+        reader = RecordReader(raw, self.sep, plan.read_buffer, plan.max_records, Counter().take, what)
+        with self._bar(None, "sampling") as bar:
+            for item in reader:
+                if isinstance(item, LongRecord):
+                    record = self._load_long(item)
+                    ends = np.array([len(record)], dtype=np.int64)
+                    selection.offer(record, ends, core.draw_keys(self.spec, np.array([item.index])))
+                else:
+                    selection.offer(item.data, item.ends, core.draw_keys(self.spec, item.indices))
+                if plan.order_need(selection.nbytes, selection.count) > plan.order_budget:
+                    raise ShufBigError(
+                        f"-n {count} keeps more lines than fit in --mem {format_size(plan.mem)}: "
+                        "raise --mem, or pipe the whole shuffle to head"
+                    )
+                bar.update(reader.bytes_read - bar.n)
+        del reader
+        with self._bar(None, "writing") as bar:
+            self._emit(selection.result(), out, bar)
+
+    def _load_long(self, record: LongRecord) -> np.ndarray:
+        """A record too long for the read buffer, in memory (it must fit the budget)."""
+        parts: list[bytes] = []
+        size = 0
+        for part in record.parts:
+            size += len(part)
+            if size > self.plan.mem:
+                size += sum(len(p) for p in record.parts)
+                raise _too_long(record.index, size, self.plan.mem)
+            parts.append(bytes(part))
+        return np.frombuffer(b"".join(parts), dtype=np.uint8)
+
+    def _run(self, raw: RawReader, size: int | None, what: str, out: Output, head_count: int | None) -> None:
         plan = self.plan
         if size is None or size <= plan.mem:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
@@ -295,7 +341,7 @@ class LocalEngine:
                 probe[filled:terminated] = self.sep  # GNU shuf terminates the last record too
                 nrecords = core.count_records(probe[:terminated], self.sep)
                 if plan.order_need(terminated, nrecords) <= plan.order_budget:
-                    self._in_memory(probe[:terminated], nrecords, out)
+                    self._in_memory(probe[:terminated], nrecords, out, head_count)
                     return
             if size is not None and filled == size:
                 del probe
@@ -303,14 +349,23 @@ class LocalEngine:
             else:
                 raw = PrefixedReader(probe[:filled], raw)
                 del probe
-        self._external(raw, size, what, out)
+        if head_count is not None:
+            self._head(raw, what, out, head_count)
+        else:
+            self._external(raw, size, what, out)
 
-    def _in_memory(self, data: np.ndarray, nrecords: int, out: Output) -> None:
+    def _in_memory(self, data: np.ndarray, nrecords: int, out: Output, head_count: int | None = None) -> None:
         bounds = np.empty(nrecords + 1, dtype=np.int64)
         core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16))
-        indices = np.arange(nrecords, dtype=np.int64)
+        keys = core.draw_keys(self.spec, np.arange(nrecords, dtype=np.int64))
+        if head_count is not None and head_count < nrecords:
+            selection = core.SmallestKeys(head_count, self.plan.piece)
+            selection.offer(data, bounds[1:], keys)
+            group = selection.result()
+        else:
+            group = core.GroupOrder(data, bounds, keys, self.plan.piece)
         with self._bar(len(data), "shuffling") as bar:
-            self._emit(core.order_group(data, bounds, indices, self.spec, self.plan.piece), out, bar)
+            self._emit(group, out, bar)
 
     def _external(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
         dirs = self.temp.create()
@@ -530,6 +585,7 @@ def shuffle(
     jobs: int | None = None,
     zero_terminated: bool = False,
     progress: bool = False,
+    head_count: int | None = None,
 ) -> None:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
 
@@ -555,6 +611,10 @@ def shuffle(
         Records end with NUL instead of newline.
     progress : bool
         Show a tqdm bar on stderr.
+    head_count : int, optional
+        Write at most this many records: exactly the first ones of the full shuffle with
+        the same seed, found in one streaming pass in memory for about twice that many
+        records, with no temp files (GNU ``shuf -n``).  0 does not open ``src``.
 
     Raises
     ------
@@ -577,27 +637,43 @@ def shuffle(
     for d in dirs:
         if not os.path.isdir(d):
             raise ShufBigError(f"cannot use temporary directory '{d}': No such directory")
-    run_shuffle(os.fspath(src), os.fspath(dst), plan, spec, dirs, 0 if zero_terminated else 10, progress)
+    if head_count is not None and head_count < 0:
+        raise ShufBigError(f"invalid line count: '{head_count}'")
+    sep = 0 if zero_terminated else 10
+    run_shuffle(os.fspath(src), os.fspath(dst), plan, spec, dirs, sep, progress, head_count)
 
 
 def run_shuffle(
-    src: str, dst: str, plan: Plan, spec: core.KeySpec, dirs: list[str], sep: int, progress: bool
+    src: str,
+    dst: str,
+    plan: Plan,
+    spec: core.KeySpec,
+    dirs: list[str],
+    sep: int,
+    progress: bool,
+    head_count: int | None = None,
 ) -> LocalEngine:
     """Open the input and output, run the engine, and clean up whatever happens."""
     tune_for_budget(plan.mem)
+    engine = LocalEngine(plan, spec, TempDirs(dirs), sep, progress)
+    if head_count == 0:  # as GNU shuf: the input is not even opened
+        out = Output(dst)
+        try:
+            out.open()
+            out.commit()
+        finally:
+            out.discard()
+        return engine
     handle = open_input(src)
     what = "standard input" if src == "-" else f"'{src}'"
-    temp = TempDirs(dirs)
     out = Output(dst)
     try:
         out.open()
-        size = regular_size(handle)
-        engine = LocalEngine(plan, spec, temp, sep, progress)
-        engine.run(handle, size, what, out)
+        engine.run(handle, regular_size(handle), what, out, head_count)
         out.commit()
         return engine
     finally:
         out.discard()
-        temp.remove()
+        engine.temp.remove()
         if src != "-":
             handle.close()

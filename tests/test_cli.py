@@ -161,7 +161,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[object, ...], 
 
 
 def test_cli_passes_every_option_to_the_engine(captured) -> None:
-    args = ["in.txt", "-o", "out.txt", "-S", "64K", "--seed", "0x10", "-T", "a", "-T", "b", "-z", "-j", "3"]
+    args = ["in.txt", "-o", "out.txt", "-S", "64K", "--seed", "0x10", "-T", "a", "-T", "b", "-z", "-j", "3", "-n", "9"]
     result = CliRunner().invoke(cli, [*args, "--progress"])
     assert result.exit_code == 0, result.output
     assert captured == [
@@ -174,6 +174,7 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
                 "jobs": 3,
                 "zero_terminated": True,
                 "progress": True,
+                "head_count": 9,
             },
         )
     ]
@@ -190,6 +191,7 @@ def test_cli_defaults_read_stdin_write_stdout(captured) -> None:
     assert kwargs["jobs"] >= 1
     assert kwargs["zero_terminated"] is False
     assert kwargs["progress"] is False  # CliRunner's stderr is not a terminal
+    assert kwargs["head_count"] is None
 
 
 @pytest.mark.parametrize(
