@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,14 +14,6 @@ from scipy.stats import chisquare
 import shuf_big
 
 MiB = 1 << 20
-
-
-def command() -> list[str]:
-    beside = Path(sys.executable).with_name("shuf-big")
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("shuf-big")
-    return [found] if found else [sys.executable, "-m", "shuf_big"]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +49,8 @@ def test_head_uses_no_temp_files(corpus: Path, tmp_path: Path, monkeypatch: pyte
     assert made == []
 
 
-def test_head_from_stdin_matches_the_file(corpus: Path) -> None:
-    args = [*command(), "-n", "7", "--seed", "3", "--mem", "1M"]
+def test_head_from_stdin_matches_the_file(shuf_big_cmd: list[str], corpus: Path) -> None:
+    args = [*shuf_big_cmd, "-n", "7", "--seed", "3", "--mem", "1M"]
     piped = subprocess.run(args, input=corpus.read_bytes(), capture_output=True, check=True).stdout
     direct = subprocess.run([*args, str(corpus)], capture_output=True, check=True).stdout
     assert piped == direct
@@ -78,13 +69,13 @@ def test_each_line_equally_likely_to_come_first(tmp_path: Path) -> None:
     assert chisquare(list(picks.values())).pvalue > 1e-3
 
 
-def test_peak_memory_is_bounded_on_a_large_input(tmp_path: Path) -> None:
+def test_peak_memory_is_bounded_on_a_large_input(shuf_big_cmd: list[str], tmp_path: Path) -> None:
     src = tmp_path / "big.txt"
     src.write_bytes(b"".join(b"%011d\n" % i for i in range(8 * MiB // 12 * 8)))  # 64 MiB, 8x --mem
     probe = "import resource,subprocess,sys;rc=subprocess.call(sys.argv[1:]);" + (
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss*1024);sys.exit(rc)"
     )
-    args = [*command(), str(src), "-n", "100", "--mem", "8M", "-o", str(tmp_path / "out.txt")]
+    args = [*shuf_big_cmd, str(src), "-n", "100", "--mem", "8M", "-o", str(tmp_path / "out.txt")]
     proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) <= 8 * MiB + 64 * MiB
@@ -102,9 +93,9 @@ def test_peak_memory_is_bounded_on_a_large_input(tmp_path: Path) -> None:
     ],
     ids=["zero-skips-input", "not-a-number", "negative", "smallest-wins", "plain"],
 )
-def test_exit_status_and_line_count_match_gnu_shuf(corpus: Path, args: list[str]) -> None:
+def test_exit_status_and_line_count_match_gnu_shuf(shuf_big_cmd: list[str], corpus: Path, args: list[str]) -> None:
     argv = [str(corpus) if a == "IN" else a for a in args]
-    ours = subprocess.run([*command(), *argv], capture_output=True)
+    ours = subprocess.run([*shuf_big_cmd, *argv], capture_output=True)
     gnu = subprocess.run(["shuf", *argv], capture_output=True)
     assert ours.returncode == gnu.returncode
     assert len(ours.stdout.splitlines()) == len(gnu.stdout.splitlines())

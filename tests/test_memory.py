@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -100,13 +99,10 @@ class TreeMonitor(threading.Thread):
             self.done.wait(0.01)
 
 
-def command() -> list[str]:
-    exe = shutil.which("shuf-big")
-    return [exe] if exe else [sys.executable, "-m", "shuf_big"]
-
-
 @pytest.mark.parametrize(("name", "lengths"), [("short ~10 B", (5, 15)), ("long ~2 KB", (1500, 2500))])
-def test_peak_rss_of_process_tree_under_budget(tmp_path: Path, name: str, lengths: tuple[int, int]) -> None:
+def test_peak_rss_of_process_tree_under_budget(
+    shuf_big_cmd: list[str], tmp_path: Path, name: str, lengths: tuple[int, int]
+) -> None:
     mem = 16 * MiB
     src = tmp_path / "in.txt"
     write_corpus(src, 8 * mem, lengths, seed=3)
@@ -117,7 +113,7 @@ def test_peak_rss_of_process_tree_under_budget(tmp_path: Path, name: str, length
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
         "sys.exit(rc)\n"
     )
-    args = [*command(), str(src), "-o", str(out), "--mem", "16M", "-T", str(tmp_path), "--seed", "1"]
+    args = [*shuf_big_cmd, str(src), "-o", str(out), "--mem", "16M", "-T", str(tmp_path), "--seed", "1"]
     proc = subprocess.Popen([sys.executable, "-c", probe, *args], stdout=subprocess.PIPE)
     monitor = TreeMonitor(proc.pid)
     monitor.start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,14 +16,6 @@ import pytest
 MiB = 1 << 20
 
 
-def command() -> list[str]:
-    beside = Path(sys.executable).with_name("shuf-big")
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("shuf-big")
-    return [found] if found else [sys.executable, "-m", "shuf_big"]
-
-
 def numbered(path: Path, count: int) -> Path:
     path.write_bytes(b"".join(b"%09d\n" % i for i in range(count)))
     return path
@@ -34,13 +25,13 @@ def sorted_lines(path: Path) -> list[bytes]:
     return sorted(path.read_bytes().splitlines())
 
 
-def test_sigkill_leftovers_are_removed_by_the_next_run(tmp_path: Path) -> None:
+def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     src = numbered(tmp_path / "in.txt", 3_000_000)
     out = tmp_path / "out.txt"
     out.write_bytes(b"precious\n")
-    args = [*command(), str(src), "-o", str(out), "--mem", "1M", "-T", str(tmp), "--seed", "1"]
+    args = [*shuf_big_cmd, str(src), "-o", str(out), "--mem", "1M", "-T", str(tmp), "--seed", "1"]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while not any((p / "b0.rec").exists() for p in tmp.glob("shuf-big-*")):
@@ -68,7 +59,7 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".out.txt.*.shuf-big.tmp"))
 
 
-def test_low_open_file_limit_still_completes_within_budget(tmp_path: Path) -> None:
+def test_low_open_file_limit_still_completes_within_budget(shuf_big_cmd: list[str], tmp_path: Path) -> None:
     """64 descriptors allow few buckets per level: the shuffle partitions in levels."""
     src = numbered(tmp_path / "in.txt", 1_500_000)  # 15 MB at --mem 256K: hundreds of buckets' worth
     out = tmp_path / "out.txt"
@@ -79,7 +70,7 @@ def test_low_open_file_limit_still_completes_within_budget(tmp_path: Path) -> No
     probe = "import resource,subprocess,sys;rc=subprocess.call(sys.argv[1:]);" + (
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss*1024);sys.exit(rc)"
     )
-    args = [*command(), str(src), "-o", str(out), "--mem", "256K", "-T", str(tmp_path), "--seed", "4"]
+    args = [*shuf_big_cmd, str(src), "-o", str(out), "--mem", "256K", "-T", str(tmp_path), "--seed", "4"]
     proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, preexec_fn=limit)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) <= 256 * 1024 + 64 * MiB
@@ -90,7 +81,7 @@ def test_low_open_file_limit_still_completes_within_budget(tmp_path: Path) -> No
     assert not list(tmp_path.glob("shuf-big-*"))
 
 
-def test_two_runs_sharing_a_temp_dir_do_not_interfere(tmp_path: Path) -> None:
+def test_two_runs_sharing_a_temp_dir_do_not_interfere(shuf_big_cmd: list[str], tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     a = numbered(tmp_path / "a.txt", 400_000)
@@ -98,7 +89,7 @@ def test_two_runs_sharing_a_temp_dir_do_not_interfere(tmp_path: Path) -> None:
     b.write_bytes(b"".join(b"b-%d\n" % i for i in range(300_000)))
     procs = [
         subprocess.Popen(
-            [*command(), str(src), "-o", str(tmp_path / f"{src.stem}.out"), "--mem", "256K", "-T", str(tmp)]
+            [*shuf_big_cmd, str(src), "-o", str(tmp_path / f"{src.stem}.out"), "--mem", "256K", "-T", str(tmp)]
         )
         for src in (a, b)
     ]
@@ -109,19 +100,19 @@ def test_two_runs_sharing_a_temp_dir_do_not_interfere(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("source", ["fifo", "process substitution"])
-def test_inputs_that_are_not_regular_files(tmp_path: Path, source: str) -> None:
+def test_inputs_that_are_not_regular_files(shuf_big_cmd: list[str], tmp_path: Path, source: str) -> None:
     data = b"".join(b"%d\n" % i for i in range(200_000))
     (tmp_path / "data.txt").write_bytes(data)
     if source == "fifo":
         fifo = tmp_path / "fifo"
         os.mkfifo(fifo)
-        script = f"cat {tmp_path / 'data.txt'} > {fifo} & {' '.join(command())} {fifo} --mem 64K --seed 9"
+        script = f"cat {tmp_path / 'data.txt'} > {fifo} & {' '.join(shuf_big_cmd)} {fifo} --mem 64K --seed 9"
     else:
-        script = f"{' '.join(command())} <(cat {tmp_path / 'data.txt'}) --mem 64K --seed 9"
+        script = f"{' '.join(shuf_big_cmd)} <(cat {tmp_path / 'data.txt'}) --mem 64K --seed 9"
     proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     direct = subprocess.run(
-        [*command(), str(tmp_path / "data.txt"), "--mem", "64K", "--seed", "9"], capture_output=True
+        [*shuf_big_cmd, str(tmp_path / "data.txt"), "--mem", "64K", "--seed", "9"], capture_output=True
     )
     assert proc.stdout == direct.stdout
     assert sorted(proc.stdout.splitlines()) == sorted(data.splitlines())
