@@ -12,7 +12,7 @@ import resource
 import secrets
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -131,11 +131,18 @@ def _fd_fanout_bits() -> int:
     return min(spare.bit_length() - 1, 16)
 
 
-def _too_long(index: int, size: int, limit: int) -> ShufBigError:
-    return ShufBigError(
-        f"record {index + 1} is {size} bytes ({format_size(size)}), "
-        f"larger than the memory budget --mem {format_size(limit)}"
-    )
+def _within(record: LongRecord, limit: int) -> Iterator[memoryview]:
+    """A long record's parts; past ``limit`` bytes, read to its end and fail with its size."""
+    size = 0
+    for part in record.parts:
+        size += len(part)
+        if size > limit:
+            size += sum(len(p) for p in record.parts)
+            raise ShufBigError(
+                f"record {record.index + 1} is {size} bytes ({format_size(size)}), "
+                f"larger than the memory budget --mem {format_size(limit)}"
+            )
+        yield part
 
 
 @dataclass
@@ -215,11 +222,8 @@ class BucketWriter:
         b = int(core.bucket_ids(core.draw_keys(spec, indices), self.prefix_bits, self.fanout_bits)[0])
         records_fd, gaps_fd = self.fds[b]
         size = 0
-        for part in record.parts:
+        for part in _within(record, limit):
             size += len(part)
-            if size > limit:
-                size += sum(len(p) for p in record.parts)
-                raise _too_long(record.index, size, limit)
             try:
                 write_all(records_fd, [part])
             except OSError as err:
@@ -279,20 +283,14 @@ class LocalEngine:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``, with ``plan.jobs`` threads;
         with ``head_count``, write only that many first lines of the shuffle."""
         if self.plan.jobs == 1:
-            self._dispatch(raw, size, what, out, head_count)
+            self._run(raw, size, what, out, head_count)
             return
         with ThreadPoolExecutor(self.plan.jobs, thread_name_prefix="shuf-big") as self.pool:
             try:
-                self._dispatch(raw, size, what, out, head_count)
+                self._run(raw, size, what, out, head_count)
             finally:
                 self.pool.shutdown(wait=True, cancel_futures=True)
                 self.pool = None
-
-    def _dispatch(self, raw: RawReader, size: int | None, what: str, out: Output, head_count: int | None) -> None:
-        if head_count is not None and (size is None or size > self.plan.mem):
-            self._head(raw, what, out, head_count)
-        else:
-            self._run(raw, size, what, out, head_count)
 
     def _head(self, raw: RawReader, what: str, out: Output, count: int) -> None:
         """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files."""
@@ -319,18 +317,13 @@ class LocalEngine:
 
     def _load_long(self, record: LongRecord) -> np.ndarray:
         """A record too long for the read buffer, in memory (it must fit the budget)."""
-        parts: list[bytes] = []
-        size = 0
-        for part in record.parts:
-            size += len(part)
-            if size > self.plan.mem:
-                size += sum(len(p) for p in record.parts)
-                raise _too_long(record.index, size, self.plan.mem)
-            parts.append(bytes(part))
-        return np.frombuffer(b"".join(parts), dtype=np.uint8)
+        return np.frombuffer(b"".join(bytes(part) for part in _within(record, self.plan.mem)), dtype=np.uint8)
 
     def _run(self, raw: RawReader, size: int | None, what: str, out: Output, head_count: int | None) -> None:
         plan = self.plan
+        if head_count is not None and (size is None or size > plan.mem):
+            self._head(raw, what, out, head_count)  # streaming: no need to probe for a fit
+            return
         if size is None or size <= plan.mem:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
             # the budget of a stream, so that falling back to pass 1 stays in budget.
