@@ -91,7 +91,71 @@ def draw_keys(spec: KeySpec, indices: np.ndarray) -> np.ndarray:
     return keys
 
 
-def find_ends(data: np.ndarray, sep: int, limit: int, window: int) -> np.ndarray:
+Sep = int | bytes
+
+
+def _token(sep: Sep) -> bytes:
+    """A separator as bytes: an int is one byte value (``10`` is newline)."""
+    token = bytes([sep]) if isinstance(sep, int) else bytes(sep)
+    if not token:
+        raise ValueError("the record separator must not be empty")
+    return token
+
+
+def _starts_in(data: np.ndarray, token: bytes, lo: int, hi: int) -> np.ndarray:
+    """Start offsets in ``[lo, hi)`` where all of ``token`` occurs (it may run past ``hi``)."""
+    stop = min(hi, len(data) - len(token) + 1)
+    if stop <= lo:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(data[lo:stop] == token[0])
+    starts += lo
+    for j in range(1, len(token)):
+        if not len(starts):
+            break
+        starts = starts[data[starts + j] == token[j]]
+    return starts
+
+
+def _leftmost(starts: np.ndarray, width: int, allowed: int) -> np.ndarray:
+    """Keep the matches a left-to-right scan takes: none before ``allowed``, none overlapping.
+
+    Overlaps happen only for self-overlapping separators (``"\\n\\n"`` in a run of three
+    newlines), so the Python loop runs over those rare clusters alone.
+    """
+    starts = starts[starts >= allowed]
+    if len(starts) < 2 or int(np.diff(starts).min()) >= width:
+        return starts
+    kept = []
+    for start in starts.tolist():
+        if start >= allowed:
+            kept.append(start)
+            allowed = start + width
+    return np.array(kept, dtype=np.int64)
+
+
+def _ends_by_window(data: np.ndarray, token: bytes, window: int) -> Iterator[np.ndarray]:
+    """Record end offsets (one past each separator), ``window`` bytes of the buffer at a time.
+
+    A multi-byte separator is matched leftmost-first without overlaps, as ``bytes.split``
+    does, and a match that straddles two windows is found in the first of them.
+    """
+    if len(token) == 1:
+        sep = token[0]
+        for lo in range(0, len(data), window):
+            hits = np.flatnonzero(data[lo : lo + window] == sep)
+            hits += lo + 1
+            yield hits
+        return
+    allowed = 0
+    for lo in range(0, len(data), window):
+        starts = _leftmost(_starts_in(data, token, lo, lo + window), len(token), allowed)
+        if len(starts):
+            allowed = int(starts[-1]) + len(token)
+        starts += len(token)
+        yield starts
+
+
+def find_ends(data: np.ndarray, sep: Sep, limit: int, window: int) -> np.ndarray:
     """Return the end offsets (one past each separator) of at most ``limit`` records.
 
     The buffer is searched ``window`` bytes at a time so that a buffer of many tiny
@@ -100,11 +164,8 @@ def find_ends(data: np.ndarray, sep: int, limit: int, window: int) -> np.ndarray
     """
     parts: list[np.ndarray] = []
     found = 0
-    size = len(data)
-    for lo in range(0, size, window):
-        hits = np.flatnonzero(data[lo : lo + window] == sep)
+    for hits in _ends_by_window(data, _token(sep), window):
         if len(hits):
-            hits += lo + 1
             parts.append(hits)
             found += len(hits)
         if found >= limit:
@@ -115,12 +176,54 @@ def find_ends(data: np.ndarray, sep: int, limit: int, window: int) -> np.ndarray
     return ends[:limit].astype(np.int64, copy=False)
 
 
-def count_records(data: np.ndarray, sep: int, window: int = 1 << 20) -> int:
+def count_records(data: np.ndarray, sep: Sep, window: int = 1 << 20) -> int:
     """Count separators ``window`` bytes at a time (a whole-buffer mask would double memory)."""
-    return sum(int(np.count_nonzero(data[lo : lo + window] == sep)) for lo in range(0, len(data), window))
+    token = _token(sep)
+    if len(token) == 1:
+        return sum(int(np.count_nonzero(data[lo : lo + window] == token[0])) for lo in range(0, len(data), window))
+    return sum(len(hits) for hits in _ends_by_window(data, token, window))
 
 
-def frame_into(bounds: np.ndarray, data: np.ndarray, sep: int, window: int) -> int:
+def last_end(data: np.ndarray, sep: Sep, window: int = 1 << 20) -> int:
+    """Where the last complete record of ``data`` ends (0 if there is none)."""
+    token = _token(sep)
+    if len(token) == 1:
+        hits = np.flatnonzero(data == token[0])
+        return int(hits[-1]) + 1 if len(hits) else 0
+    end = 0
+    for hits in _ends_by_window(data, token, window):
+        if len(hits):
+            end = int(hits[-1])
+    return end
+
+
+def completion(tail: bytes, sep: Sep) -> bytes:
+    """The bytes that terminate an unterminated last record ``tail`` (GNU shuf adds one).
+
+    For a multi-byte separator, a tail that already ends with the start of it is only
+    completed (``"b\\n"`` + ``"\\n"`` for ``"\\n\\n"``), so re-framing the result finds the
+    same records and no empty one is invented.
+    """
+    token = _token(sep)
+    if not tail:
+        return b""
+    for have in range(min(len(token) - 1, len(tail)), 0, -1):
+        if tail.endswith(token[:have]):
+            return token[have:]
+    return token
+
+
+def terminator(data: np.ndarray, sep: Sep) -> bytes:
+    """What to append to ``data`` so that its last record is terminated (often nothing)."""
+    token = _token(sep)
+    if len(data) == 0:
+        return b""
+    if len(token) == 1:
+        return b"" if data[-1] == token[0] else token
+    return completion(data[last_end(data, token) :].tobytes(), token)
+
+
+def frame_into(bounds: np.ndarray, data: np.ndarray, sep: Sep, window: int) -> int:
     """Write ``[0, end_0, end_1, ...]`` of the records in ``data`` into ``bounds``.
 
     Used when the record count is already known (a loaded bucket), so the offsets go
@@ -130,10 +233,9 @@ def frame_into(bounds: np.ndarray, data: np.ndarray, sep: int, window: int) -> i
     """
     bounds[0] = 0
     found = 0
-    for lo in range(0, len(data), window):
-        hits = np.flatnonzero(data[lo : lo + window] == sep)
+    for hits in _ends_by_window(data, _token(sep), window):
         take = min(len(hits), len(bounds) - 1 - found)
-        bounds[found + 1 : found + 1 + take] = hits[:take] + (lo + 1)
+        bounds[found + 1 : found + 1 + take] = hits[:take]
         found += take
     return found
 

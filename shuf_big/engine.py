@@ -266,13 +266,13 @@ class LocalEngine:
         plan: Plan,
         spec: core.KeySpec,
         temp: TempDirs,
-        sep: int = 10,
+        sep: core.Sep = 10,
         progress: bool = False,
     ) -> None:
         self.plan = plan
         self.spec = spec
         self.temp = temp
-        self.sep = sep
+        self.sep = bytes([sep]) if isinstance(sep, int) else bytes(sep)
         self.progress = progress
         self.split_count = 0
         self.pool: ThreadPoolExecutor | None = None
@@ -327,11 +327,13 @@ class LocalEngine:
         if size is None or size <= plan.mem:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
             # the budget of a stream, so that falling back to pass 1 stays in budget.
-            probe = np.empty(size + 1 if size is not None else plan.mem // 2, dtype=np.uint8)
-            filled = read_fully(raw, memoryview(probe), what)
-            if filled < len(probe):
-                terminated = filled + (filled > 0 and probe[filled - 1] != self.sep)
-                probe[filled:terminated] = self.sep  # GNU shuf terminates the last record too
+            room = len(self.sep)  # for a terminator the last record may lack
+            probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
+            filled = read_fully(raw, memoryview(probe[: len(probe) - room]), what)
+            if filled < len(probe) - room:
+                end = core.terminator(probe[:filled], self.sep)  # GNU shuf terminates it too
+                terminated = filled + len(end)
+                probe[filled:terminated] = np.frombuffer(end, dtype=np.uint8)
                 nrecords = core.count_records(probe[:terminated], self.sep)
                 if plan.order_need(terminated, nrecords) <= plan.order_budget:
                     self._in_memory(probe[:terminated], nrecords, out, head_count)

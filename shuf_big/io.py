@@ -22,7 +22,7 @@ from typing import BinaryIO, Protocol
 
 import numpy as np
 
-from .core import GapDecoder, find_ends
+from .core import GapDecoder, Sep, completion, find_ends
 from .errors import ShufBigError
 from .sizes import format_size
 
@@ -223,14 +223,14 @@ class RecordReader:
     def __init__(
         self,
         raw: RawReader,
-        sep: int,
+        sep: Sep,
         buffer_size: int,
         max_records: int,
         take_indices: Callable[[int], np.ndarray],
         what: str,
     ) -> None:
         self.raw = raw
-        self.sep = sep
+        self.sep = bytes([sep]) if isinstance(sep, int) else bytes(sep)
         self.buffer = np.empty(buffer_size, dtype=np.uint8)
         self.view = memoryview(self.buffer)
         self.max_records = max_records
@@ -266,28 +266,37 @@ class RecordReader:
             if len(ends):
                 yield Batch(self.buffer, ends, self.take_indices(len(ends)))
                 self._keep_tail(int(ends[-1]))
-            elif self.eof and self.filled < len(self.buffer):
-                self.buffer[self.filled] = self.sep  # a last record without terminator
-                self.filled += 1
+            elif self.eof and self.filled + len(self.sep) <= len(self.buffer):
+                # A last record without terminator gets one, as with GNU shuf.
+                end = completion(self.view[max(self.filled - len(self.sep), 0) : self.filled].tobytes(), self.sep)
+                self.buffer[self.filled : self.filled + len(end)] = np.frombuffer(end, dtype=np.uint8)
+                self.filled += len(end)
             else:
                 index = int(self.take_indices(1)[0])
                 yield LongRecord(index, self._long_parts())
 
     def _long_parts(self) -> Iterator[memoryview]:
-        """Stream a record that fills the whole buffer, up to and including its separator."""
+        """Stream a record that fills the whole buffer, up to and including its separator.
+
+        The last ``len(sep) - 1`` bytes stay in the buffer between refills, so that a
+        multi-byte separator split across two reads is still found.
+        """
+        keep = len(self.sep) - 1
         while True:
-            hits = np.flatnonzero(self.buffer[: self.filled] == self.sep)
+            hits = find_ends(self.buffer[: self.filled], self.sep, 1, max(self.filled, 1))
             if len(hits):
-                end = int(hits[0]) + 1
+                end = int(hits[0])
                 yield self.view[:end]
                 self._keep_tail(end)
                 return
-            if self.filled:
-                yield self.view[: self.filled]
-            self.filled = 0
             if self.eof:
-                yield memoryview(bytes([self.sep]))
+                tail = self.view[: self.filled].tobytes()
+                yield memoryview(tail + (completion(tail, self.sep) if tail else self.sep))
+                self.filled = 0
                 return
+            if self.filled > keep:
+                yield self.view[: self.filled - keep]
+                self._keep_tail(self.filled - keep)
             self._fill()
 
 
