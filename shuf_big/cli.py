@@ -7,6 +7,7 @@ that same signal, so the shell sees 130, 143, 129 or 141 as with any coreutils p
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import signal
@@ -18,6 +19,7 @@ import click
 from . import __version__
 from .engine import DEFAULT_MEM, default_jobs, shuffle
 from .errors import ShufBigError
+from .inputs import read_files_from
 from .io import Interrupted, install_signal_handlers
 
 PROG = "shuf-big"
@@ -27,6 +29,9 @@ Examples:
   shuf-big corpus.jsonl -o shuffled.jsonl --mem 4G
   zcat part-*.gz | shuf-big --mem 8G | split -l 1000000 - shard-
   shuf-big --seed 42 -T /scratch -T /scratch2 big.txt -o big.shuf.txt
+  shuf-big shard-*.jsonl.gz --shards 64 -o 'train-{shard:05d}-of-{shards:05d}.jsonl.gz'
+  shuf-big --header 1 data.tsv -o data.shuf.tsv
+  shuf-big --aligned train.de train.en -o train.de.shuf -o train.en.shuf
 
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
 percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
@@ -38,7 +43,7 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.argument("file", required=False, default="-", type=click.Path(dir_okay=True, allow_dash=True))
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
 @click.option(
     "-n",
     "--head-count",
@@ -50,10 +55,50 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 @click.option(
     "-o",
     "--output",
-    "output",
-    default="-",
+    "outputs",
+    multiple=True,
     metavar="FILE",
-    help="Write the result to FILE (replaced atomically) instead of standard output.",
+    help="Write the result to FILE (replaced atomically; compressed by a .gz/.bz2/.xz/.zst name) "
+    "instead of standard output.",
+)
+@click.option(
+    "--files-from",
+    metavar="LIST",
+    default=None,
+    help="Read the input file names from LIST, one per line ('-': standard input).",
+)
+@click.option(
+    "--decompress",
+    type=click.Choice(["gzip", "bz2", "xz", "zstd"]),
+    default=None,
+    help="Decompress the input(s) with this format whatever their names (for standard input).",
+)
+@click.option(
+    "--header",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Keep the first N lines of the first input on top; drop the first N of every later input.",
+)
+@click.option(
+    "--record-separator",
+    "record_separator",
+    default=None,
+    metavar="SEP",
+    help="Records end with SEP (backslash escapes such as \\n, \\t, \\x1e allowed); '' means "
+    "documents separated by blank lines.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="K",
+    help="Write K files of near-equal record counts, named by -o PATTERN with {shard} and {shards}.",
+)
+@click.option(
+    "--aligned",
+    is_flag=True,
+    help="Apply one permutation to several inputs that correspond line by line (one -o per input).",
 )
 @click.option(
     "-S",
@@ -87,8 +132,14 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def cli(
-    file: str,
-    output: str,
+    files: tuple[str, ...],
+    outputs: tuple[str, ...],
+    files_from: str | None,
+    decompress: str | None,
+    header: int,
+    record_separator: str | None,
+    shards: int | None,
+    aligned: bool,
     mem: str,
     seed: str | None,
     temp_dirs: tuple[str, ...],
@@ -98,7 +149,7 @@ def cli(
     quiet: bool,
     head_counts: tuple[str, ...],
 ) -> None:
-    """Shuffle the lines of FILE (or standard input) into a uniformly random order.
+    """Shuffle the lines of the FILEs (or standard input) together into a uniformly random order.
 
     Inputs of any size are shuffled within the --mem budget: ones that fit are shuffled
     in memory, larger ones in two passes through temp files.
@@ -118,22 +169,42 @@ def cli(
             raise ShufBigError(f"invalid line count: '{text}'") from None
         if counts[-1] < 0:
             raise ShufBigError(f"invalid line count: '{text}'")
+    if files_from is not None:
+        if files:
+            raise click.UsageError("file operands cannot be combined with --files-from")
+        files = tuple(read_files_from(files_from))
+    if len(outputs) > 1 and not aligned:
+        raise click.UsageError("multiple output files specified")
+    separator = None if record_separator is None else _unescape(record_separator)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     try:
         shuffle(
-            file,
-            output,
+            list(files) or ["-"],
+            list(outputs) or ["-"],
             mem=mem,
             seed=seed_value,
             tmp_dirs=list(temp_dirs) or None,
             jobs=jobs if jobs is not None else default_jobs(),
             zero_terminated=zero_terminated,
+            record_separator=separator,
+            header=header,
+            decompress=decompress,
+            shards=shards,
+            aligned=aligned,
             progress=show,
             head_count=min(counts) if counts else None,  # GNU shuf: the smallest -n wins
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.
         raise Interrupted(signal.SIGPIPE) from None
+
+
+def _unescape(text: str) -> bytes:
+    """``--record-separator`` text with backslash escapes (``\\n``, ``\\t``, ``\\0``, ``\\x1e``) as bytes."""
+    try:
+        return codecs.escape_decode(os.fsencode(text))[0]  # type: ignore[attr-defined]
+    except ValueError as err:
+        raise ShufBigError(f"invalid --record-separator '{text}': {err}") from None
 
 
 def _fail(message: str) -> NoReturn:

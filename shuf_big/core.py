@@ -223,6 +223,54 @@ def terminator(data: np.ndarray, sep: Sep) -> bytes:
     return completion(data[last_end(data, token) :].tobytes(), token)
 
 
+class StreamFramer:
+    """Record ends in a stream that arrives in pieces of any size.
+
+    Keeps the last ``len(sep) - 1`` bytes of an unfinished record, so a multi-byte
+    separator split between two pieces is found, and knows what would terminate the
+    stream if it ended now (the seams between several inputs, ``--header`` lines).
+    """
+
+    def __init__(self, sep: Sep) -> None:
+        self.token = _token(sep)
+        self.carry = b""  # the unfinished record's last bytes (multi-byte separators)
+        self.open = False  # bytes arrived since the last record end
+
+    def feed(self, data: np.ndarray) -> np.ndarray:
+        """The end offsets, within ``data``, of the records that end in it."""
+        token, width = self.token, len(self.token)
+        if len(data) == 0:
+            return np.empty(0, dtype=np.int64)
+        if width == 1:
+            ends = np.flatnonzero(data == token[0])
+            ends += 1
+            self.open = bool(data[-1] != token[0])
+            return ends
+        allowed = 0
+        first: list[int] = []
+        if self.carry:
+            at = (self.carry + data[: width - 1].tobytes()).find(token)
+            if 0 <= at < len(self.carry):
+                allowed = at + width - len(self.carry)
+                first = [allowed]
+        ends = find_ends(data[allowed:], token, len(data), 1 << 20)
+        ends += allowed
+        if first:
+            ends = np.concatenate((np.array(first, dtype=np.int64), ends))
+        if len(ends):
+            self.carry = data[int(ends[-1]) :][-(width - 1) :].tobytes()
+        else:
+            self.carry = (self.carry + data[-(width - 1) :].tobytes())[-(width - 1) :]
+        self.open = bool(len(ends) == 0 or int(ends[-1]) < len(data))
+        return ends
+
+    def terminator(self) -> bytes:
+        """The bytes that would close the stream's last record (nothing if it is closed)."""
+        if not self.open:
+            return b""
+        return self.token if len(self.token) == 1 else completion(self.carry, self.token)
+
+
 def frame_into(bounds: np.ndarray, data: np.ndarray, sep: Sep, window: int) -> int:
     """Write ``[0, end_0, end_1, ...]`` of the records in ``data`` into ``bounds``.
 

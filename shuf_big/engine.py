@@ -12,7 +12,7 @@ import resource
 import secrets
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -21,24 +21,24 @@ from tqdm import tqdm
 
 from . import core
 from .errors import ShufBigError
+from .inputs import PARAGRAPH_END, Inputs, count_in
 from .io import (
     Batch,
     Counter,
     IndexStream,
     LongRecord,
-    Output,
     PrefixedReader,
     RawReader,
     RecordReader,
+    Sink,
     TempDirs,
     default_temp_dirs,
     describe,
-    open_input,
     read_fully,
-    regular_size,
     write_all,
 )
 from .malloc import tune_for_budget
+from .outputs import open_output
 from .sizes import format_size, parse_size
 
 MIN_MEM = 16 * 1024
@@ -279,7 +279,7 @@ class LocalEngine:
 
     # -- the two paths -------------------------------------------------------------------
 
-    def run(self, raw: RawReader, size: int | None, what: str, out: Output, head_count: int | None = None) -> None:
+    def run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``, with ``plan.jobs`` threads;
         with ``head_count``, write only that many first lines of the shuffle."""
         if self.plan.jobs == 1:
@@ -292,7 +292,7 @@ class LocalEngine:
                 self.pool.shutdown(wait=True, cancel_futures=True)
                 self.pool = None
 
-    def _head(self, raw: RawReader, what: str, out: Output, count: int) -> None:
+    def _head(self, raw: RawReader, what: str, out: Sink, count: int) -> None:
         """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files."""
         plan = self.plan
         selection = core.SmallestKeys(count, plan.piece)
@@ -312,14 +312,16 @@ class LocalEngine:
                     )
                 bar.update(reader.bytes_read - bar.n)
         del reader
+        result = selection.result()
+        out.expect(len(result.keys))
         with self._bar(None, "writing") as bar:
-            self._emit(selection.result(), out, bar)
+            self._emit(result, out, bar)
 
     def _load_long(self, record: LongRecord) -> np.ndarray:
         """A record too long for the read buffer, in memory (it must fit the budget)."""
         return np.frombuffer(b"".join(bytes(part) for part in _within(record, self.plan.mem)), dtype=np.uint8)
 
-    def _run(self, raw: RawReader, size: int | None, what: str, out: Output, head_count: int | None) -> None:
+    def _run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None) -> None:
         plan = self.plan
         if head_count is not None and (size is None or size > plan.mem):
             self._head(raw, what, out, head_count)  # streaming: no need to probe for a fit
@@ -338,9 +340,9 @@ class LocalEngine:
                 if plan.order_need(terminated, nrecords) <= plan.order_budget:
                     self._in_memory(probe[:terminated], nrecords, out, head_count)
                     return
-            if size is not None and filled == size:
+            if size is not None and getattr(raw, "rewindable", False):
                 del probe
-                raw.seek(0)  # type: ignore[attr-defined]
+                raw.rewind()  # type: ignore[attr-defined]
             else:
                 raw = PrefixedReader(probe[:filled], raw)
                 del probe
@@ -349,7 +351,7 @@ class LocalEngine:
         else:
             self._external(raw, size, what, out)
 
-    def _in_memory(self, data: np.ndarray, nrecords: int, out: Output, head_count: int | None = None) -> None:
+    def _in_memory(self, data: np.ndarray, nrecords: int, out: Sink, head_count: int | None = None) -> None:
         bounds = np.empty(nrecords + 1, dtype=np.int64)
         core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16))
         keys = core.draw_keys(self.spec, np.arange(nrecords, dtype=np.int64))
@@ -359,16 +361,18 @@ class LocalEngine:
             group = selection.result()
         else:
             group = core.GroupOrder(data, bounds, keys, self.plan.piece)
+        out.expect(len(group.keys))
         with self._bar(len(data), "shuffling") as bar:
             self._emit(group, out, bar)
 
-    def _external(self, raw: RawReader, size: int | None, what: str, out: Output) -> None:
+    def _external(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
         dirs = self.temp.create()
         with self._bar(size, "pass 1/2: scatter") as bar:
             reader = RecordReader(raw, self.sep, self.plan.read_buffer, self.plan.max_records, Counter().take, what)
             buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), bar)
             del reader  # its read buffer is pass 2's memory now
         total = sum(b.nbytes for b in buckets)
+        out.expect(sum(b.nrecords for b in buckets))
         with self._bar(total, "pass 2/2: order") as bar:
             self._order_buckets(deque(buckets), dirs, out, bar)
 
@@ -476,7 +480,7 @@ class LocalEngine:
 
     # -- pass 2 ----------------------------------------------------------------------------
 
-    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Output, bar: tqdm) -> None:
+    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Sink, bar: tqdm) -> None:
         """Order buckets in key order, loading as many consecutive ones as fit at once."""
         plan = self.plan
         while queue:
@@ -526,7 +530,7 @@ class LocalEngine:
         del indices
         return core.GroupOrder(data, bounds, keys, self.plan.piece)
 
-    def _emit(self, group: core.GroupOrder, out: Output, bar: tqdm) -> None:
+    def _emit(self, group: core.GroupOrder, out: Sink, bar: tqdm) -> None:
         """Write a group's sub-buckets in order; with workers, build the next ones meanwhile.
 
         At most ``jobs`` sub-buckets are built ahead of the one being written, so the
@@ -548,7 +552,7 @@ class LocalEngine:
             for future in ahead:
                 future.cancel()
 
-    def _copy_file(self, bucket: Bucket, out: Output, bar: tqdm) -> None:
+    def _copy_file(self, bucket: Bucket, out: Sink, bar: tqdm) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
         buffer = np.empty(self.plan.read_buffer, dtype=np.uint8)
         view = memoryview(buffer)
@@ -570,15 +574,31 @@ class LocalEngine:
         )
 
 
+def separator_of(zero_terminated: bool, record_separator: str | bytes | None) -> tuple[bytes, bool]:
+    """The record separator as bytes, and whether it is paragraph mode (``''``)."""
+    if record_separator is None:
+        return (b"\0" if zero_terminated else b"\n"), False
+    if zero_terminated:
+        raise ShufBigError("-z and --record-separator cannot be combined")
+    if isinstance(record_separator, str):
+        record_separator = os.fsencode(record_separator)
+    return (PARAGRAPH_END, True) if record_separator == b"" else (bytes(record_separator), False)
+
+
 def shuffle(
-    src: str | os.PathLike[str] = "-",
-    dst: str | os.PathLike[str] = "-",
+    src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
+    dst: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
     *,
     mem: int | str = DEFAULT_MEM,
     seed: int | None = None,
     tmp_dirs: list[str] | None = None,
     jobs: int | None = None,
     zero_terminated: bool = False,
+    record_separator: str | bytes | None = None,
+    header: int = 0,
+    decompress: str | None = None,
+    shards: int | None = None,
+    aligned: bool = False,
     progress: bool = False,
     head_count: int | None = None,
 ) -> None:
@@ -586,9 +606,14 @@ def shuffle(
 
     Parameters
     ----------
-    src, dst : path or ``"-"``
-        Input and output; ``"-"`` is stdin or stdout.  ``dst`` is replaced atomically,
-        and may be the same file as ``src``.
+    src : path, ``"-"``, or a list of them
+        Input(s); ``"-"`` is stdin.  Several inputs are shuffled together as one corpus.
+        ``.gz``, ``.bz2``, ``.xz`` and ``.zst`` files are decompressed (zstd needs the
+        ``shuf-big[zstd]`` extra).
+    dst : path or ``"-"`` (a list of them with ``aligned``)
+        Output, replaced atomically (it may be the same file as ``src``) and compressed
+        by its extension.  With ``shards``, a pattern such as
+        ``"train-{shard:05d}-of-{shards:05d}.jsonl.gz"``.
     mem : int or str
         Memory budget for the whole run: bytes or a size like ``"4G"``, ``"512M"``,
         ``"25%"`` (of physical RAM).  Inputs that fit are shuffled in memory; larger ones
@@ -604,6 +629,20 @@ def shuffle(
         them, and the output does not depend on their number.
     zero_terminated : bool
         Records end with NUL instead of newline.
+    record_separator : str or bytes, optional
+        Records end with this string instead (several bytes allowed); ``""`` means
+        documents separated by blank lines, written with one blank line between them.
+    header : int
+        The first ``header`` records of the first input stay on top, unshuffled (on top
+        of every shard); those of later inputs are dropped.
+    decompress : {"gzip", "bz2", "xz", "zstd"}, optional
+        Decompress every input with this format, whatever its name (for stdin).
+    shards : int, optional
+        Write this many files of near-equal record counts, named by the ``dst`` pattern.
+    aligned : bool
+        ``src`` and ``dst`` are lists of equal length whose inputs correspond record by
+        record (parallel corpora): every input gets the same permutation.  Record counts
+        must agree; this is checked before anything is written.
     progress : bool
         Show a tqdm bar on stderr.
     head_count : int, optional
@@ -634,41 +673,100 @@ def shuffle(
             raise ShufBigError(f"cannot use temporary directory '{d}': No such directory")
     if head_count is not None and head_count < 0:
         raise ShufBigError(f"invalid line count: '{head_count}'")
-    sep = 0 if zero_terminated else 10
-    run_shuffle(os.fspath(src), os.fspath(dst), plan, spec, dirs, sep, progress, head_count)
+    if header < 0:
+        raise ShufBigError(f"invalid --header: {header}")
+    sep, paragraphs = separator_of(zero_terminated, record_separator)
+    run_shuffle(
+        _paths(src),
+        _paths(dst),
+        plan,
+        spec,
+        dirs,
+        sep,
+        progress,
+        head_count,
+        header=header,
+        decompress=decompress,
+        paragraphs=paragraphs,
+        shards=shards,
+        aligned=aligned,
+    )
+
+
+def _paths(where: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    if isinstance(where, (str, os.PathLike)):
+        return [os.fspath(where)]
+    return [os.fspath(p) for p in where]
 
 
 def run_shuffle(
-    src: str,
-    dst: str,
+    src: str | list[str],
+    dst: str | list[str],
     plan: Plan,
     spec: core.KeySpec,
     dirs: list[str],
-    sep: int,
+    sep: core.Sep,
     progress: bool,
     head_count: int | None = None,
+    *,
+    header: int = 0,
+    decompress: str | None = None,
+    paragraphs: bool = False,
+    shards: int | None = None,
+    aligned: bool = False,
 ) -> LocalEngine:
-    """Open the input and output, run the engine, and clean up whatever happens."""
+    """Open the inputs and outputs, run the engine, and clean up whatever happens.
+
+    Every output is committed (renamed into place) only after all of them are complete,
+    so a failure leaves every existing destination untouched.
+    """
     tune_for_budget(plan.mem)
-    engine = LocalEngine(plan, spec, TempDirs(dirs), sep, progress)
+    token = PARAGRAPH_END if paragraphs else bytes([sep]) if isinstance(sep, int) else bytes(sep)
+    engine = LocalEngine(plan, spec, TempDirs(dirs), token, progress)
+    srcs = [src] if isinstance(src, str) else src
+    dsts = [dst] if isinstance(dst, str) else dst
+    groups = [[path] for path in srcs] if aligned else [srcs]
+    if aligned and len(srcs) < 2:
+        raise ShufBigError("--aligned needs at least two inputs")
+    if len(dsts) != len(groups):
+        if aligned:
+            raise ShufBigError(f"--aligned needs one -o per input: {len(srcs)} inputs, {len(dsts)} outputs")
+        raise ShufBigError("multiple output files specified")
+    if shards is not None and shards < 1:
+        raise ShufBigError(f"invalid number of shards: {shards}")
+    trim = b"\n" if paragraphs else b""
+    outs = [open_output(path, shards, token, trim) for path in dsts]
     if head_count == 0:  # as GNU shuf: the input is not even opened
-        out = Output(dst)
-        try:
-            out.open()
-            out.commit()
-        finally:
-            out.discard()
-        return engine
-    handle = open_input(src)
-    what = "standard input" if src == "-" else f"'{src}'"
-    out = Output(dst)
+        inputs: list[Inputs] = []
+    else:
+        inputs = [Inputs(paths, token, header, decompress, paragraphs) for paths in groups]
     try:
-        out.open()
-        engine.run(handle, regular_size(handle), what, out, head_count)
-        out.commit()
+        for inp in inputs:
+            inp.prime()
+        for out in outs:
+            out.open()
+        if aligned and inputs:
+            _check_aligned(inputs, plan)
+        for inp, out in zip(inputs, outs, strict=False):
+            out.set_header(inp.header)
+            engine.run(inp, inp.size, inp.what, out, head_count)
+            inp.close()
+        for out in outs:
+            if not inputs:
+                out.expect(0)
+            out.commit()
         return engine
     finally:
-        out.discard()
+        for out in outs:
+            out.discard()
         engine.temp.remove()
-        if src != "-":
-            handle.close()
+        for inp in inputs:
+            inp.close()
+
+
+def _check_aligned(inputs: list[Inputs], plan: Plan) -> None:
+    """Fail, before anything is written, if aligned inputs differ in record count."""
+    counts = [count_in(inp, plan.read_buffer) for inp in inputs]
+    if len(set(counts)) > 1:
+        listing = ", ".join(f"{inp.what} has {n}" for inp, n in zip(inputs, counts, strict=True))
+        raise ShufBigError(f"--aligned inputs differ in record count: {listing}")

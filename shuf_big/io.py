@@ -6,8 +6,10 @@ operating-system errors into one-line :class:`ShufBigError` messages.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import ctypes
+import lzma
 import os
 import re
 import shutil
@@ -16,9 +18,10 @@ import socket
 import stat
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -124,33 +127,15 @@ def describe(err: OSError) -> str:
     return err.strerror or os.strerror(err.errno or 0) or str(err)
 
 
+class Sink(Protocol):
+    """Where the engine writes ordered records (:class:`Output` or a sharded one)."""
+
+    def write(self, parts: list[memoryview]) -> int: ...
+    def expect(self, nrecords: int) -> None: ...
+
+
 class RawReader(Protocol):
     def readinto(self, buffer: memoryview) -> int | None: ...
-
-
-def open_input(path: str) -> BinaryIO:
-    """Open an input path (``-`` is stdin) for unbuffered binary reads."""
-    if path == "-":
-        return open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
-    try:
-        handle = open(path, "rb", buffering=0)  # noqa: SIM115 (the caller closes it)
-    except OSError as err:
-        raise ShufBigError(f"cannot open '{path}': {describe(err)}") from None
-    if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
-        handle.close()
-        raise ShufBigError(f"cannot read '{path}': Is a directory")
-    return handle
-
-
-def regular_size(handle: BinaryIO) -> int | None:
-    """The size of a regular file opened at its start, or None for pipes and devices."""
-    st = os.fstat(handle.fileno())
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    try:
-        return st.st_size - handle.tell()
-    except OSError:
-        return None
 
 
 def read_fully(raw: RawReader, view: memoryview, what: str) -> int:
@@ -360,12 +345,24 @@ class Output:
     an existing file untouched (and the input may be the output).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, compress: str | None = None, preamble: bytes = b"", trim: bytes = b"") -> None:
         self.path = path
         self.name = "standard output" if path == "-" else f"'{path}'"
         self.temp_path: str | None = None
         self.target = path
         self.fd = -1
+        self.encoder = make_encoder(compress) if compress else None
+        self.preamble = preamble  # written first (--header lines)
+        self.trim = trim  # dropped if the stream ends with it (paragraph mode's last blank line)
+        self.held = b""
+        self.finished = False
+
+    def set_header(self, header: bytes) -> None:
+        """Lines to write on top, before any record (``--header``)."""
+        self.preamble = header
+
+    def expect(self, nrecords: int) -> None:
+        """Told the record count before the first write (sharded outputs need it)."""
 
     def open(self) -> None:
         """Open the destination (for a regular file, its hidden temp file)."""
@@ -408,6 +405,38 @@ class Output:
         self.target = target
 
     def write(self, parts: list[memoryview]) -> int:
+        """Write records; returns their byte count (before compression)."""
+        if not (self.preamble or self.trim or self.encoder):
+            return self._write(parts)
+        size = sum(len(p) for p in parts)
+        if self.preamble:
+            parts = [memoryview(self.preamble), *parts]
+            self.preamble = b""
+        if self.trim:
+            parts = self._hold(parts)
+        if self.encoder is not None:
+            parts = [memoryview(self.encoder.compress(p)) for p in parts]
+        self._write(parts)
+        return size
+
+    def _hold(self, parts: list[memoryview]) -> list[memoryview]:
+        """Keep back the stream's last ``len(trim)`` bytes until it is known to end there."""
+        need = len(self.trim)
+        out = [memoryview(self.held), *parts] if self.held else list(parts)
+        kept: list[bytes] = []
+        while out and need:
+            last = out.pop()
+            if len(last) <= need:
+                kept.insert(0, bytes(last))
+                need -= len(last)
+            else:
+                kept.insert(0, bytes(last[len(last) - need :]))
+                out.append(last[: len(last) - need])
+                need = 0
+        self.held = b"".join(kept)
+        return out
+
+    def _write(self, parts: list[memoryview]) -> int:
         try:
             return write_all(self.fd, parts)
         except BrokenPipeError:
@@ -415,8 +444,22 @@ class Output:
         except OSError as err:
             raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
 
+    def finish(self) -> None:
+        """Write what is still held: a header of an empty output, held bytes, the compressor's tail."""
+        if self.finished:
+            return
+        self.finished = True
+        tail = [memoryview(self.preamble)]
+        if self.held and self.held != self.trim:
+            tail.append(memoryview(self.held))
+        if self.encoder is not None:
+            tail = [memoryview(self.encoder.compress(p)) for p in tail]
+            tail.append(memoryview(self.encoder.flush()))
+        self._write(tail)
+
     def commit(self) -> None:
         """Make the output visible by renaming it into place (as GNU tools, without fsync)."""
+        self.finish()
         if self.temp_path is None:
             return
         os.close(self.fd)
@@ -437,6 +480,33 @@ class Output:
             with contextlib.suppress(OSError):
                 os.unlink(self.temp_path)
             self.temp_path = None
+
+
+class Encoder(Protocol):
+    def compress(self, data: memoryview) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+def zstandard_module() -> Any:
+    """The ``zstandard`` package, or a one-line error that says how to install it."""
+    try:
+        import zstandard
+    except ImportError:
+        raise ShufBigError("zstd compression needs the 'zstandard' package: pip install 'shuf-big[zstd]'") from None
+    return zstandard
+
+
+def make_encoder(fmt: str) -> Encoder:
+    """A streaming compressor for ``fmt`` (gzip at level 6, as the gzip command)."""
+    if fmt == "gzip":
+        return zlib.compressobj(6, zlib.DEFLATED, 31)
+    if fmt == "bz2":
+        return bz2.BZ2Compressor(9)
+    if fmt == "xz":
+        return lzma.LZMACompressor(lzma.FORMAT_XZ)
+    if fmt == "zstd":
+        return zstandard_module().ZstdCompressor(level=3).compressobj()
+    raise ShufBigError(f"unknown compression format '{fmt}'")
 
 
 class TempDirs:

@@ -166,13 +166,18 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
     assert result.exit_code == 0, result.output
     assert captured == [
         (
-            ("in.txt", "out.txt"),
+            (["in.txt"], ["out.txt"]),
             {
                 "mem": "64K",
                 "seed": 16,
                 "tmp_dirs": ["a", "b"],
                 "jobs": 3,
                 "zero_terminated": True,
+                "record_separator": None,
+                "header": 0,
+                "decompress": None,
+                "shards": None,
+                "aligned": False,
                 "progress": True,
                 "head_count": 9,
             },
@@ -184,7 +189,7 @@ def test_cli_defaults_read_stdin_write_stdout(captured) -> None:
     result = CliRunner().invoke(cli, [])
     assert result.exit_code == 0, result.output
     (args, kwargs) = captured[0]
-    assert args == ("-", "-")
+    assert args == (["-"], ["-"])
     assert kwargs["mem"] == "25%"
     assert kwargs["seed"] is None
     assert kwargs["tmp_dirs"] is None
@@ -317,9 +322,9 @@ def test_largest_seed_is_accepted(sb: ShufBig, small_file: Path) -> None:
         (["-Y"], "-Y"),
         (["-j", "abc"], "abc"),
         (["--seed"], "--seed"),
-        (["a.txt", "b.txt"], "b.txt"),
+        (["-o", "a.txt", "-o", "b.txt"], "multiple output files specified"),
     ],
-    ids=["unknown-long", "unknown-short", "non-integer-jobs", "missing-argument", "extra-argument"],
+    ids=["unknown-long", "unknown-short", "non-integer-jobs", "missing-argument", "repeated-output"],
 )
 def test_usage_error_exits_1_with_hint(sb: ShufBig, args: list[str], needle: str) -> None:
     proc = sb.run(*args)

@@ -1,0 +1,343 @@
+"""Inputs: one or many files (plain or compressed) read as a single stream of records.
+
+The engine sees one byte stream.  This module makes several inputs look like one: it
+opens them one at a time (so ``--files-from`` with thousands of shards needs one file
+descriptor), decompresses ``.gz``/``.bz2``/``.xz``/``.zst``, turns blank-line separated
+documents into records, keeps the header lines of the first input and drops those of the
+others, and terminates the last record of every input so records never run together.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import stat
+import sys
+import zlib
+from collections.abc import Callable
+from typing import BinaryIO
+
+import numpy as np
+
+from . import core
+from .errors import ShufBigError
+from .io import RawReader, describe, zstandard_module
+
+# File name endings and the compression formats they stand for.
+EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz", ".zst": "zstd", ".zstd": "zstd"}
+FORMATS = ("gzip", "bz2", "xz", "zstd")
+# Records that a paragraph-mode separator (``--record-separator ''``) turns input into.
+PARAGRAPH_END = b"\n\n"
+_CHUNK = 1 << 20
+
+
+def compression_of(path: str) -> str | None:
+    """The compression format a file name asks for, by its extension (``None``: plain)."""
+    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
+
+
+class Decompressed:
+    """A raw reader that decompresses ``handle``; corrupt data becomes a one-line error."""
+
+    def __init__(self, handle: BinaryIO, fmt: str, what: str) -> None:
+        self.what = what
+        self.fmt = fmt
+        self.errors: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, OSError)
+        if fmt == "gzip":
+            self.stream = gzip.GzipFile(fileobj=handle, mode="rb")
+        elif fmt == "bz2":
+            self.stream = bz2.BZ2File(handle, mode="rb")
+        elif fmt == "xz":
+            self.stream = lzma.LZMAFile(handle, mode="rb")  # noqa: SIM115 (closed by close())
+        elif fmt == "zstd":
+            zstandard = zstandard_module()
+            self.stream = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+            self.errors = (*self.errors, zstandard.ZstdError)
+        else:
+            raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
+
+    def readinto(self, view: memoryview) -> int:
+        try:
+            return self.stream.readinto(view) or 0
+        except self.errors as err:
+            reason = describe(err) if isinstance(err, OSError) and err.errno else str(err)
+            raise ShufBigError(f"read error on {self.what}: not valid {self.fmt} data ({reason})") from None
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class Paragraphs:
+    """Blank-line separated documents as records ending in exactly ``"\\n\\n"``.
+
+    Leading newlines are dropped, every run of two or more newlines becomes one blank
+    line, and the last document is closed, so ``"\\n\\n"`` frames the documents exactly.
+    """
+
+    def __init__(self, raw: RawReader) -> None:
+        self.raw = raw
+        self.buffer = np.empty(_CHUNK, dtype=np.uint8)
+        self.run = 0  # newlines at the end of what was emitted so far
+        self.started = False  # some document byte was emitted
+        self.pending = b""
+        self.done = False
+
+    def readinto(self, view: memoryview) -> int:
+        while True:
+            if self.pending:
+                n = min(len(view), len(self.pending))
+                view[:n] = self.pending[:n]
+                self.pending = self.pending[n:]
+                return n
+            if self.done:
+                return 0
+            got = self.raw.readinto(memoryview(self.buffer)[: min(len(view), len(self.buffer))])
+            if not got:
+                self.done = True
+                if self.started and self.run < 2:
+                    self.pending = b"\n" * (2 - self.run)
+                    self.run = 2
+                continue
+            kept = self._normalise(self.buffer[:got])
+            if len(kept):
+                view[: len(kept)] = memoryview(kept)
+                return len(kept)
+
+    def _normalise(self, chunk: np.ndarray) -> np.ndarray:
+        newline = chunk == 10
+        count = np.cumsum(newline, dtype=np.int64)
+        # newlines since the last other byte, carrying the run from the previous chunk
+        last_other = np.maximum.accumulate(np.where(newline, 0, count))
+        in_run = count - last_other
+        first_other = int(np.argmin(newline)) if not newline.all() else len(chunk)
+        in_run[:first_other] += self.run
+        keep = ~newline | (in_run <= 2)
+        if not self.started:
+            keep[:first_other] = False
+        if first_other < len(chunk):
+            self.started = True
+        self.run = int(in_run[-1]) if newline[-1] else 0
+        return chunk[keep]
+
+
+def _open_path(path: str, decompress: str | None) -> tuple[RawReader, BinaryIO, str, int | None]:
+    """Open one input: (reader, underlying handle, name for messages, plain size or None)."""
+    if path == "-":
+        handle: BinaryIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
+        what = "standard input"
+        fmt = decompress
+    else:
+        what = f"'{path}'"
+        try:
+            handle = open(path, "rb", buffering=0)  # noqa: SIM115 (closed by the caller)
+        except OSError as err:
+            raise ShufBigError(f"cannot open '{path}': {describe(err)}") from None
+        fmt = decompress or compression_of(path)
+    st = os.fstat(handle.fileno())
+    if stat.S_ISDIR(st.st_mode):
+        handle.close()
+        raise ShufBigError(f"cannot read '{path}': Is a directory")
+    if fmt is not None:
+        return Decompressed(handle, fmt, what), handle, what, None
+    size = None
+    if stat.S_ISREG(st.st_mode):
+        try:
+            size = st.st_size - handle.tell()
+        except OSError:
+            size = None
+    return handle, handle, what, size
+
+
+def read_files_from(list_path: str) -> list[str]:
+    """The paths listed one per line in ``list_path`` (``-``: standard input); blank lines skipped."""
+    try:
+        if list_path == "-":
+            text = sys.stdin.buffer.read()
+        else:
+            with open(list_path, "rb") as f:
+                text = f.read()
+    except OSError as err:
+        raise ShufBigError(f"cannot read file list '{list_path}': {describe(err)}") from None
+    paths = [os.fsdecode(line) for line in text.splitlines() if line.strip()]
+    if not paths:
+        raise ShufBigError(f"no input files listed in '{list_path}'")
+    return paths
+
+
+class Inputs:
+    """Several inputs read one after another as one raw stream of records.
+
+    ``size`` is an upper bound of the stream's length when every input is a plain regular
+    file (header lines removed make it shorter), else ``None``.  ``header`` holds the first
+    ``header_lines`` records of the first input once :meth:`prime` has run.
+    """
+
+    def __init__(
+        self,
+        paths: list[str],
+        sep: bytes,
+        header_lines: int = 0,
+        decompress: str | None = None,
+        paragraphs: bool = False,
+    ) -> None:
+        if paths.count("-") > 1:
+            raise ShufBigError("standard input ('-') can be read only once")
+        if decompress is not None and decompress not in FORMATS:
+            raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
+        self.paths = paths
+        self.sep = PARAGRAPH_END if paragraphs else sep
+        self.header_lines = header_lines
+        self.decompress = decompress
+        self.paragraphs = paragraphs
+        self.what = "standard input" if paths == ["-"] else f"'{paths[0]}'" if len(paths) == 1 else "the inputs"
+        self.header = b""
+        self.stdin_start = self._stdin_offset()
+        self.rewindable = "-" not in paths or self.stdin_start is not None
+        self.size = self._size_bound()
+        self._reset()
+
+    def _stdin_offset(self) -> int | None:
+        """Where standard input starts, when it is a plain file it can be read again from."""
+        if "-" not in self.paths or self.decompress is not None:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
+                return None
+            return os.lseek(sys.stdin.fileno(), 0, os.SEEK_CUR)
+        except (OSError, ValueError):
+            return None
+
+    def _size_bound(self) -> int | None:
+        if self.paragraphs or self.decompress is not None:
+            return None
+        total = 0
+        for path in self.paths:
+            if path == "-" and self.stdin_start is not None:
+                total += os.fstat(sys.stdin.fileno()).st_size - self.stdin_start
+                continue
+            if path == "-" or compression_of(path):
+                return None
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None  # opening it will report why
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            total += st.st_size
+        return total + (len(self.paths) - 1) * len(self.sep)  # terminators between inputs
+
+    def _reset(self) -> None:
+        self.next_path = 0
+        self.current: RawReader | None = None
+        self.handle: BinaryIO | None = None
+        self.current_what = self.what
+        self.pending = b""
+        self.tail = core.StreamFramer(self.sep)
+
+    def prime(self) -> None:
+        """Open the first input (so its header is known before any output is written)."""
+        if self.current is None and self.next_path == 0:
+            self._open_next()
+
+    def _open_next(self) -> bool:
+        if self.next_path >= len(self.paths):
+            return False
+        path = self.paths[self.next_path]
+        first = self.next_path == 0
+        self.next_path += 1
+        reader, self.handle, self.current_what, _ = _open_path(path, self.decompress)
+        self.current = Paragraphs(reader) if self.paragraphs else reader
+        self.tail = core.StreamFramer(self.sep)
+        if self.header_lines:
+            head, self.pending = self._split_header()
+            if first:
+                self.header = head
+        return True
+
+    def _split_header(self) -> tuple[bytes, bytes]:
+        """Read the current input's first ``header_lines`` records: (header, bytes after it).
+
+        A header cut short by the end of the input is terminated like any last record.
+        """
+        framer = core.StreamFramer(self.sep)
+        buffer = np.empty(_CHUNK, dtype=np.uint8)
+        head = bytearray()
+        found = 0
+        while True:
+            got = self._read_current(memoryview(buffer))
+            if not got:
+                return bytes(head) + framer.terminator(), b""
+            ends = framer.feed(buffer[:got])
+            if found + len(ends) >= self.header_lines:
+                cut = int(ends[self.header_lines - found - 1])
+                head += buffer[:cut].tobytes()
+                rest = buffer[cut:got].tobytes()
+                self.tail.feed(buffer[cut:got])
+                return bytes(head), rest
+            found += len(ends)
+            head += buffer[:got].tobytes()
+
+    def _read_current(self, view: memoryview) -> int:
+        assert self.current is not None
+        try:
+            return self.current.readinto(view) or 0
+        except OSError as err:
+            raise ShufBigError(f"read error on {self.current_what}: {describe(err)}") from None
+
+    def _close_current(self) -> None:
+        if isinstance(self.current, Paragraphs):
+            self.current = self.current.raw
+        if isinstance(self.current, Decompressed):
+            self.current.close()
+        if self.handle is not None:
+            self.handle.close()  # standard input's wrapper was opened with closefd=False
+        self.current = None
+        self.handle = None
+
+    def readinto(self, view: memoryview) -> int:
+        while True:
+            if self.pending:
+                n = min(len(view), len(self.pending))
+                view[:n] = self.pending[:n]
+                self.pending = self.pending[n:]
+                return n
+            if self.current is None:
+                if not self._open_next():
+                    return 0
+                continue
+            got = self._read_current(view)
+            if got:
+                if len(self.paths) > 1:  # only the seams between inputs need the framing state
+                    self.tail.feed(np.frombuffer(view[:got], dtype=np.uint8))
+                return got
+            self.pending = self.tail.terminator() if len(self.paths) > 1 else b""
+            self._close_current()
+
+    def rewind(self) -> None:
+        """Start again from the first input (only when no input is standard input)."""
+        if not self.rewindable:
+            raise ShufBigError("cannot read standard input twice")
+        self.close()
+        if self.stdin_start is not None:
+            os.lseek(sys.stdin.fileno(), self.stdin_start, os.SEEK_SET)
+        self._reset()
+
+    def close(self) -> None:
+        if self.current is not None:
+            self._close_current()
+
+
+def count_in(inputs: Inputs, buffer_size: int, progress: Callable[[int], None] | None = None) -> int:
+    """Count the records of ``inputs`` (header excluded) in one streaming pass, then rewind."""
+    buffer = np.empty(buffer_size, dtype=np.uint8)
+    framer = core.StreamFramer(inputs.sep)
+    count = 0
+    while got := inputs.readinto(memoryview(buffer)):
+        count += len(framer.feed(buffer[:got]))
+        if progress is not None:
+            progress(got)
+    count += bool(framer.terminator())
+    inputs.rewind()
+    return count
