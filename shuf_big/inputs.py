@@ -40,6 +40,13 @@ def compression_of(path: str) -> str | None:
     return EXTENSIONS.get(os.path.splitext(path)[1].lower())
 
 
+def _hand_out(pending: bytes, view: memoryview) -> tuple[int, bytes]:
+    """Copy the start of ``pending`` into ``view``: (bytes copied, what is left)."""
+    n = min(len(view), len(pending))
+    view[:n] = pending[:n]
+    return n, pending[n:]
+
+
 class Decompressed:
     """A raw reader that decompresses ``handle``; corrupt data becomes a one-line error."""
 
@@ -89,9 +96,7 @@ class Paragraphs:
     def readinto(self, view: memoryview) -> int:
         while True:
             if self.pending:
-                n = min(len(view), len(self.pending))
-                view[:n] = self.pending[:n]
-                self.pending = self.pending[n:]
+                n, self.pending = _hand_out(self.pending, view)
                 return n
             if self.done:
                 return 0
@@ -301,9 +306,7 @@ class Inputs:
     def readinto(self, view: memoryview) -> int:
         while True:
             if self.pending:
-                n = min(len(view), len(self.pending))
-                view[:n] = self.pending[:n]
-                self.pending = self.pending[n:]
+                n, self.pending = _hand_out(self.pending, view)
                 return n
             if self.current is None:
                 if not self._open_next():
