@@ -129,8 +129,32 @@ class Paragraphs:
         return chunk[keep]
 
 
-def _open_path(path: str, decompress: str | None) -> tuple[RawReader, BinaryIO, str, int | None]:
-    """Open one input: (reader, underlying handle, name for messages, plain size or None)."""
+class Sized:
+    """A plain file that must deliver the ``size`` bytes it had when opened.
+
+    A file truncated by another process meanwhile would otherwise just end early, and the
+    run would succeed with part of the input.  Ending short is an error instead (a file
+    that grows is read to its new end).
+    """
+
+    def __init__(self, handle: BinaryIO, size: int, what: str) -> None:
+        self.handle = handle
+        self.size = size
+        self.what = what
+        self.count = 0
+
+    def readinto(self, view: memoryview) -> int:
+        got = self.handle.readinto(view) or 0
+        self.count += got
+        if not got and len(view) and self.count < self.size:
+            raise ShufBigError(
+                f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
+            )
+        return got
+
+
+def _open_path(path: str, decompress: str | None) -> tuple[RawReader, BinaryIO, str]:
+    """Open one input: (reader, underlying handle, name for messages)."""
     if path == "-":
         handle: BinaryIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
         what = "standard input"
@@ -147,14 +171,13 @@ def _open_path(path: str, decompress: str | None) -> tuple[RawReader, BinaryIO, 
         handle.close()
         raise ShufBigError(f"cannot read '{path}': Is a directory")
     if fmt is not None:
-        return Decompressed(handle, fmt, what), handle, what, None
-    size = None
+        return Decompressed(handle, fmt, what), handle, what
     if stat.S_ISREG(st.st_mode):
         try:
-            size = st.st_size - handle.tell()
+            return Sized(handle, st.st_size - handle.tell(), what), handle, what
         except OSError:
-            size = None
-    return handle, handle, what, size
+            pass
+    return handle, handle, what
 
 
 def read_files_from(list_path: str) -> list[str]:
@@ -254,7 +277,7 @@ class Inputs:
         path = self.paths[self.next_path]
         first = self.next_path == 0
         self.next_path += 1
-        reader, self.handle, self.current_what, _ = _open_path(path, self.decompress)
+        reader, self.handle, self.current_what = _open_path(path, self.decompress)
         self.current = Paragraphs(reader) if self.paragraphs else reader
         self.tail = core.StreamFramer(self.sep)
         if self.header_lines:
