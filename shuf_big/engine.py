@@ -411,17 +411,23 @@ class LocalEngine:
         plan = self.plan
         writer: BucketWriter | None = None
         # With workers, each batch in flight gets a copy of its bytes and an output buffer:
-        # the reader reuses its own buffer for the next batch meanwhile.
+        # the reader reuses its own buffer for the next batch meanwhile.  Scattered batches
+        # are written in input order (gap coding) by one writer thread, so the main thread
+        # only reads and frames, and system calls overlap with scattering.
         slots = 1 if self.pool is None else plan.jobs + 1
         free = [(np.empty(plan.read_buffer, np.uint8), np.empty(plan.read_buffer, np.uint8)) for _ in range(slots)]
-        pending: deque[tuple[Future[core.Scattered], tuple[np.ndarray, np.ndarray]]] = deque()
+        pending: deque[tuple[Future[None], tuple[np.ndarray, np.ndarray]]] = deque()
+        writes = ThreadPoolExecutor(1, thread_name_prefix="shuf-big-write") if self.pool is not None else None
 
         def write_oldest(keep: int) -> None:
-            assert writer is not None
             while len(pending) > keep:
                 future, buffers = pending.popleft()
-                writer.write(future.result())
+                future.result()
                 free.append(buffers)
+
+        def write_when_scattered(scattered: Future[core.Scattered]) -> None:
+            assert writer is not None
+            writer.write(scattered.result())
 
         try:
             for item in reader:
@@ -431,7 +437,7 @@ class LocalEngine:
                 if isinstance(item, LongRecord):
                     write_oldest(0)
                     writer.write_long(self.spec, item, plan.mem)
-                elif self.pool is None:
+                elif self.pool is None or writes is None:
                     out = free[0][1]
                     writer.write(
                         core.scatter(
@@ -451,16 +457,21 @@ class LocalEngine:
                     size = int(item.ends[-1])
                     copy[:size] = item.data[:size]
                     task = (copy, item.ends, item.indices, self.spec, prefix_bits, writer.fanout_bits, out, plan.piece)
-                    pending.append((self.pool.submit(core.scatter, *task), (copy, out)))
+                    scattered = self.pool.submit(core.scatter, *task)
+                    pending.append((writes.submit(write_when_scattered, scattered), (copy, out)))
                 bar.update(reader.bytes_read - bar.n)
-            if writer is not None:
-                write_oldest(0)
+            write_oldest(0)
         except BaseException:
             for future, _ in pending:
                 future.cancel()
+            if writes is not None:
+                writes.shutdown(wait=True, cancel_futures=True)  # before the files close under it
             if writer is not None:
                 writer.close()
             raise
+        finally:
+            if writes is not None:
+                writes.shutdown(wait=True)
         return writer.buckets() if writer is not None else []
 
     def _split(self, bucket: Bucket, dirs: list[str]) -> list[Bucket]:

@@ -243,14 +243,24 @@ class RecordReader:
 
     def __iter__(self) -> Iterator[Batch | LongRecord]:
         window = max(self.max_records, 4096)
+        start = 0  # bytes at the front of the buffer already handed out
         while True:
+            if start:
+                self._keep_tail(start)
+                start = 0
             self._fill()
             if self.filled == 0:
                 return
             ends = find_ends(self.buffer[: self.filled], self.sep, self.max_records, window)
             if len(ends):
-                yield Batch(self.buffer, ends, self.take_indices(len(ends)))
-                self._keep_tail(int(ends[-1]))
+                # Batches cut by the record limit (short lines): hand out the rest of the
+                # buffer before moving its tail to the front, so no byte is moved twice.
+                while len(ends):
+                    yield Batch(self.buffer[start:], ends, self.take_indices(len(ends)))
+                    start += int(ends[-1])
+                    if len(ends) < self.max_records:
+                        break
+                    ends = find_ends(self.buffer[start : self.filled], self.sep, self.max_records, window)
             elif self.eof and self.filled + len(self.sep) <= len(self.buffer):
                 # A last record without terminator gets one, as with GNU shuf.
                 end = completion(self.view[max(self.filled - len(self.sep), 0) : self.filled].tobytes(), self.sep)
