@@ -18,6 +18,7 @@ import click
 from . import __version__
 from .engine import DEFAULT_MEM, default_jobs, shuffle
 from .errors import ShufBigError
+from .gnu import parse_input_range
 from .io import Interrupted, install_signal_handlers
 
 PROG = "shuf-big"
@@ -27,6 +28,8 @@ Examples:
   shuf-big corpus.jsonl -o shuffled.jsonl --mem 4G
   zcat part-*.gz | shuf-big --mem 8G | split -l 1000000 - shard-
   shuf-big --seed 42 -T /scratch -T /scratch2 big.txt -o big.shuf.txt
+  shuf-big -n 3 -i 1-1000000
+  shuf-big -r -n 10 -e heads tails
 
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
 percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
@@ -38,7 +41,16 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.argument("file", required=False, default="-", type=click.Path(dir_okay=True, allow_dash=True))
+@click.argument("operands", nargs=-1, metavar="[FILE] | -e [ARG]... | -i LO-HI")
+@click.option("-e", "--echo", is_flag=True, help="Treat each ARG as an input line.")
+@click.option(
+    "-i",
+    "--input-range",
+    "input_ranges",
+    multiple=True,
+    metavar="LO-HI",
+    help="Treat each number LO through HI as an input line (0 to 2^64-1).",
+)
 @click.option(
     "-n",
     "--head-count",
@@ -50,10 +62,20 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 @click.option(
     "-o",
     "--output",
-    "output",
-    default="-",
+    "outputs",
+    multiple=True,
     metavar="FILE",
     help="Write the result to FILE (replaced atomically) instead of standard output.",
+)
+@click.option(
+    "--random-source",
+    "random_sources",
+    multiple=True,
+    metavar="FILE",
+    help="Derive the seed from FILE's first 32 bytes (BLAKE2b): the output depends only on them.",
+)
+@click.option(
+    "-r", "--repeat", is_flag=True, help="Output lines can be repeated: draw with replacement (forever without -n)."
 )
 @click.option(
     "-S",
@@ -87,8 +109,12 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def cli(
-    file: str,
-    output: str,
+    operands: tuple[str, ...],
+    echo: bool,
+    input_ranges: tuple[str, ...],
+    outputs: tuple[str, ...],
+    random_sources: tuple[str, ...],
+    repeat: bool,
     mem: str,
     seed: str | None,
     temp_dirs: tuple[str, ...],
@@ -101,8 +127,17 @@ def cli(
     """Shuffle the lines of FILE (or standard input) into a uniformly random order.
 
     Inputs of any size are shuffled within the --mem budget: ones that fit are shuffled
-    in memory, larger ones in two passes through temp files.
+    in memory, larger ones in two passes through temp files.  With -e the ARGs are the
+    lines; with -i LO-HI the numbers LO..HI are.  All GNU shuf options are accepted.
     """
+    # Errors of single options first, as GNU shuf meets them while parsing.
+    if len(set(outputs)) > 1:
+        raise ShufBigError("multiple output files specified")
+    if len(set(random_sources)) > 1:
+        raise ShufBigError("multiple random sources specified")
+    if len(input_ranges) > 1:
+        raise ShufBigError("multiple -i options specified")
+    input_range = parse_input_range(input_ranges[0]) if input_ranges else None
     if seed is not None:
         try:  # decimal (leading zeros allowed) or 0x/0o/0b-prefixed
             seed_value = int(seed, 0) if seed.lower().lstrip("+").startswith(("0x", "0o", "0b")) else int(seed, 10)
@@ -118,11 +153,18 @@ def cli(
             raise ShufBigError(f"invalid line count: '{text}'") from None
         if counts[-1] < 0:
             raise ShufBigError(f"invalid line count: '{text}'")
+    if echo and input_range is not None:
+        raise click.UsageError("cannot combine -e and -i options")
+    if random_sources and seed_value is not None:
+        raise click.UsageError("cannot combine --random-source and --seed options")
+    if input_range is not None and operands:
+        raise click.UsageError(f"extra operand '{operands[0]}'")
+    file = "-" if echo or input_range is not None else _file_operand(operands)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     try:
         shuffle(
             file,
-            output,
+            outputs[-1] if outputs else "-",
             mem=mem,
             seed=seed_value,
             tmp_dirs=list(temp_dirs) or None,
@@ -130,10 +172,24 @@ def cli(
             zero_terminated=zero_terminated,
             progress=show,
             head_count=min(counts) if counts else None,  # GNU shuf: the smallest -n wins
+            echo=operands if echo else None,
+            input_range=input_range,
+            repeat=repeat,
+            random_source=random_sources[0] if random_sources else None,
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.
         raise Interrupted(signal.SIGPIPE) from None
+
+
+def _file_operand(operands: tuple[str, ...]) -> str:
+    """The single FILE operand of GNU shuf ("-" if none); a second one is an error.
+
+    The only place that limits input to one file: drop it to take several FILEs.
+    """
+    if len(operands) > 1:
+        raise click.UsageError(f"extra operand '{operands[1]}'")
+    return operands[0] if operands else "-"
 
 
 def _fail(message: str) -> NoReturn:

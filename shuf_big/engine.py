@@ -12,7 +12,7 @@ import resource
 import secrets
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -579,6 +579,10 @@ def shuffle(
     zero_terminated: bool = False,
     progress: bool = False,
     head_count: int | None = None,
+    echo: Sequence[str | bytes] | None = None,
+    input_range: tuple[int, int] | str | None = None,
+    repeat: bool = False,
+    random_source: str | os.PathLike[str] | None = None,
 ) -> None:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
 
@@ -607,7 +611,26 @@ def shuffle(
     head_count : int, optional
         Write at most this many records: exactly the first ones of the full shuffle with
         the same seed, found in one streaming pass in memory for about twice that many
-        records, with no temp files (GNU ``shuf -n``).  0 does not open ``src``.
+        records, with no temp files (GNU ``shuf -n``).  0 does not open ``src`` (nor
+        ``random_source``).  With ``repeat``: the number of draws.
+    echo : sequence of str or bytes, optional
+        GNU ``shuf -e``: these are the records (``src`` is ignored).  ``str`` operands are
+        encoded with :func:`os.fsencode`.
+    input_range : (lo, hi) or "LO-HI", optional
+        GNU ``shuf -i``: the records are the decimal numbers ``lo..hi`` (0 to 2**64-1;
+        ``hi = lo - 1`` is empty); record ``i`` is ``lo + i``.  Generated in bounded
+        chunks, never materialised; with ``head_count`` below the range's size the first
+        lines are found from the inverse of the key function when that is cheaper than
+        enumerating the range, so ``-n 3`` on a 2**64-number range is instant.
+    repeat : bool
+        GNU ``shuf -r``: write ``head_count`` records (endlessly if None) each drawn
+        independently and uniformly with replacement, from a counter-based stream of the
+        seed.  File or stdin records must all fit ``mem``; ``-i`` ranges are never
+        materialised.  No records is an error ("no lines to repeat").
+    random_source : path, optional
+        GNU ``shuf --random-source``: the seed is the BLAKE2b (``digest_size=8``, big-endian)
+        digest of at most the first 32 bytes of this file; an empty file is an error.
+        Exclusive with ``seed``.
 
     Raises
     ------
@@ -620,6 +643,19 @@ def shuffle(
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
     plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs)
+    from . import gnu  # gnu builds on this module
+
+    if echo is not None and input_range is not None:
+        raise ShufBigError("cannot combine -e and -i options")
+    if isinstance(input_range, str):
+        input_range = gnu.parse_input_range(input_range)
+    elif input_range is not None and not 0 <= input_range[0] <= input_range[1] + 1 <= core.MASK64 + 1:
+        raise ShufBigError(f"invalid input range: '{input_range[0]}-{input_range[1]}'")
+    if random_source is not None:
+        if seed is not None:
+            raise ShufBigError("cannot combine --random-source and --seed options")
+        if head_count != 0:  # as GNU shuf: -n 0 opens nothing
+            seed = gnu.seed_from_random_source(random_source)
     if seed is None:
         seed = secrets.randbits(64)
     try:
@@ -633,6 +669,12 @@ def shuffle(
     if head_count is not None and head_count < 0:
         raise ShufBigError(f"invalid line count: '{head_count}'")
     sep = 0 if zero_terminated else 10
+    if head_count != 0 and (echo is not None or input_range is not None or repeat):
+        tune_for_budget(plan.mem)
+        gnu.run(
+            os.fspath(src), os.fspath(dst), plan, spec.seed, dirs, sep, progress, head_count, echo, input_range, repeat
+        )
+        return
     run_shuffle(os.fspath(src), os.fspath(dst), plan, spec, dirs, sep, progress, head_count)
 
 
@@ -658,15 +700,25 @@ def run_shuffle(
             out.discard()
         return engine
     handle = open_input(src)
-    what = "standard input" if src == "-" else f"'{src}'"
+    try:
+        what = "standard input" if src == "-" else f"'{src}'"
+        return run_stream(handle, regular_size(handle), what, dst, engine, head_count)
+    finally:
+        if src != "-":
+            handle.close()
+
+
+def run_stream(
+    raw: RawReader, size: int | None, what: str, dst: str, engine: LocalEngine, head_count: int | None
+) -> LocalEngine:
+    """Shuffle an open input (``size`` bytes if known; then it must support ``seek(0)``)
+    into ``dst`` with ``engine``, committing the output only on success."""
     out = Output(dst)
     try:
         out.open()
-        engine.run(handle, regular_size(handle), what, out, head_count)
+        engine.run(raw, size, what, out, head_count)
         out.commit()
         return engine
     finally:
         out.discard()
         engine.temp.remove()
-        if src != "-":
-            handle.close()
