@@ -18,7 +18,7 @@ import click
 from . import __version__
 from .engine import DEFAULT_MEM, default_jobs, shuffle
 from .errors import ShufBigError
-from .gnu import parse_input_range
+from .gnu import parse_count, parse_input_range
 from .io import Interrupted, install_signal_handlers
 
 PROG = "shuf-big"
@@ -147,12 +147,7 @@ def cli(
         seed_value = None
     counts = []
     for text in head_counts:
-        try:
-            counts.append(int(text, 10))
-        except ValueError:
-            raise ShufBigError(f"invalid line count: '{text}'") from None
-        if counts[-1] < 0:
-            raise ShufBigError(f"invalid line count: '{text}'")
+        counts.append(parse_count(text))
     if echo and input_range is not None:
         raise click.UsageError("cannot combine -e and -i options")
     if random_sources and seed_value is not None:

@@ -31,7 +31,7 @@ from .sizes import format_size
 # --random-source: the seed is the 8-byte BLAKE2b digest of at most this many first bytes.
 RANDOM_SOURCE_BYTES = 32
 RANGE_MAX = core.MASK64
-# Fixed-point: GNU's xstrtoumax in base 10 (leading white space, an optional '+').
+# GNU's xstrtoumax in base 10 (leading white space, an optional '+').
 _DECIMAL = re.compile(r"[ \t\n\v\f\r]*\+?([0-9]+)")
 
 
@@ -46,6 +46,17 @@ def _parse_bound(text: str) -> int:
     if value > RANGE_MAX:
         raise ShufBigError(f"invalid input range: '{text}': Value too large for defined data type")
     return value
+
+
+def parse_count(text: str) -> int:
+    """Parse ``-n COUNT`` as GNU shuf does (base 10, leading white space and '+' allowed).
+
+    Counts beyond 2**64-1, which GNU shuf takes as "no limit", stay exact Python ints.
+    """
+    match = _DECIMAL.fullmatch(text)
+    if not match:
+        raise ShufBigError(f"invalid line count: '{text}'")
+    return int(match.group(1))
 
 
 def parse_input_range(text: str) -> tuple[int, int]:

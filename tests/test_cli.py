@@ -175,6 +175,10 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
                 "zero_terminated": True,
                 "progress": True,
                 "head_count": 9,
+                "echo": None,
+                "input_range": None,
+                "repeat": False,
+                "random_source": None,
             },
         )
     ]
