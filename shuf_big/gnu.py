@@ -191,12 +191,14 @@ def _block(plan: Plan) -> int:
 
 
 def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: int, out: Output) -> None:
-    if range_head_method(n, k) == "enumerate" and 32 * k > plan.order_budget:
+    """``-i LO-HI -n K`` with K below the range's size, by the cheaper method.  The walk
+    streams: its memory is one chunk of keys, about 100 bytes a key while inverted and formatted."""
+    if range_head_method(n, k) == "enumerate" and 48 * k > plan.order_budget:
         raise ShufBigError(
             f"-n {k} keeps more lines than fit in --mem {format_size(plan.mem)}: "
             "raise --mem, or pipe the whole shuffle to head"
         )
-    for indices in range_head_indices(spec, n, k, _block(plan)):
+    for indices in range_head_indices(spec, n, k, max(256, min(1 << 20, plan.mem // 256))):
         indices += np.uint64(lo)
         out.write([memoryview(core.format_decimal(indices, sep))])
 
