@@ -578,24 +578,43 @@ def enumerate_smallest_keys(draw: Callable[[np.ndarray], np.ndarray], n: int, k:
     """Return, in key order, the indices below ``n`` of the ``k`` smallest keys.
 
     Draws the keys (``draw``, e.g. :func:`draw_keys`) of every index 0..n-1, ``chunk`` at
-    a time, keeping the ``k`` smallest: cost about ``n``, memory about ``2 k + chunk`` keys.
-    Gives exactly what :func:`walk_smallest_keys` yields, by another route.
+    a time: cost about ``n``, memory about ``2 k + chunk`` keys and indices.  As in
+    :class:`SmallestKeys`, candidates pile up to ``2 k`` and are then cut back to the
+    ``k`` smallest, whose largest key bounds every later candidate.  Gives exactly what
+    :func:`walk_smallest_keys` yields, by another route.
     """
-    chunk = max(chunk, k)
-    best_keys = np.empty(0, dtype=np.uint64)
-    best = np.empty(0, dtype=np.uint64)
+    keys_kept: list[np.ndarray] = []
+    indices_kept: list[np.ndarray] = []
+    count = 0
+    limit: np.uint64 | None = None
+
+    def cut() -> None:
+        nonlocal count, limit
+        keys = np.concatenate(keys_kept)
+        indices = np.concatenate(indices_kept)
+        if len(keys) > k:
+            keep = np.argpartition(keys, k - 1)[:k]
+            keys, indices = keys[keep], indices[keep]
+            limit = keys.max()
+        keys_kept[:] = [keys]
+        indices_kept[:] = [indices]
+        count = len(keys)
+
     for lo in range(0, n, chunk):
         indices = np.arange(lo, min(n, lo + chunk), dtype=np.uint64)
         keys = draw(indices)
-        if len(best_keys) == k:
-            keep = keys < best_keys.max()
-            indices, keys = indices[keep], keys[keep]
-        best_keys = np.concatenate((best_keys, keys))
-        best = np.concatenate((best, indices))
-        if len(best_keys) > k:
-            keep = np.argpartition(best_keys, k - 1)[:k]
-            best_keys, best = best_keys[keep], best[keep]
-    return best[np.argsort(best_keys)]
+        if limit is not None:
+            hits = np.flatnonzero(keys < limit)
+            indices, keys = indices[hits], keys[hits]
+        keys_kept.append(keys)
+        indices_kept.append(indices)
+        count += len(keys)
+        if count >= 2 * k:
+            cut()
+    if not keys_kept:
+        return np.empty(0, dtype=np.uint64)
+    cut()
+    return indices_kept[0][np.argsort(keys_kept[0])]
 
 
 def repeat_spec(seed: int) -> KeySpec:

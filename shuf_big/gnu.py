@@ -198,7 +198,8 @@ def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: in
             f"-n {k} keeps more lines than fit in --mem {format_size(plan.mem)}: "
             "raise --mem, or pipe the whole shuffle to head"
         )
-    for indices in range_head_indices(spec, n, k, max(256, min(1 << 20, plan.mem // 256))):
+    # Cache-sized chunks: 16 K keys at a time is 2-4x faster than 1 M.
+    for indices in range_head_indices(spec, n, k, max(256, min(1 << 14, plan.mem // 256))):
         indices += np.uint64(lo)
         out.write([memoryview(core.format_decimal(indices, sep))])
 
