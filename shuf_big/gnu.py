@@ -4,9 +4,10 @@ The shuffle itself stays the engine's: ``-e`` operands and ``-i`` numbers become
 stream of records fed to :class:`shuf_big.engine.LocalEngine`, so ``--seed``, ``-n``,
 ``--mem`` and ``-j`` behave exactly as with a file.  Two things need their own code:
 
-* ``-i LO-HI -n K`` on a range too large to enumerate: the first K lines of the shuffle
-  are the K smallest keys among the indices ``0..HI-LO``, found by walking the keys
-  0, 1, 2, ... upward and inverting them (:func:`shuf_big.core.invert_keys`);
+* ``-i LO-HI -n K`` with K below the range's size: the first K lines of the shuffle are
+  the K smallest keys among the indices ``0..HI-LO``, found by walking the keys 0, 1, 2,
+  ... upward and inverting them (:func:`shuf_big.core.invert_keys`), or by enumerating
+  the range's keys, whichever is cheaper;
 * ``-r``: independent uniform draws with replacement, from a counter-based stream of a
   key function derived from the seed (:func:`shuf_big.core.repeat_spec`), with rejection
   so that every line or number is exactly equally likely.
