@@ -19,6 +19,7 @@ import click
 from . import __version__
 from .engine import DEFAULT_MEM, default_jobs, shuffle
 from .errors import ShufBigError
+from .gnu import parse_count, parse_input_range
 from .inputs import read_files_from
 from .io import Interrupted, install_signal_handlers
 
@@ -32,6 +33,8 @@ Examples:
   shuf-big shard-*.jsonl.gz --shards 64 -o 'train-{shard:05d}-of-{shards:05d}.jsonl.gz'
   shuf-big --header 1 data.tsv -o data.shuf.tsv
   shuf-big --aligned train.de train.en -o train.de.shuf -o train.en.shuf
+  shuf-big -n 3 -i 1-1000000
+  shuf-big -r -n 10 -e heads tails
 
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
 percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
@@ -43,7 +46,16 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
+@click.argument("operands", nargs=-1, metavar="[FILE] | -e [ARG]... | -i LO-HI")
+@click.option("-e", "--echo", is_flag=True, help="Treat each ARG as an input line.")
+@click.option(
+    "-i",
+    "--input-range",
+    "input_ranges",
+    multiple=True,
+    metavar="LO-HI",
+    help="Treat each number LO through HI as an input line (0 to 2^64-1).",
+)
 @click.option(
     "-n",
     "--head-count",
@@ -101,6 +113,16 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     help="Apply one permutation to several inputs that correspond line by line (one -o per input).",
 )
 @click.option(
+    "--random-source",
+    "random_sources",
+    multiple=True,
+    metavar="FILE",
+    help="Derive the seed from FILE's first 32 bytes (BLAKE2b): the output depends only on them.",
+)
+@click.option(
+    "-r", "--repeat", is_flag=True, help="Output lines can be repeated: draw with replacement (forever without -n)."
+)
+@click.option(
     "-S",
     "--mem",
     "mem",
@@ -132,7 +154,9 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def cli(
-    files: tuple[str, ...],
+    operands: tuple[str, ...],
+    echo: bool,
+    input_ranges: tuple[str, ...],
     outputs: tuple[str, ...],
     files_from: str | None,
     decompress: str | None,
@@ -140,6 +164,8 @@ def cli(
     record_separator: str | None,
     shards: int | None,
     aligned: bool,
+    random_sources: tuple[str, ...],
+    repeat: bool,
     mem: str,
     seed: str | None,
     temp_dirs: tuple[str, ...],
@@ -152,8 +178,20 @@ def cli(
     """Shuffle the lines of the FILEs (or standard input) together into a uniformly random order.
 
     Inputs of any size are shuffled within the --mem budget: ones that fit are shuffled
-    in memory, larger ones in two passes through temp files.
+    in memory, larger ones in two passes through temp files.  With -e the ARGs are the
+    lines; with -i LO-HI the numbers LO..HI are.  All GNU shuf options are accepted.
     """
+    # Errors of single options first, as GNU shuf meets them while parsing.  A repeated
+    # identical -o is one output, as in GNU shuf; --aligned takes one -o per input.
+    if len(set(outputs)) > 1 and not aligned:
+        raise ShufBigError("multiple output files specified")
+    if not aligned:
+        outputs = outputs[-1:]
+    if len(set(random_sources)) > 1:
+        raise ShufBigError("multiple random sources specified")
+    if len(input_ranges) > 1:
+        raise ShufBigError("multiple -i options specified")
+    input_range = parse_input_range(input_ranges[0]) if input_ranges else None
     if seed is not None:
         try:  # decimal (leading zeros allowed) or 0x/0o/0b-prefixed
             seed_value = int(seed, 0) if seed.lower().lstrip("+").startswith(("0x", "0o", "0b")) else int(seed, 10)
@@ -163,23 +201,25 @@ def cli(
         seed_value = None
     counts = []
     for text in head_counts:
-        try:
-            counts.append(int(text, 10))
-        except ValueError:
-            raise ShufBigError(f"invalid line count: '{text}'") from None
-        if counts[-1] < 0:
-            raise ShufBigError(f"invalid line count: '{text}'")
+        counts.append(parse_count(text))
+    if echo and input_range is not None:
+        raise click.UsageError("cannot combine -e and -i options")
+    if random_sources and seed_value is not None:
+        raise click.UsageError("cannot combine --random-source and --seed options")
+    if input_range is not None and operands:
+        raise click.UsageError(f"extra operand '{operands[0]}'")
+    files = list(operands)
     if files_from is not None:
         if files:
             raise click.UsageError("file operands cannot be combined with --files-from")
-        files = tuple(read_files_from(files_from))
-    if len(outputs) > 1 and not aligned:
-        raise click.UsageError("multiple output files specified")
+        files = read_files_from(files_from)
+    if echo or input_range is not None:
+        files = ["-"]
     separator = None if record_separator is None else _unescape(record_separator)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     try:
         shuffle(
-            list(files) or ["-"],
+            files or ["-"],
             list(outputs) or ["-"],
             mem=mem,
             seed=seed_value,
@@ -193,6 +233,10 @@ def cli(
             aligned=aligned,
             progress=show,
             head_count=min(counts) if counts else None,  # GNU shuf: the smallest -n wins
+            echo=operands if echo else None,
+            input_range=input_range,
+            repeat=repeat,
+            random_source=random_sources[0] if random_sources else None,
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.

@@ -14,7 +14,7 @@ further just looks at the next bits, with no new randomness.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -667,3 +667,180 @@ class SmallestKeys:
 def order_group(data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int) -> GroupOrder:
     """Order a group of records with these global indices (see :class:`GroupOrder`)."""
     return GroupOrder(data, bounds, draw_keys(spec, indices), piece)
+
+
+# -- GNU shuf compatibility: inverse keys, key-order selection, bounded draws, numbers ------
+
+
+def _unxorshift(y: np.ndarray, shift: int) -> None:
+    """Invert ``x ^= x >> shift`` in place: each round fixes ``shift`` more top bits."""
+    x = y.copy()
+    for _ in range(64 // shift):
+        np.right_shift(x, np.uint64(shift), out=x)
+        x ^= y
+    y[...] = x
+
+
+def invert_keys(spec: KeySpec, keys: np.ndarray) -> np.ndarray:
+    """Return the indices whose keys are ``keys``: the exact inverse of :func:`draw_keys`.
+
+    Every step of the key function is a bijection of 64-bit integers: the xor-shifts are
+    undone by repeating them, the multiplications by odd constants by multiplying with the
+    constants' inverses mod 2**64.  So ``invert_keys(spec, draw_keys(spec, i)) == i``.
+    """
+    x = np.asarray(keys).astype(np.uint64, copy=True)
+    _unxorshift(x, 31)
+    x *= np.uint64(pow(_M2, -1, 1 << 64))
+    _unxorshift(x, 27)
+    x *= np.uint64(pow(_M1, -1, 1 << 64))
+    _unxorshift(x, 30)
+    x -= np.uint64(spec.offset)
+    x *= np.uint64(pow(spec.gamma, -1, 1 << 64))
+    return x
+
+
+def walk_smallest_keys(invert: Callable[[np.ndarray], np.ndarray], n: int, k: int, chunk: int) -> Iterator[np.ndarray]:
+    """Yield, in key order, the indices below ``n`` of the ``k`` smallest keys.
+
+    Walks the keys 0, 1, 2, ... upward ``chunk`` at a time, maps them back to indices with
+    ``invert`` (a bijection of 64-bit integers, e.g. :func:`invert_keys`) and keeps the
+    indices below ``n``.  About ``k * 2**64 / n`` keys are inverted, whatever ``n`` is, so
+    ``-n 3`` on a range of 2**64 numbers is instant.  Memory is ``chunk`` keys.
+    """
+    key = 0
+    left = k
+    while left > 0 and key <= MASK64:
+        expected = left * (MASK64 + 1) // max(n, 1)
+        size = min(max(expected + expected // 8, 1024), chunk, MASK64 + 1 - key)
+        keys = np.arange(size, dtype=np.uint64)
+        keys += np.uint64(key)
+        indices = invert(keys)
+        if n <= MASK64:
+            indices = indices[indices < np.uint64(n)]
+        indices = indices[:left]
+        key += size
+        left -= len(indices)
+        if len(indices):
+            yield indices
+
+
+def enumerate_smallest_keys(draw: Callable[[np.ndarray], np.ndarray], n: int, k: int, chunk: int) -> np.ndarray:
+    """Return, in key order, the indices below ``n`` of the ``k`` smallest keys.
+
+    Draws the keys (``draw``, e.g. :func:`draw_keys`) of every index 0..n-1, ``chunk`` at
+    a time: cost about ``n``, memory about ``2 k + chunk`` keys and indices.  As in
+    :class:`SmallestKeys`, candidates pile up to ``2 k`` and are then cut back to the
+    ``k`` smallest, whose largest key bounds every later candidate.  Gives exactly what
+    :func:`walk_smallest_keys` yields, by another route.
+    """
+    keys_kept: list[np.ndarray] = []
+    indices_kept: list[np.ndarray] = []
+    count = 0
+    limit: np.uint64 | None = None
+
+    def cut() -> None:
+        nonlocal count, limit
+        keys = np.concatenate(keys_kept)
+        indices = np.concatenate(indices_kept)
+        if len(keys) > k:
+            keep = np.argpartition(keys, k - 1)[:k]
+            keys, indices = keys[keep], indices[keep]
+            limit = keys.max()
+        keys_kept[:] = [keys]
+        indices_kept[:] = [indices]
+        count = len(keys)
+
+    for lo in range(0, n, chunk):
+        indices = np.arange(lo, min(n, lo + chunk), dtype=np.uint64)
+        keys = draw(indices)
+        if limit is not None:
+            hits = np.flatnonzero(keys < limit)
+            indices, keys = indices[hits], keys[hits]
+        keys_kept.append(keys)
+        indices_kept.append(indices)
+        count += len(keys)
+        if count >= 2 * k:
+            cut()
+    if not keys_kept:
+        return np.empty(0, dtype=np.uint64)
+    cut()
+    return indices_kept[0][np.argsort(keys_kept[0])]
+
+
+def repeat_spec(seed: int) -> KeySpec:
+    """The key function of ``-r`` draws: derived from the seed, apart from the shuffle's."""
+    return KeySpec.from_seed(_mix64_int(seed ^ 0xD1B54A32D192ED03))
+
+
+def draw_below(spec: KeySpec, counters: np.ndarray, n: int) -> np.ndarray:
+    """Uniform integers in ``[0, n)`` from the random words at these counter positions.
+
+    The word at position ``c`` is ``draw_keys(spec, c)``: a counter-based stream, so a
+    seed gives the same draws however the counters are cut into blocks.  Words at or above
+    the largest multiple of ``n`` below 2**64 are rejected (fewer than half of them), so
+    every value is exactly equally likely; the result is shorter than ``counters`` by the
+    rejected ones, in counter order.
+    """
+    if not 0 < n <= MASK64 + 1:
+        raise ValueError(f"cannot draw below {n}")
+    words = draw_keys(spec, counters)
+    if n == MASK64 + 1:
+        return words
+    limit = MASK64 + 1 - (MASK64 + 1) % n
+    if limit <= MASK64:
+        words = words[words < np.uint64(limit)]
+    return words % np.uint64(n)
+
+
+_POW10 = np.array([10**p for p in range(19, -1, -1)], dtype=np.uint64)
+
+
+def decimal_width(value: int) -> int:
+    """How many decimal digits ``value`` (>= 0) has."""
+    return len(str(value))
+
+
+def format_decimal(values: np.ndarray, sep: int) -> np.ndarray:
+    """The decimal text of uint64 ``values``, each followed by ``sep``, as one uint8 array.
+
+    Digits are computed column by column at the width of the largest value (nine digits
+    at a time in uint32, which numpy divides several times faster than uint64), then
+    leading zeros are masked out row by row, keeping the values' order: ~100 ns a number.
+    """
+    values = np.asarray(values, dtype=np.uint64)
+    if len(values) == 0:
+        return np.empty(0, dtype=np.uint8)
+    width = decimal_width(int(values.max()))
+    rows = np.empty((len(values), width + 1), dtype=np.uint8)
+    rest = values
+    col = width - 1
+    while col >= 0:
+        if col >= 9:
+            high = rest // np.uint64(10**9)
+            part = (rest - high * np.uint64(10**9)).astype(np.uint32)
+            rest = high
+        else:
+            part = rest.astype(np.uint32)
+        for _ in range(min(9, col + 1)):
+            quotient = part // np.uint32(10)
+            rows[:, col] = part - quotient * np.uint32(10)
+            part = quotient
+            col -= 1
+    rows[:, :width] += ord("0")
+    rows[:, width] = sep
+    if width == 1:
+        return rows.reshape(-1)
+    keep = np.ones(rows.shape, dtype=bool)
+    keep[:, : width - 1] = values[:, None] >= _POW10[20 - width : 19]
+    return rows[keep]
+
+
+def decimal_bytes(lo: int, hi: int) -> int:
+    """The length of the text of the numbers ``lo..hi``, each followed by one separator."""
+    total = 0
+    for width in range(1, 21):
+        first = max(lo, 10 ** (width - 1) if width > 1 else 0)
+        last = min(hi, 10**width - 1)
+        if first <= last:
+            total += (last - first + 1) * (width + 1)
+    return total

@@ -612,6 +612,10 @@ def shuffle(
     aligned: bool = False,
     progress: bool = False,
     head_count: int | None = None,
+    echo: Sequence[str | bytes] | None = None,
+    input_range: tuple[int, int] | str | None = None,
+    repeat: bool = False,
+    random_source: str | os.PathLike[str] | None = None,
 ) -> None:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
 
@@ -659,7 +663,26 @@ def shuffle(
     head_count : int, optional
         Write at most this many records: exactly the first ones of the full shuffle with
         the same seed, found in one streaming pass in memory for about twice that many
-        records, with no temp files (GNU ``shuf -n``).  0 does not open ``src``.
+        records, with no temp files (GNU ``shuf -n``).  0 does not open ``src`` (nor
+        ``random_source``).  With ``repeat``: the number of draws.
+    echo : sequence of str or bytes, optional
+        GNU ``shuf -e``: these are the records (``src`` is ignored).  ``str`` operands are
+        encoded with :func:`os.fsencode`.
+    input_range : (lo, hi) or "LO-HI", optional
+        GNU ``shuf -i``: the records are the decimal numbers ``lo..hi`` (0 to 2**64-1;
+        ``hi = lo - 1`` is empty); record ``i`` is ``lo + i``.  Generated in bounded
+        chunks, never materialised; with ``head_count`` below the range's size the first
+        lines are found from the inverse of the key function when that is cheaper than
+        enumerating the range, so ``-n 3`` on a 2**64-number range is instant.
+    repeat : bool
+        GNU ``shuf -r``: write ``head_count`` records (endlessly if None) each drawn
+        independently and uniformly with replacement, from a counter-based stream of the
+        seed.  File or stdin records must all fit ``mem``; ``-i`` ranges are never
+        materialised.  No records is an error ("no lines to repeat").
+    random_source : path, optional
+        GNU ``shuf --random-source``: the seed is the BLAKE2b (``digest_size=8``, big-endian)
+        digest of at most the first 32 bytes of this file; an empty file is an error.
+        Exclusive with ``seed``.
 
     Raises
     ------
@@ -672,6 +695,19 @@ def shuffle(
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
     plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs)
+    from . import gnu  # gnu builds on this module
+
+    if echo is not None and input_range is not None:
+        raise ShufBigError("cannot combine -e and -i options")
+    if isinstance(input_range, str):
+        input_range = gnu.parse_input_range(input_range)
+    elif input_range is not None and not 0 <= input_range[0] <= input_range[1] + 1 <= core.MASK64 + 1:
+        raise ShufBigError(f"invalid input range: '{input_range[0]}-{input_range[1]}'")
+    if random_source is not None:
+        if seed is not None:
+            raise ShufBigError("cannot combine --random-source and --seed options")
+        if head_count != 0:  # as GNU shuf: -n 0 opens nothing
+            seed = gnu.seed_from_random_source(random_source)
     if seed is None:
         seed = secrets.randbits(64)
     try:
@@ -687,8 +723,28 @@ def shuffle(
     if header < 0:
         raise ShufBigError(f"invalid --header: {header}")
     sep, paragraphs = separator_of(zero_terminated, record_separator)
+    srcs = _paths(src)
+    if echo is not None or input_range is not None or repeat:
+        from . import gnu  # gnu builds on this module
+
+        for name, used in (
+            ("--record-separator", record_separator is not None),
+            ("--header", header != 0),
+            ("--shards", shards is not None),
+            ("--aligned", aligned),
+            ("--decompress", decompress is not None),
+        ):
+            if used:
+                raise ShufBigError(f"-e, -i and -r cannot be combined with {name}")
+        if head_count != 0:
+            tune_for_budget(plan.mem)
+            dsts = _paths(dst)
+            if len(dsts) > 1:
+                raise ShufBigError("multiple output files specified")
+            gnu.run(srcs, dsts[0], plan, spec.seed, dirs, sep[0], progress, head_count, echo, input_range, repeat)
+            return
     run_shuffle(
-        _paths(src),
+        srcs,
         _paths(dst),
         plan,
         spec,
@@ -781,3 +837,19 @@ def _check_aligned(inputs: list[Inputs], plan: Plan) -> None:
     if len(set(counts)) > 1:
         listing = ", ".join(f"{inp.what} has {n}" for inp, n in zip(inputs, counts, strict=True))
         raise ShufBigError(f"--aligned inputs differ in record count: {listing}")
+
+
+def run_stream(
+    raw: RawReader, size: int | None, what: str, dst: str, engine: LocalEngine, head_count: int | None
+) -> LocalEngine:
+    """Shuffle an open input (``size`` bytes if known; then it must support ``seek(0)``)
+    into ``dst`` (compressed by its name) with ``engine``, committing it only on success."""
+    out = open_output(dst, None, engine.sep)
+    try:
+        out.open()
+        engine.run(raw, size, what, out, head_count)
+        out.commit()
+        return engine
+    finally:
+        out.discard()
+        engine.temp.remove()

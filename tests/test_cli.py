@@ -180,6 +180,10 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
                 "aligned": False,
                 "progress": True,
                 "head_count": 9,
+                "echo": None,
+                "input_range": None,
+                "repeat": False,
+                "random_source": None,
             },
         )
     ]
@@ -322,9 +326,9 @@ def test_largest_seed_is_accepted(sb: ShufBig, small_file: Path) -> None:
         (["-Y"], "-Y"),
         (["-j", "abc"], "abc"),
         (["--seed"], "--seed"),
-        (["-o", "a.txt", "-o", "b.txt"], "multiple output files specified"),
+        (["-i", "1-3", "b.txt"], "extra operand 'b.txt'"),
     ],
-    ids=["unknown-long", "unknown-short", "non-integer-jobs", "missing-argument", "repeated-output"],
+    ids=["unknown-long", "unknown-short", "non-integer-jobs", "missing-argument", "extra-operand"],
 )
 def test_usage_error_exits_1_with_hint(sb: ShufBig, args: list[str], needle: str) -> None:
     proc = sb.run(*args)
