@@ -30,6 +30,7 @@ from .io import (
     PrefixedReader,
     RawReader,
     RecordReader,
+    SizedInput,
     TempDirs,
     default_temp_dirs,
     describe,
@@ -662,7 +663,9 @@ def run_shuffle(
     out = Output(dst)
     try:
         out.open()
-        engine.run(handle, regular_size(handle), what, out, head_count)
+        size = regular_size(handle)
+        raw: RawReader = handle if size is None else SizedInput(handle, size, what)
+        engine.run(raw, size, what, out, head_count)
         out.commit()
         return engine
     finally:

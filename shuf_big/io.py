@@ -153,6 +153,43 @@ def regular_size(handle: BinaryIO) -> int | None:
         return None
 
 
+class SizedInput:
+    """A regular-file input that must deliver the ``size`` bytes it had when it was opened.
+
+    A file truncated by another process while shuf-big reads it would otherwise just end
+    early, and the run would succeed with part of the input and a cut-off last record.
+    Reaching the end before ``size`` bytes is an error instead, so a run either shuffles
+    every byte the file had at the start (it may grow meanwhile: the bytes appended before
+    the end is reached are shuffled too) or fails.  ``seek(0)`` returns to the offset the
+    file had when opened, which matters for a standard input redirected from a file whose
+    start another program has already consumed.
+    """
+
+    def __init__(self, handle: BinaryIO, size: int, what: str) -> None:
+        self.handle = handle
+        self.size = size
+        self.what = what
+        self.start = handle.tell()
+        self.count = 0
+
+    def readinto(self, buffer: memoryview) -> int | None:
+        got = self.handle.readinto(buffer)
+        if got:
+            self.count += got
+        elif got == 0 and len(buffer) and self.count < self.size:
+            raise ShufBigError(
+                f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
+            )
+        return got
+
+    def seek(self, offset: int) -> None:
+        self.handle.seek(self.start + offset)
+        self.count = offset
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+
 def read_fully(raw: RawReader, view: memoryview, what: str) -> int:
     """Fill ``view`` from ``raw`` until it is full or the input ends; return bytes read."""
     filled = 0
