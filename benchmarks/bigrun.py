@@ -30,6 +30,7 @@ The result is printed and written to ``--json`` (default WORK/result.json).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -226,10 +227,8 @@ class TempSampler(threading.Thread):
             used = 0
             for folder, _, names in os.walk(self.root):
                 for name in names:
-                    try:
+                    with contextlib.suppress(OSError):  # deleted meanwhile
                         used += os.lstat(os.path.join(folder, name)).st_blocks * 512
-                    except OSError:
-                        pass
             self.peak = max(self.peak, used)
             self.stop.wait(self.interval)
 
