@@ -13,7 +13,8 @@ Steps:
 2. Run ``shuf-big INPUT -o OUTPUT --mem MEM -T WORK/tmp --seed S`` and measure it with
    run.py's process-tree sampler (wall time, peak RSS summed over the tree, the kernel's
    ru_maxrss, bytes written) while a thread samples the temp directory's size.
-3. Digest the output the same way and compare.
+3. Digest the output the same way and compare; check that its first MiB differs from the
+   input's (the digest alone would accept an unshuffled copy).
 
 The digest is order-independent and streaming (bounded memory, whatever the size): every
 record (its bytes without the separator) gets a 64-bit hash, and the digest is the record
@@ -301,7 +302,10 @@ def main(argv: list[str] | None = None) -> None:
         print(m.stderr, file=sys.stderr)
 
     out_digest, digest_s = digest_file(dst) if m.exit_code == 0 else (None, 0.0)
-    verdict = "permutation" if out_digest == meta["digest"] else "MISMATCH"
+    # The digest alone would accept an unshuffled copy: the output must also start differently.
+    with src.open("rb") as a, dst.open("rb") as b:
+        reordered = m.exit_code == 0 and a.read(1 << 20) != b.read(1 << 20)
+    verdict = "permutation" if out_digest == meta["digest"] and reordered else "MISMATCH"
     if m.exit_code:
         verdict = f"shuf-big failed (exit {m.exit_code})"
     mem = parse_size(args.mem)
@@ -328,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
         "input_digest": meta["digest"],
         "output_digest": out_digest,
         "output_digest_s": round(digest_s, 1),
+        "first_mib_reordered": reordered,
         "verdict": verdict,
         "cpus": len(os.sched_getaffinity(0)),
         "stderr": m.stderr.strip()[-500:],
