@@ -77,6 +77,17 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def default_signals() -> None:
+    """In a child before exec: SIGINT and SIGHUP at their default action.
+
+    A child inherits ignored signals, and shuf-big keeps them ignored (as coreutils do):
+    under ``nohup`` or in a background job of a script the suite's own SIGINT/SIGHUP
+    would otherwise be ignored by the command under test.
+    """
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 class Runner:
     """The command with ``TMPDIR`` set to a private folder, plus leftover checks."""
 
@@ -101,6 +112,7 @@ class Runner:
 
     def popen(self, *args: object, **kwargs: object) -> subprocess.Popen[bytes]:
         kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("preexec_fn", default_signals)
         return subprocess.Popen(self.argv(*args), env=self.env, **kwargs)  # type: ignore[call-overload]
 
     def leftovers(self, *folders: Path) -> list[str]:
@@ -319,6 +331,7 @@ def test_interrupt_status_in_a_shell_is_128_plus_signal(runner: Runner, input24:
             ["bash", "-c", script, "bash", *runner.argv(input24, "--mem", "4M", "-o", "/dev/null")],
             env={**runner.env, "SIG": sig, "ERR": str(err)},
             capture_output=True,
+            preexec_fn=default_signals,  # bash cannot un-ignore a signal ignored when it started
             timeout=60,
         )
         assert (proc.returncode, err.read_bytes()) == (status, b""), sig
