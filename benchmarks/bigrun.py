@@ -7,9 +7,11 @@ Steps:
 1. Build ``WORK/input.txt`` of ``--size`` bytes (cut at a line boundary): English-like
    lines of words drawn with their real frequencies from the texts in
    /usr/share/common-licenses (plus the Python standard library's sources for a larger
-   vocabulary), a log-normal number of words per line (median 11, ~70 bytes per line).
-   Generation is numpy gathers, about 1 s per GiB of CPU plus the disk writes.  While it
-   is written, the input's record digest is computed from the same bytes.
+   vocabulary), a log-normal number of words per line (median 11; 64 bytes per line on average).
+   Generation is numpy gathers; with the digest it took 1291 s for 20 GiB on this
+   project's 2-core machine (shared with test runs).  While it is written, the input's
+   record digest is computed from the same bytes; an input whose sidecar
+   (``input.meta.json``) matches is reused with ``--keep``.
 2. Run ``shuf-big INPUT -o OUTPUT --mem MEM -T WORK/tmp --seed S`` and measure it with
    run.py's process-tree sampler (wall time, peak RSS summed over the tree, the kernel's
    ru_maxrss, bytes written) while a thread samples the temp directory's size.
@@ -42,6 +44,7 @@ import sysconfig
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +90,7 @@ def vocabulary() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, length, np.cumsum(freq) / freq.sum()
 
 
-def text_chunks(size: int) -> iter:
+def text_chunks(size: int) -> Iterator[np.ndarray]:
     """Yield byte arrays of whole lines, ``size`` bytes in all (the last line cut to fit)."""
     rows, wlen, cum = vocabulary()
     keep = np.arange(rows.shape[1]) < wlen[:, None]  # per word: its bytes, not the padding
