@@ -22,7 +22,7 @@ The digest is order-independent and streaming (bounded memory, whatever the size
 record (its bytes without the separator) gets a 64-bit hash, and the digest is the record
 count, the sum, the xor and the sum of squares of the hashes mod 2**64.  The per-record
 hash is computed for a whole chunk at once with numpy: two polynomial hashes mod 2**64
-(random odd bases) of the record's bytes, from prefix sums of ``byte * base**position``
+(fixed odd 64-bit bases) of the record's bytes, from prefix sums of ``byte * base**position``
 divided by ``base**start`` (odd numbers are invertible mod 2**64), mixed with the record
 length through the splitmix64 finaliser.  Any lost, duplicated, truncated or altered record
 changes the digest unless hashes collide (chance about 2**-64 per pair).
