@@ -96,9 +96,15 @@ def _on_signal(signum: int, _frame: object) -> None:
 
 
 def install_signal_handlers() -> None:
-    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` (CLI use)."""
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` (CLI use).
+
+    A signal that was ignored when the process started stays ignored, as in coreutils:
+    ``nohup`` ignores SIGHUP, and a shell without job control starts background commands
+    with SIGINT ignored.
+    """
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _on_signal)
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, _on_signal)
 
 
 @contextlib.contextmanager

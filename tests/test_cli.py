@@ -91,6 +91,17 @@ def assert_one_error_line(stderr: bytes, *needles: str) -> str:
     return text
 
 
+def default_signals() -> None:
+    """In a child before exec: SIGINT and SIGHUP at their default action.
+
+    A child inherits ignored signals, and shuf-big keeps them ignored (as coreutils do):
+    under ``nohup`` or in a background job of a script the suite's own SIGINT/SIGHUP
+    would otherwise be ignored by the command under test.
+    """
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 class ShufBig:
     """Runs the console script with ``TMPDIR`` set to a private, initially empty folder."""
 
@@ -112,6 +123,7 @@ class ShufBig:
 
     def popen(self, *args: str | os.PathLike[str], **kwargs: object) -> subprocess.Popen[bytes]:
         kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("preexec_fn", default_signals)
         return subprocess.Popen([*SHUF_BIG, *map(str, args)], env=self.env, **kwargs)  # type: ignore[call-overload]
 
     def temp_dirs(self) -> list[str]:
