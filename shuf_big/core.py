@@ -505,6 +505,35 @@ def sub_bucket_ids(keys: np.ndarray, nbytes: int, target_records: int, target_by
     return ids, (span >> shift) + 1
 
 
+_LOCAL = np.arange(1 << 16, dtype=np.uint64)
+
+
+def key_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys)`` for up to 65536 distinct keys, about twice as fast.
+
+    Each key's offset from the smallest, cut to 48 bits, is packed above its 16-bit
+    position and the packed values are sorted (numpy's value sort is vectorised, its
+    argsort is not).  Keys of a sub-bucket share their leading bits, so the cut rarely
+    drops a bit; when two keys then tie, the plain argsort decides, so the order is
+    always exactly the keys' order.
+    """
+    n = len(keys)
+    if n > len(_LOCAL) or n < 2:
+        return np.argsort(keys)
+    low = keys.min()
+    drop = max(int(keys.max() - low).bit_length() - 48, 0)
+    packed = keys - low
+    if drop:
+        packed >>= np.uint64(drop)
+    packed <<= np.uint64(16)
+    packed |= _LOCAL[:n]
+    packed.sort()
+    if drop and np.any((packed[1:] >> np.uint64(16)) == (packed[:-1] >> np.uint64(16))):
+        return np.argsort(keys)
+    packed &= np.uint64(0xFFFF)
+    return packed.astype(np.intp)
+
+
 class GroupOrder:
     """A group of records ordered by key, cut into sub-buckets that can be built apart.
 
@@ -528,7 +557,7 @@ class GroupOrder:
         recs = self.order[self.sub_bounds[b] : self.sub_bounds[b + 1]]
         if len(recs) == 0:
             return []
-        recs = recs[np.argsort(self.keys[recs])]
+        recs = recs[key_order(self.keys[recs])]
         starts = self.bounds[recs]
         lengths = self.bounds[recs + 1] - starts
         runs = list(_segments(lengths, self.piece))

@@ -138,3 +138,18 @@ def test_order_group_uses_cache_sized_sub_buckets_for_big_groups() -> None:
     assert count > 8
     sizes = np.bincount(ids)
     assert sizes.max() < 4 * n / count
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=0, max_size=300, unique=True), st.integers(0, 60))
+def test_key_order_is_the_argsort_of_the_keys(values: list[int], shared: int) -> None:
+    # keys of a sub-bucket share leading bits; ties of the packed 48 bits must still sort exactly
+    keys = np.array(values, dtype=np.uint64)
+    if shared:
+        keys = (keys >> np.uint64(shared)) | np.uint64(((1 << 64) - 1) ^ ((1 << (64 - shared)) - 1))
+        keys = np.unique(keys)
+    assert np.array_equal(keys[core.key_order(keys)], np.sort(keys))
+
+
+def test_key_order_breaks_ties_of_the_packed_bits() -> None:
+    keys = np.array([(1 << 63) + 5, 3, (1 << 63) + 2, 7], dtype=np.uint64)  # 3 and 7 tie once 16 bits drop
+    assert core.key_order(keys).tolist() == np.argsort(keys).tolist()
