@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import assert_one_error_line, default_signals, numbered_rows, sorted_records
 
 import shuf_big.cli as cli_module
 from shuf_big.cli import cli
@@ -45,17 +45,9 @@ SHUF_BIG = _command()
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _numbered_rows(start: int, count: int) -> bytes:
-    idx = np.arange(start, start + count, dtype=np.int64)
-    rows = np.empty((count, 8), dtype=np.uint8)
-    rows[:, :7] = (idx[:, None] // 10 ** np.arange(6, -1, -1)) % 10 + ord("0")
-    rows[:, 7] = ord("\n")
-    return rows.tobytes()
-
-
 def numbered_lines(nbytes: int) -> bytes:
     """Distinct fixed-width lines ``0000000\\n``, ``0000001\\n``... about ``nbytes`` long."""
-    return _numbered_rows(0, nbytes // 8)
+    return numbered_rows(0, nbytes // 8)
 
 
 def write_numbered_file(path: Path, nbytes: int) -> Path:
@@ -63,43 +55,13 @@ def write_numbered_file(path: Path, nbytes: int) -> Path:
     per_chunk = MiB
     with path.open("wb") as f:
         for start in range(0, nbytes // 8, per_chunk):
-            f.write(_numbered_rows(start, min(per_chunk, nbytes // 8 - start)))
+            f.write(numbered_rows(start, min(per_chunk, nbytes // 8 - start)))
     return path
 
 
 def seq(n: int) -> bytes:
     """The output of ``seq n``."""
     return b"".join(b"%d\n" % i for i in range(1, n + 1))
-
-
-def records(blob: bytes, sep: bytes = b"\n") -> list[bytes]:
-    """The sorted records of a blob whose every record is terminated by ``sep``."""
-    if not blob:
-        return []
-    assert blob.endswith(sep), f"output does not end with {sep!r}: ...{blob[-20:]!r}"
-    return sorted(blob[: -len(sep)].split(sep))
-
-
-def assert_one_error_line(stderr: bytes, *needles: str) -> str:
-    """GNU style: exactly one line ``shuf-big: <message>``, no traceback."""
-    text = stderr.decode("utf-8", "replace")
-    assert "Traceback" not in text, text
-    assert text.startswith("shuf-big: "), text
-    assert text.endswith("\n") and text.count("\n") == 1, f"expected one line, got {text!r}"
-    for needle in needles:
-        assert needle in text, f"{needle!r} not in {text!r}"
-    return text
-
-
-def default_signals() -> None:
-    """In a child before exec: SIGINT and SIGHUP at their default action.
-
-    A child inherits ignored signals, and shuf-big keeps them ignored (as coreutils do):
-    under ``nohup`` or in a background job of a script the suite's own SIGINT/SIGHUP
-    would otherwise be ignored by the command under test.
-    """
-    for signum in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 class ShufBig:
@@ -309,7 +271,7 @@ def test_mem_below_16k(sb: ShufBig, small_file: Path, value: str) -> None:
 def test_mem_of_exactly_16k_is_accepted(sb: ShufBig, small_file: Path) -> None:
     proc = sb.run(small_file, "--mem", "16K")
     assert proc.returncode == 0, proc.stderr
-    assert records(proc.stdout) == records(small_file.read_bytes())
+    assert sorted_records(proc.stdout) == sorted_records(small_file.read_bytes())
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", str(2**64), "1.5", ""])
@@ -328,7 +290,7 @@ def test_seed_with_leading_zeros_or_hex_is_the_same_seed(sb: ShufBig, small_file
 def test_largest_seed_is_accepted(sb: ShufBig, small_file: Path) -> None:
     proc = sb.run(small_file, "--seed", str(2**64 - 1))
     assert proc.returncode == 0, proc.stderr
-    assert records(proc.stdout) == records(small_file.read_bytes())
+    assert sorted_records(proc.stdout) == sorted_records(small_file.read_bytes())
 
 
 @pytest.mark.parametrize(
@@ -378,7 +340,7 @@ def test_output_file_holds_a_permutation(sb: ShufBig, small_file: Path, tmp_path
     proc = sb.run(small_file, "-o", out, "--seed", "1")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
     shuffled = out.read_bytes()
-    assert records(shuffled) == records(small_file.read_bytes())
+    assert sorted_records(shuffled) == sorted_records(small_file.read_bytes())
     assert shuffled != small_file.read_bytes()  # 1000 lines: identity has probability 1/1000!
     assert sb.leftovers() == []
 
@@ -387,7 +349,7 @@ def test_last_line_gets_a_newline(sb: ShufBig) -> None:
     proc = sb.run(input=b"alpha\nbeta\ngamma")
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout) == len(b"alpha\nbeta\ngamma\n")
-    assert records(proc.stdout) == [b"alpha", b"beta", b"gamma"]
+    assert sorted_records(proc.stdout) == [b"alpha", b"beta", b"gamma"]
 
 
 @pytest.mark.parametrize(("nbytes", "mem"), [(8000, "1G"), (1_000_000, "64K")], ids=["in-memory", "external"])
@@ -398,7 +360,7 @@ def test_output_may_be_the_input(sb: ShufBig, tmp_path: Path, nbytes: int, mem: 
     proc = sb.run(path, "-o", path, "--mem", mem, "--seed", "3")
     assert (proc.returncode, proc.stderr) == (0, b"")
     shuffled = path.read_bytes()
-    assert records(shuffled) == records(original)
+    assert sorted_records(shuffled) == sorted_records(original)
     assert shuffled != original
     assert sb.leftovers() == []
 
@@ -429,7 +391,7 @@ def test_output_keeps_mode_of_replaced_file(sb: ShufBig, small_file: Path, tmp_p
     proc = sb.run(small_file, "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
-    assert records(out.read_bytes()) == records(small_file.read_bytes())
+    assert sorted_records(out.read_bytes()) == sorted_records(small_file.read_bytes())
 
 
 def test_new_output_file_gets_umask_mode(sb: ShufBig, small_file: Path, tmp_path: Path) -> None:
@@ -474,7 +436,7 @@ def test_stdin_file_and_any_mem_give_the_same_bytes(sb: ShufBig, tmp_path: Path)
     piped_in_memory = sb.run("-", "--mem", "1G", "--seed", "5", input=data)  # "-" is stdin too
     for proc in (piped, from_file, in_memory, piped_in_memory):
         assert (proc.returncode, proc.stderr) == (0, b"")
-    assert records(piped.stdout) == records(data)
+    assert sorted_records(piped.stdout) == sorted_records(data)
     assert piped.stdout != data
     assert piped.stdout == from_file.stdout == in_memory.stdout == piped_in_memory.stdout
     other_seed = sb.run(path, "--mem", "1G", "--seed", "6")
@@ -495,7 +457,7 @@ def test_binary_bytes_pass_through(sb: ShufBig, mem: str) -> None:
     proc = sb.run("--mem", mem, input=data)
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert len(proc.stdout) == len(data)
-    assert records(proc.stdout) == sorted(recs)
+    assert sorted_records(proc.stdout) == sorted(recs)
 
 
 @pytest.mark.parametrize("mem", ["1G", "64K"], ids=["in-memory", "external"])
@@ -505,13 +467,13 @@ def test_zero_terminated_records(sb: ShufBig, mem: str) -> None:
     proc = sb.run("-z", "--mem", mem, input=data)
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert len(proc.stdout) == len(data)
-    assert records(proc.stdout, b"\0") == sorted(recs)
+    assert sorted_records(proc.stdout, b"\0") == sorted(recs)
 
 
 def test_zero_terminated_last_record_gets_a_nul(sb: ShufBig) -> None:
     proc = sb.run("-z", input=b"a\nb\0c")
     assert proc.returncode == 0, proc.stderr
-    assert records(proc.stdout, b"\0") == [b"a\nb", b"c"]
+    assert sorted_records(proc.stdout, b"\0") == [b"a\nb", b"c"]
 
 
 def test_empty_input(sb: ShufBig, tmp_path: Path) -> None:
@@ -776,11 +738,11 @@ def test_progress_forces_a_bar_when_not_a_tty(sb: ShufBig, one_mb: Path, mem: st
     proc = sb.run(one_mb, "--mem", mem, "--progress")
     assert proc.returncode == 0
     assert label in proc.stderr.decode("utf-8", "replace")
-    assert records(proc.stdout) == records(one_mb.read_bytes())
+    assert sorted_records(proc.stdout) == sorted_records(one_mb.read_bytes())
 
 
 @pytest.mark.parametrize("flags", [[], ["--quiet"], ["-q", "--progress"], ["--no-progress"]])
 def test_no_progress_output_without_a_tty_or_with_quiet(sb: ShufBig, one_mb: Path, flags: list[str]) -> None:
     proc = sb.run(one_mb, "--mem", "64K", *flags)
     assert (proc.returncode, proc.stderr) == (0, b"")
-    assert records(proc.stdout) == records(one_mb.read_bytes())
+    assert sorted_records(proc.stdout) == sorted_records(one_mb.read_bytes())

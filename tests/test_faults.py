@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_one_error_line as one_error_line
+from helpers import default_signals, numbered_rows, sorted_records
 
 MiB = 1 << 20
 PRECIOUS = b"precious existing content\nkeep me\n"
@@ -36,37 +38,11 @@ INTERPRETER_ALLOWANCE = 64 * MiB  # README: peak RSS stays under --mem plus the 
 # -- helpers -------------------------------------------------------------------------------
 
 
-def numbered(count: int, start: int = 0) -> bytes:
-    """Distinct fixed-width lines ``0000000\\n``... (8 bytes each), built with numpy."""
-    idx = np.arange(start, start + count, dtype=np.int64)
-    rows = np.empty((count, 8), dtype=np.uint8)
-    rows[:, :7] = (idx[:, None] // 10 ** np.arange(6, -1, -1)) % 10 + ord("0")
-    rows[:, 7] = ord("\n")
-    return rows.tobytes()
-
-
 def write_numbered(path: Path, count: int) -> Path:
     with path.open("wb") as f:
         for start in range(0, count, MiB):
-            f.write(numbered(min(MiB, count - start), start))
+            f.write(numbered_rows(start, min(MiB, count - start)))
     return path
-
-
-def sorted_records(blob: bytes, sep: bytes = b"\n") -> list[bytes]:
-    """The records of an output, which must end with ``sep`` unless empty."""
-    if not blob:
-        return []
-    assert blob.endswith(sep), f"output does not end with {sep!r}: ...{blob[-20:]!r}"
-    return sorted(blob[: -len(sep)].split(sep))
-
-
-def one_error_line(stderr: bytes, *needles: str) -> str:
-    text = stderr.decode("utf-8", "replace")
-    assert "Traceback" not in text, text
-    assert text.startswith("shuf-big: ") and text.count("\n") == 1 and text.endswith("\n"), repr(text)
-    for needle in needles:
-        assert needle in text, f"{needle!r} not in {text!r}"
-    return text
 
 
 def file_digest(path: Path) -> str:
@@ -75,17 +51,6 @@ def file_digest(path: Path) -> str:
         while chunk := f.read(MiB):
             h.update(chunk)
     return h.hexdigest()
-
-
-def default_signals() -> None:
-    """In a child before exec: SIGINT and SIGHUP at their default action.
-
-    A child inherits ignored signals, and shuf-big keeps them ignored (as coreutils do):
-    under ``nohup`` or in a background job of a script the suite's own SIGINT/SIGHUP
-    would otherwise be ignored by the command under test.
-    """
-    for signum in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 class Runner:
@@ -206,7 +171,7 @@ def mount_tmpfs(tmp_path: Path) -> Iterator[Callable[[str, int], Path]]:
 def test_temp_space_runs_out_in_pass_1(runner: Runner, tmp_path: Path, mount_tmpfs) -> None:
     """A stream of unknown size cannot be checked for space first: the bucket writes fail."""
     small = mount_tmpfs("small", 1 * MiB)
-    data = numbered(500_000)  # 4 MB through a pipe into a 1 MB temp file system
+    data = numbered_rows(0, 500_000)  # 4 MB through a pipe into a 1 MB temp file system
     out = tmp_path / "out.txt"
     out.write_bytes(PRECIOUS)
     proc = runner.run("--mem", "256K", "-T", small, "-o", out, "--progress", input=data)
@@ -232,7 +197,7 @@ def test_temp_space_runs_out_in_pass_2(runner: Runner, tmp_path: Path, mount_tmp
     gaps); pass 2 must split the first one while both still exist, needing ~1.9x the
     input; a temp file system of 1.6x the input fits pass 1 and not the split.
     """
-    data = numbered(128 * 1024)  # 1 MiB
+    data = numbered_rows(0, 128 * 1024)  # 1 MiB
     temp = mount_tmpfs("temp", int(1.6 * len(data)))
     out = tmp_path / "out.txt"
     out.write_bytes(PRECIOUS)
@@ -445,7 +410,7 @@ def test_input_that_shrinks_while_read_is_an_error(runner: Runner, tmp_path: Pat
 def test_stdin_redirected_from_a_file_at_an_offset(runner: Runner, tmp_path: Path) -> None:
     """``{ head -c N >/dev/null; shuf-big; } < file`` shuffles the rest of the file, also when
     the input fits --mem but its records' arrays do not and it is read a second time."""
-    data = numbered(20_000)  # 160 KB of 8-byte lines: fits --mem 256K, ordering them does not
+    data = numbered_rows(0, 20_000)  # 160 KB of 8-byte lines: fits --mem 256K, ordering them does not
     src = tmp_path / "in.txt"
     src.write_bytes(data)
     skip = 8 * 5000
@@ -462,7 +427,7 @@ def test_stdin_redirected_from_a_file_at_an_offset(runner: Runner, tmp_path: Pat
 
 def test_record_longer_than_mem_writes_nothing(runner: Runner, tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
-    src.write_bytes(numbered(30_000) + b"x" * (200 * 1024) + b"\n" + numbered(30_000))
+    src.write_bytes(numbered_rows(0, 30_000) + b"x" * (200 * 1024) + b"\n" + numbered_rows(0, 30_000))
     out = tmp_path / "out.txt"
     for target in ([], ["-o", out]):
         out.write_bytes(PRECIOUS)
@@ -529,7 +494,7 @@ def test_mix_of_10_byte_and_50_mb_records(runner: Runner, tmp_path: Path) -> Non
     every record comes out whole, and the peak RSS stays under --mem + 64 MiB."""
     big = 50 * 1000 * 1000
     src = tmp_path / "in.txt"
-    small = numbered(500_000).replace(b"\n", b"xx\n")  # 10-byte records, 5 MB
+    small = numbered_rows(0, 500_000).replace(b"\n", b"xx\n")  # 10-byte records, 5 MB
     with src.open("wb") as f:
         for k, part in enumerate(np.array_split(np.frombuffer(small, np.uint8).reshape(-1, 10), 2)):
             f.write(part.tobytes())
