@@ -16,7 +16,6 @@ import os
 import stat
 import sys
 import zlib
-from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -357,7 +356,7 @@ class Inputs:
             self._close_current()
 
 
-def count_in(inputs: Inputs, buffer_size: int, progress: Callable[[int], None] | None = None) -> int:
+def count_in(inputs: Inputs, buffer_size: int) -> int:
     """Count the records of ``inputs`` (header excluded) in one streaming pass, then rewind."""
     buffer = np.empty(buffer_size, dtype=np.uint8)
     framer = core.StreamFramer(inputs.sep)
@@ -371,8 +370,6 @@ def count_in(inputs: Inputs, buffer_size: int, progress: Callable[[int], None] |
         else:
             count += len(framer.feed(buffer[:got]))
             open_record = bool(framer.terminator())
-        if progress is not None:
-            progress(got)
     count += open_record
     inputs.rewind()
     return count

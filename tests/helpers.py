@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import time
+from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 
 def numbered_rows(start: int, count: int) -> bytes:
@@ -44,3 +48,14 @@ def default_signals() -> None:
     """
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+
+
+def wait_until(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll a file-system or /proc condition (no sleeping as synchronisation)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            pytest.fail(f"shuf-big exited (status {proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.001)

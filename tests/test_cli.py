@@ -15,13 +15,12 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import assert_one_error_line, default_signals, numbered_rows, sorted_records
+from helpers import assert_one_error_line, default_signals, numbered_rows, sorted_records, wait_until
 
 import shuf_big.cli as cli_module
 from shuf_big.cli import cli
@@ -527,16 +526,6 @@ def test_closed_pipe_status_in_shell_is_141(sb: ShufBig, big20: Path) -> None:
 # -- signals --------------------------------------------------------------------------------
 
 
-def _wait_until(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if proc.poll() is not None:
-            pytest.fail(f"shuf-big exited (status {proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.002)
-
-
 def _bucket_files_exist(sb: ShufBig) -> bool:
     for name in sb.temp_dirs():
         try:
@@ -588,9 +577,9 @@ def test_signal_cleans_up_then_dies_by_it(
         if phase == "pass1":
             # The temp dir holding bucket files: pass 1 is under way (test_signal_just_after_
             # creating_a_temp_file covers a signal at the very moment the dir is created).
-            _wait_until(proc, lambda: _bucket_files_exist(sb), "pass 1 created bucket files")
+            wait_until(proc, lambda: _bucket_files_exist(sb), "pass 1 created bucket files")
         else:
-            _wait_until(proc, lambda: _output_temp_has_data(tmp_path, "out.txt"), "pass 2 started writing")
+            wait_until(proc, lambda: _output_temp_has_data(tmp_path, "out.txt"), "pass 2 started writing")
         proc.send_signal(signum)
         returncode = proc.wait(timeout=60)
     finally:

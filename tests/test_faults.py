@@ -20,7 +20,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import assert_one_error_line as one_error_line
-from helpers import default_signals, numbered_rows, sorted_records
+from helpers import default_signals, numbered_rows, sorted_records, wait_until
 
 MiB = 1 << 20
 PRECIOUS = b"precious existing content\nkeep me\n"
@@ -92,17 +91,6 @@ class Runner:
 @pytest.fixture
 def runner(shuf_big_cmd: list[str], tmp_path: Path) -> Runner:
     return Runner(shuf_big_cmd, tmp_path)
-
-
-def wait_for(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    """Poll a file-system or /proc condition (no sleeping as synchronisation)."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if proc.poll() is not None:
-            pytest.fail(f"shuf-big exited (status {proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 @contextlib.contextmanager
@@ -274,7 +262,7 @@ def test_interrupt_at_several_points(
             def reached() -> bool:
                 return hidden_output_size(tmp_path, "out.txt") >= fraction * size
 
-        wait_for(proc, reached, f"{phase} at {fraction:.0%}")
+        wait_until(proc, reached, f"{phase} at {fraction:.0%}")
         proc.send_signal(signum)
         returncode = proc.wait(timeout=60)
     assert (returncode, err.read_bytes()) == (-signum, b"")
@@ -315,7 +303,7 @@ def test_ignored_signal_stays_ignored(runner: Runner, tmp_path: Path, signum: si
 
     proc = runner.popen(src, "--mem", "2M", "-o", out, stderr=subprocess.PIPE, preexec_fn=ignore)
     with reaped(proc):
-        wait_for(proc, lambda: hidden_output_size(tmp_path, "out.txt") > 0, "pass 2 started writing")
+        wait_until(proc, lambda: hidden_output_size(tmp_path, "out.txt") > 0, "pass 2 started writing")
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=120)
     assert (proc.returncode, stderr) == (0, b"")
@@ -393,7 +381,7 @@ def test_input_that_shrinks_while_read_is_an_error(runner: Runner, tmp_path: Pat
     with err.open("wb") as stderr:
         proc = runner.popen(src, "--mem", "4M", "-o", out, stdout=subprocess.DEVNULL, stderr=stderr)
     with reaped(proc):
-        wait_for(proc, lambda: (read_offset(proc.pid, src) or 0) >= size // 5, "pass 1 read a fifth of the input")
+        wait_until(proc, lambda: (read_offset(proc.pid, src) or 0) >= size // 5, "pass 1 read a fifth of the input")
         proc.send_signal(signal.SIGSTOP)
         offset = read_offset(proc.pid, src)
         assert offset is not None and offset < size, "pass 1 already finished reading"
