@@ -151,7 +151,26 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar on stderr [default: when stderr is a terminal]."
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (nor the Dask dashboard's address).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Run on this machine, or as tasks on a Dask cluster (pip install 'shuf-big[dask]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --engine dask: a running scheduler (tcp://host:8786); default: start a LocalCluster of -j workers.",
+)
+@click.option(
+    "--temp-url",
+    metavar="URL",
+    default=None,
+    help="With --engine dask: temp storage every worker can reach (s3://bucket/tmp, file:///shared/tmp).",
+)
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def cli(
     operands: tuple[str, ...],
@@ -173,6 +192,9 @@ def cli(
     jobs: int | None,
     progress: bool | None,
     quiet: bool,
+    engine: str,
+    scheduler: str | None,
+    temp_url: str | None,
     head_counts: tuple[str, ...],
 ) -> None:
     """Shuffle the lines of the FILEs (or standard input) together into a uniformly random order.
@@ -237,6 +259,10 @@ def cli(
             input_range=input_range,
             repeat=repeat,
             random_source=random_sources[0] if random_sources else None,
+            engine=engine,
+            scheduler=scheduler,
+            temp_url=temp_url,
+            quiet=quiet,
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.

@@ -131,7 +131,7 @@ def _fd_fanout_bits() -> int:
     return min(spare.bit_length() - 1, 16)
 
 
-def _within(record: LongRecord, limit: int) -> Iterator[memoryview]:
+def parts_within(record: LongRecord, limit: int) -> Iterator[memoryview]:
     """A long record's parts; past ``limit`` bytes, read to its end and fail with its size."""
     size = 0
     for part in record.parts:
@@ -222,7 +222,7 @@ class BucketWriter:
         b = int(core.bucket_ids(core.draw_keys(spec, indices), self.prefix_bits, self.fanout_bits)[0])
         records_fd, gaps_fd = self.fds[b]
         size = 0
-        for part in _within(record, limit):
+        for part in parts_within(record, limit):
             size += len(part)
             try:
                 write_all(records_fd, [part])
@@ -319,7 +319,7 @@ class LocalEngine:
 
     def _load_long(self, record: LongRecord) -> np.ndarray:
         """A record too long for the read buffer, in memory (it must fit the budget)."""
-        return np.frombuffer(b"".join(bytes(part) for part in _within(record, self.plan.mem)), dtype=np.uint8)
+        return np.frombuffer(b"".join(bytes(part) for part in parts_within(record, self.plan.mem)), dtype=np.uint8)
 
     def _run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None) -> None:
         plan = self.plan
@@ -616,6 +616,10 @@ def shuffle(
     input_range: tuple[int, int] | str | None = None,
     repeat: bool = False,
     random_source: str | os.PathLike[str] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    temp_url: str | None = None,
+    quiet: bool = False,
 ) -> None:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
 
@@ -683,6 +687,21 @@ def shuffle(
         GNU ``shuf --random-source``: the seed is the BLAKE2b (``digest_size=8``, big-endian)
         digest of at most the first 32 bytes of this file; an empty file is an error.
         Exclusive with ``seed``.
+    engine : {"local", "dask"}
+        ``"dask"`` runs the same shuffle as tasks on a Dask cluster (extra
+        ``shuf-big[dask]``); ``src``, ``dst`` and ``temp_url`` may then be fsspec URLs
+        (``s3://``, ``gs://``, ``memory://``...).  The output is the local engine's, byte
+        for byte (compressed outputs: after decompression).  ``mem`` is per worker;
+        ``jobs`` is the number of workers of the ``LocalCluster`` started when no
+        ``scheduler`` is given.  Not with ``head_count``, ``echo``, ``input_range``,
+        ``repeat``, ``aligned`` or paragraph mode.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); needs ``temp_url``.
+    temp_url : str, optional
+        Where the Dask engine's temp files go: storage every worker can reach (default:
+        the first of ``tmp_dirs``, enough for a ``LocalCluster``).
+    quiet : bool
+        Do not print the Dask dashboard's address when a ``LocalCluster`` starts.
 
     Raises
     ------
@@ -724,6 +743,43 @@ def shuffle(
         raise ShufBigError(f"invalid --header: {header}")
     sep, paragraphs = separator_of(zero_terminated, record_separator)
     srcs = _paths(src)
+    if engine != "local":
+        if engine != "dask":
+            raise ShufBigError(f"unknown engine '{engine}' (use local or dask)")
+        for name, used in (
+            ("-n", head_count is not None),
+            ("-e", echo is not None),
+            ("-i", input_range is not None),
+            ("-r", repeat),
+            ("--aligned", aligned),
+            ("--record-separator ''", paragraphs),
+        ):
+            if used:
+                raise ShufBigError(f"--engine dask cannot be combined with {name}")
+        from .dask_engine import DaskRun
+
+        dsts = _paths(dst)
+        if len(dsts) > 1:
+            raise ShufBigError("multiple output files specified")
+        DaskRun(
+            srcs,
+            dsts[0],
+            shards,
+            sep,
+            spec,
+            plan.mem,
+            header,
+            decompress,
+            scheduler,
+            temp_url,
+            dirs,
+            plan.jobs,
+            progress,
+            quiet,
+        ).run()
+        return
+    if scheduler is not None or temp_url is not None:
+        raise ShufBigError("--scheduler and --temp-url need --engine dask")
     if echo is not None or input_range is not None or repeat:
         from . import gnu  # gnu builds on this module
 

@@ -16,6 +16,7 @@ import os
 import stat
 import sys
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -195,6 +196,29 @@ def read_files_from(list_path: str) -> list[str]:
     return paths
 
 
+def split_header(read: Callable[[memoryview], int], sep: bytes, count: int) -> tuple[bytes, bytes, int]:
+    """Read the first ``count`` records with ``read``: (header, bytes read after it, header size).
+
+    A header cut short by the end of the input is terminated like any last record (the
+    returned size is then what was read, without the terminator).
+    """
+    framer = core.StreamFramer(sep)
+    buffer = np.empty(_CHUNK, dtype=np.uint8)
+    head = bytearray()
+    found = 0
+    while True:
+        got = read(memoryview(buffer))
+        if not got:
+            return bytes(head) + framer.terminator(), b"", len(head)
+        ends = framer.feed(buffer[:got])
+        if found + len(ends) >= count:
+            cut = int(ends[count - found - 1])
+            head += buffer[:cut].tobytes()
+            return bytes(head), buffer[cut:got].tobytes(), len(head)
+        found += len(ends)
+        head += buffer[:got].tobytes()
+
+
 class Inputs:
     """Several inputs read one after another as one raw stream of records.
 
@@ -286,27 +310,10 @@ class Inputs:
         return True
 
     def _split_header(self) -> tuple[bytes, bytes]:
-        """Read the current input's first ``header_lines`` records: (header, bytes after it).
-
-        A header cut short by the end of the input is terminated like any last record.
-        """
-        framer = core.StreamFramer(self.sep)
-        buffer = np.empty(_CHUNK, dtype=np.uint8)
-        head = bytearray()
-        found = 0
-        while True:
-            got = self._read_current(memoryview(buffer))
-            if not got:
-                return bytes(head) + framer.terminator(), b""
-            ends = framer.feed(buffer[:got])
-            if found + len(ends) >= self.header_lines:
-                cut = int(ends[self.header_lines - found - 1])
-                head += buffer[:cut].tobytes()
-                rest = buffer[cut:got].tobytes()
-                self.tail.feed(buffer[cut:got])
-                return bytes(head), rest
-            found += len(ends)
-            head += buffer[:got].tobytes()
+        """Read the current input's first ``header_lines`` records: (header, bytes after it)."""
+        head, rest, _ = split_header(self._read_current, self.sep, self.header_lines)
+        self.tail.feed(np.frombuffer(rest, dtype=np.uint8))
+        return head, rest
 
     def _read_current(self, view: memoryview) -> int:
         assert self.current is not None

@@ -7,6 +7,8 @@ extension, header lines on top), so a sharded run keeps the guarantees of a sing
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -35,24 +37,41 @@ def shard_names(pattern: str, shards: int) -> list[str]:
     return names
 
 
+class ShardFile(Protocol):
+    """What :class:`ShardedOutput` fills: an :class:`~shuf_big.io.Output` or a Dask piece."""
+
+    preamble: bytes
+
+    def open(self) -> None: ...
+    def write(self, parts: list[memoryview]) -> int: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
+
+
 class ShardedOutput:
     """``K`` output files of near-equal record counts, filled one after another.
 
     Shard ``s`` gets records ``[s * n // K, (s + 1) * n // K)`` of the shuffle, so the engine
-    must call :meth:`expect` with ``n`` before writing.  Record ends are found in the
-    written bytes with the separator; every file gets the header lines on top.
+    must call :meth:`expect` with ``n`` before writing (or ``limits`` are given: file ``s``
+    ends after record ``limits[s]``).  Record ends are found in the written bytes with the
+    separator; every file gets the header lines on top.
     """
 
-    def __init__(self, pattern: str, shards: int, sep: bytes, trim: bytes = b"") -> None:
+    def __init__(self, outputs: Sequence[ShardFile], sep: bytes, limits: list[int] | None = None) -> None:
+        self.outputs = list(outputs)
+        self.framer = core.StreamFramer(sep)
+        self.limits = limits
+        self.current = 0
+        self.done = 0  # records written so far
+
+    @classmethod
+    def from_pattern(cls, pattern: str, shards: int, sep: bytes, trim: bytes = b"") -> ShardedOutput:
+        """Shards named by ``pattern`` (see :func:`shard_names`), compressed by their names."""
         if shards < 1:
             raise ShufBigError(f"invalid number of shards: {shards}")
         if pattern == "-":
             raise ShufBigError("--shards needs -o PATTERN naming the shard files")
-        self.outputs = [Output(name, compression_of(name), trim=trim) for name in shard_names(pattern, shards)]
-        self.framer = core.StreamFramer(sep)
-        self.limits: list[int] | None = None
-        self.current = 0
-        self.done = 0  # records written so far
+        return cls([Output(name, compression_of(name), trim=trim) for name in shard_names(pattern, shards)], sep)
 
     def set_header(self, header: bytes) -> None:
         for out in self.outputs:
@@ -88,9 +107,8 @@ class ShardedOutput:
         return total
 
     def commit(self) -> None:
-        for out in self.outputs:
-            if out.fd < 0 and out.temp_path is None:
-                out.open()  # a shard with no records still gets its file
+        for out in self.outputs[self.current + 1 :]:
+            out.open()  # a shard with no records still gets its file
         for out in self.outputs:
             out.commit()
 
@@ -102,5 +120,5 @@ class ShardedOutput:
 def open_output(path: str, shards: int | None, sep: bytes, trim: bytes = b"") -> Output | ShardedOutput:
     """The destination for ``-o path`` (compressed by its extension), sharded if asked."""
     if shards is not None:
-        return ShardedOutput(path, shards, sep, trim)
+        return ShardedOutput.from_pattern(path, shards, sep, trim)
     return Output(path, None if path == "-" else compression_of(path), trim=trim)
