@@ -5,9 +5,11 @@
 The target (issue 3): an input 4x larger takes at most 4.4x the time (1.1x the size ratio)
 with the same peak memory.  For each profile it builds the corpus at every size (corpus.py,
 in ``DATA_DIR/scaling-SIZE/``), then runs ``shuf-big --mem MEM -T TMP --seed S`` on each
-size, alternating sizes for ``--rounds`` rounds, measuring wall time, CPU, the peak RSS of
-the process tree and temp bytes the same way run.py does, and checking every output is a
-permutation of its input.  Writes ``scaling.md`` and ``scaling.json`` into ``--out``.
+size, alternating sizes for ``--rounds`` rounds.  Each run is followed by run.py's I/O
+floor (``cat IN > TMP && cat TMP > OUT``) on the same input, since a larger input may no
+longer fit the page cache.  Wall time, CPU, the peak RSS of the process tree and temp
+bytes are measured as run.py does, and every output is checked to be a permutation of
+its input.  Writes ``scaling.md`` and ``scaling.json`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -60,6 +63,18 @@ def run_size(profile: str, data: Path, work: Path, args: argparse.Namespace, env
     }
 
 
+def run_floor(data: Path, work: Path, args: argparse.Namespace, env: dict) -> float:
+    """Wall time of the two-pass I/O floor ``cat IN > TMP && cat TMP > OUT`` (run.py's)."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    tmp, out = shlex.quote(str(work / "floor.tmp")), shlex.quote(str(work / "out"))
+    os.sync()
+    argv = ["bash", "-c", f"cat {shlex.quote(str(data))} > {tmp} && cat {tmp} > {out}"]
+    m = run.measure(argv, work / "stderr.txt", interval=args.interval, timeout=args.timeout, env=env)
+    shutil.rmtree(work, ignore_errors=True)
+    return round(m.wall_s, 3)
+
+
 def summarize(profile: str, sizes: list[int], metas: list[dict], rounds: dict[int, list[dict]]) -> dict:
     rows = []
     for size, meta in zip(sizes, metas, strict=True):
@@ -70,6 +85,7 @@ def summarize(profile: str, sizes: list[int], metas: list[dict], rounds: dict[in
                 "bytes": meta["bytes"],
                 "lines": meta["lines"],
                 "wall_s": statistics.median(r["wall_s"] for r in rs),
+                "floor_s": statistics.median(r["floor_s"] for r in rs),
                 "cpu_s": statistics.median(r["cpu_s"] for r in rs),
                 "peak_tree_rss": max(r["peak_tree_rss"] for r in rs),
                 "temp_bytes": max((r["temp_bytes"] or 0) for r in rs),
@@ -84,6 +100,7 @@ def summarize(profile: str, sizes: list[int], metas: list[dict], rounds: dict[in
         row["size_ratio"] = round(size_ratio, 3)
         row["target_time_ratio"] = round(size_ratio * SCALING_SLACK, 3)
         row["time_met"] = row["time_ratio"] <= row["target_time_ratio"]
+        row["floor_ratio"] = round(row["floor_s"] / base["floor_s"], 3)
         row["rss_ratio"] = round(row["peak_tree_rss"] / base["peak_tree_rss"], 3)
     return {"profile": profile, "rows": rows}
 
@@ -97,19 +114,22 @@ def markdown(results: list[dict], machine: dict, args: argparse.Namespace) -> st
         f"shuf-big {machine['shuf_big_git_commit']}, -j default ({machine['cores_usable']}). "
         f"Medians of {args.rounds} alternating rounds; peak RSS is the maximum.",
         "",
-        "| profile | input | lines | wall s | CPU s | peak tree RSS | temp written | time ratio (target) | ok |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| profile | input | lines | wall s | CPU s | I/O floor s | peak tree RSS | temp written "
+        "| time ratio (target) | floor ratio | ok |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
         for row in res["rows"]:
-            ratio = "base"
+            ratio, floor = "base", "base"
             if "time_ratio" in row:
+                floor = f"{row['floor_ratio']:.2f}x"
                 verdict = "met" if row["time_met"] else "NOT met"
                 ratio = f"{row['time_ratio']:.2f}x (≤ {row['target_time_ratio']:.2f}x) {verdict}"
             lines.append(
                 f"| {res['profile']} | {corpus.format_size(row['bytes'])} | {row['lines']:,} | {row['wall_s']:.1f} "
-                f"| {row['cpu_s']:.1f} | {row['peak_tree_rss'] / MiB:.0f} MiB "
-                f"| {row['temp_bytes'] / row['bytes']:.2f}x input | {ratio} | {'yes' if row['all_ok'] else 'NO'} |"
+                f"| {row['cpu_s']:.1f} | {row['floor_s']:.1f} | {row['peak_tree_rss'] / MiB:.0f} MiB "
+                f"| {row['temp_bytes'] / row['bytes']:.2f}x input | {ratio} | {floor} "
+                f"| {'yes' if row['all_ok'] else 'NO'} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -147,10 +167,12 @@ def main(argv: list[str] | None = None) -> None:
                 order.reverse()
             for size, path in order:
                 result = run_size(profile, path, args.work_dir, args, env, cache)
+                result["floor_s"] = run_floor(path, args.work_dir, args, env)
                 rounds[size].append(result)
                 run.log(
                     f"{profile} {corpus.format_size(size)} round {r + 1}: {result['wall_s']:.1f} s, "
-                    f"{result['peak_tree_rss'] / MiB:.0f} MiB, permutation={result['permutation']}"
+                    f"{result['peak_tree_rss'] / MiB:.0f} MiB, permutation={result['permutation']}, "
+                    f"floor {result['floor_s']:.1f} s"
                 )
         results.append(summarize(profile, sizes, metas, rounds))
         args.out.mkdir(parents=True, exist_ok=True)

@@ -280,10 +280,19 @@ def frame_into(bounds: np.ndarray, data: np.ndarray, sep: Sep, window: int) -> i
     data is corrupt.
     """
     bounds[0] = 0
+    return ends_into(bounds[1:], data, sep, window)
+
+
+def ends_into(out: np.ndarray, data: np.ndarray, sep: Sep, window: int, offset: int = 0) -> int:
+    """Write the records' end offsets plus ``offset`` into ``out`` (at most ``len(out)``).
+
+    Several buckets of one group can so be framed at once, each into its own slice of
+    the group's offsets.  Returns the number of records found.
+    """
     found = 0
     for hits in _ends_by_window(data, _token(sep), window):
-        take = min(len(hits), len(bounds) - 1 - found)
-        bounds[found + 1 : found + 1 + take] = hits[:take]
+        take = min(len(hits), len(out) - found)
+        np.add(hits[:take], offset, out=out[found : found + take])
         found += take
     return found
 
@@ -500,9 +509,15 @@ def sub_bucket_ids(keys: np.ndarray, nbytes: int, target_records: int, target_by
     lo = int(keys.min())
     span = int(keys.max()) - lo
     bits = min(want.bit_length(), 16)
-    shift = max(span.bit_length() - bits, 0)
-    ids = np.right_shift(keys - np.uint64(lo), np.uint64(shift)).astype(np.uint16)
-    return ids, (span >> shift) + 1
+    shift = np.uint64(max(span.bit_length() - bits, 0))
+    ids = np.empty(n, dtype=np.uint16)
+    scratch = np.empty(min(n, _KEY_SLICE), dtype=np.uint64)
+    for at in range(0, n, _KEY_SLICE):  # in cache-sized slices: no group-sized temporaries
+        part = scratch[: min(_KEY_SLICE, n - at)]
+        np.subtract(keys[at : at + len(part)], np.uint64(lo), out=part)
+        part >>= shift
+        ids[at : at + len(part)] = part
+    return ids, (span >> int(shift)) + 1
 
 
 _LOCAL = np.arange(1 << 16, dtype=np.uint64)

@@ -24,6 +24,8 @@ complete, so a task that Dask reruns after losing a worker just writes it again.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import io
 import logging
 import math
 import secrets
@@ -68,6 +70,22 @@ def _fs(url: str) -> tuple[Any, str]:
 def is_url(path: str) -> bool:
     """Whether ``path`` names a location by URL (``s3://...``) rather than a local path."""
     return "://" in path
+
+
+def expand_globs(urls: list[str]) -> list[str]:
+    """URLs with ``*``, ``?`` or ``[`` expanded by their filesystem (sorted), as a shell
+    would expand local paths; a pattern that matches nothing is an error."""
+    out: list[str] = []
+    for url in urls:
+        if not (is_url(url) and any(c in url for c in "*?[")):
+            out.append(url)
+            continue
+        fs, path = _fs(url)
+        found = sorted(fs.glob(path))
+        if not found:
+            raise ShufBigError(f"cannot open '{url}': No such file or directory")
+        out.extend(fs.unstrip_protocol(p) for p in found)
+    return out
 
 
 # -- files written by tasks --------------------------------------------------------------
@@ -140,6 +158,10 @@ class AtomicFile:
 def _open_input(url: str, what: str) -> BinaryIO:
     fs, path = _fs(url)
     try:
+        if getattr(fs, "protocol", None) in ("memory", ("memory",)):
+            # memory:// hands every reader the one stored file object, whose position
+            # concurrent tasks would share: read from a private copy instead.
+            return io.BytesIO(fs.cat_file(path))
         return fs.open(path, "rb")
     except FileNotFoundError:
         raise ShufBigError(f"cannot open {what}: No such file or directory") from None
@@ -233,6 +255,16 @@ def _first_end(handle: BinaryIO, at: int, size: int, sep: bytes, buffer: np.ndar
             return int(ends[k])
         pos += got
     return size
+
+
+def cut(block: Block, chunk: int) -> list[Block]:
+    """A plain input's block cut every ``chunk`` bytes (whole-input blocks stay whole)."""
+    if block.hi < 0:
+        return [block]
+    return [
+        replace(block, lo=lo, hi=min(lo + chunk, block.hi))
+        for lo in range(block.lo, max(block.hi, block.lo + 1), chunk)
+    ]
 
 
 def count_block(block: Block, sep: bytes, chunk: int) -> Span:
@@ -518,7 +550,7 @@ class DaskRun:
                     silence_logs=logging.ERROR,
                 )
                 client = distributed.Client(cluster)
-                if not self.quiet and cluster.dashboard_link:
+                if not self.quiet and importlib.util.find_spec("bokeh") is not None:
                     print(f"shuf-big: Dask dashboard at {cluster.dashboard_link}", file=sys.stderr)
             threads = [w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()]
             settings = Settings(self.sep, self.spec, max(self.mem // max(threads or [1]), MIN_MEM), run_url)
@@ -552,12 +584,11 @@ class DaskRun:
         return [name if is_url(name) else Output(name) for name in names]
 
     def _blocks(self) -> tuple[list[Block], bytes]:
-        """Cut every input into blocks; read the first input's header."""
+        """Every input as one block (cut later, see :func:`cut`); the first input's header."""
         blocks: list[Block] = []
         header = b""
-        chunk = Plan.for_budget(self.mem).read_buffer
         whole_file = overlaps_itself(self.sep)
-        for number, url in enumerate(self.srcs):
+        for number, url in enumerate(expand_globs(self.srcs)):
             what = f"'{url}'"
             fs, path = _fs(url)
             try:
@@ -586,15 +617,13 @@ class DaskRun:
                     )
                 if number == 0:
                     header = head
-            blocks.extend(
-                Block(url, what, lo, min(lo + chunk, size), size, None, 0)
-                for lo in range(start, max(size, start + 1), chunk)
-            )
+            blocks.append(Block(url, what, start, size, size, None, 0))
         return blocks, header
 
     def _stages(self, client: Any, distributed: Any, blocks: list[Block], header: bytes, outputs, settings: Settings):
         tag = secrets.token_hex(4)
         chunk = Plan.for_budget(settings.mem).read_buffer
+        blocks = [piece for block in blocks for piece in cut(block, chunk)]
         with tqdm(
             total=len(blocks), desc="dask: count", unit="task", disable=not self.progress, file=sys.stderr
         ) as bar:

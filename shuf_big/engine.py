@@ -7,6 +7,7 @@ buffer from the budget, and drives the pure functions of :mod:`shuf_big.core`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import resource
 import secrets
@@ -15,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -54,6 +56,10 @@ BUCKET_FILL = 0.5
 # Pass 1 writes each bucket's share of a batch with one system call; below this many
 # records per bucket and batch, splitting in two levels is faster than a wider fan-out.
 MIN_RECORDS_PER_WRITE = 64
+# The in-memory path frames and draws keys on all workers for inputs of at least this size,
+# with keys drawn this many at a time.
+PARALLEL_MIN_BYTES = 1 << 22
+KEY_RANGE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -336,9 +342,9 @@ class LocalEngine:
                 end = core.terminator(probe[:filled], self.sep)  # GNU shuf terminates it too
                 terminated = filled + len(end)
                 probe[filled:terminated] = np.frombuffer(end, dtype=np.uint8)
-                nrecords = core.count_records(probe[:terminated], self.sep)
-                if plan.order_need(terminated, nrecords) <= plan.order_budget:
-                    self._in_memory(probe[:terminated], nrecords, out, head_count)
+                counts = self._count(probe[:terminated])
+                if plan.order_need(terminated, sum(counts)) <= plan.order_budget:
+                    self._in_memory(probe[:terminated], counts, out, head_count)
                     return
             if size is not None and getattr(raw, "rewindable", False):
                 del probe
@@ -351,10 +357,48 @@ class LocalEngine:
         else:
             self._external(raw, size, what, out)
 
-    def _in_memory(self, data: np.ndarray, nrecords: int, out: Sink, head_count: int | None = None) -> None:
+    def _ranges(self, size: int) -> list[tuple[int, int]]:
+        """Byte ranges of an in-memory buffer that workers frame at once.
+
+        Only a one-byte separator can be found from any starting point; a longer one
+        (leftmost matches) is framed from the start, in one range.
+        """
+        if self.pool is None or len(self.sep) != 1 or size < PARALLEL_MIN_BYTES:
+            return [(0, size)]
+        n = 4 * self.plan.jobs
+        cuts = [size * i // n for i in range(n + 1)]
+        return list(itertools.pairwise(cuts))
+
+    def _map(self, fn: Callable[..., Any], *args: Sequence[Any]) -> list[Any]:
+        """``fn`` over the arguments, on the workers when there are several calls."""
+        if self.pool is None or len(args[0]) < 2:
+            return list(map(fn, *args))
+        return list(self.pool.map(fn, *args))
+
+    def _count(self, data: np.ndarray) -> list[int]:
+        """The record count of each of :meth:`_ranges` of ``data``."""
+        return self._map(lambda r: core.count_records(data[r[0] : r[1]], self.sep), self._ranges(len(data)))
+
+    def _in_memory(self, data: np.ndarray, counts: list[int], out: Sink, head_count: int | None = None) -> None:
+        nrecords = sum(counts)
         bounds = np.empty(nrecords + 1, dtype=np.int64)
-        core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16))
-        keys = core.draw_keys(self.spec, np.arange(nrecords, dtype=np.int64))
+        bounds[0] = 0
+        firsts = np.cumsum([0, *counts]).tolist()
+        window = max(self.plan.piece, 1 << 16)
+
+        def frame(r: tuple[int, int], first: int, count: int) -> None:
+            ends = bounds[1 + first : 1 + first + count]
+            if core.ends_into(ends, data[r[0] : r[1]], self.sep, window, r[0]) != count:
+                raise ShufBigError("the input changed while being read")
+
+        self._map(frame, self._ranges(len(data)), firsts[:-1], counts)
+        keys = np.empty(nrecords, dtype=np.uint64)
+
+        def draw(lo: int) -> None:
+            hi = min(lo + KEY_RANGE, nrecords)
+            keys[lo:hi] = core.draw_keys(self.spec, np.arange(lo, hi, dtype=np.int64))
+
+        self._map(draw, range(0, nrecords, KEY_RANGE))
         if head_count is not None and head_count < nrecords:
             selection = core.SmallestKeys(head_count, self.plan.piece)
             selection.offer(data, bounds[1:], keys)
@@ -517,28 +561,36 @@ class LocalEngine:
                 bucket.remove()
 
     def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> core.GroupOrder:
+        """Load a group's buckets (with workers, several at once: each fills its own slice
+        of the group's bytes, offsets and keys) and cut it into sub-buckets."""
         data = np.empty(nbytes, dtype=np.uint8)
-        indices = np.empty(nrecords, dtype=np.int64)
-        at = 0
-        count = 0
-        for bucket in group:
+        bounds = np.empty(nrecords + 1, dtype=np.int64)
+        bounds[0] = 0
+        keys = np.empty(nrecords, dtype=np.uint64)
+        window = max(self.plan.piece, 1 << 16)
+
+        def load(bucket: Bucket, at: int, count: int) -> None:
             with open(bucket.records_path, "rb", buffering=0) as f:
                 got = read_fully(f, memoryview(data[at : at + bucket.nbytes]), f"'{bucket.records_path}'")
             with open(bucket.gaps_path, "rb", buffering=0) as f:
-                gaps = np.fromfile(f, dtype=np.uint16)
-            decoded = core.decode_gaps(gaps)
-            del gaps
+                decoded = core.decode_gaps(np.fromfile(f, dtype=np.uint16))
             if got != bucket.nbytes or len(decoded) != bucket.nrecords:
                 raise ShufBigError(f"temporary file '{bucket.records_path}' changed during the run")
-            indices[count : count + bucket.nrecords] = decoded
+            keys[count : count + bucket.nrecords] = core.draw_keys(self.spec, decoded)
             del decoded
-            at += bucket.nbytes
-            count += bucket.nrecords
-        bounds = np.empty(nrecords + 1, dtype=np.int64)
-        if core.frame_into(bounds, data, self.sep, max(self.plan.piece, 1 << 16)) != nrecords:
-            raise ShufBigError("temporary files are corrupt (record count mismatch)")
-        keys = core.draw_keys(self.spec, indices)
-        del indices
+            ends = bounds[count + 1 : count + 1 + bucket.nrecords]
+            if core.ends_into(ends, data[at : at + bucket.nbytes], self.sep, window, at) != bucket.nrecords:
+                raise ShufBigError("temporary files are corrupt (record count mismatch)")
+
+        starts = np.cumsum([0] + [b.nbytes for b in group])
+        counts = np.cumsum([0] + [b.nrecords for b in group])
+        jobs = [(b, int(starts[i]), int(counts[i])) for i, b in enumerate(group)]
+        if self.pool is None or len(jobs) == 1:
+            for job in jobs:
+                load(*job)
+        else:
+            for future in [self.pool.submit(load, *job) for job in jobs]:
+                future.result()
         return core.GroupOrder(data, bounds, keys, self.plan.piece)
 
     def _emit(self, group: core.GroupOrder, out: Sink, bar: tqdm) -> None:

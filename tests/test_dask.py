@@ -29,7 +29,7 @@ fsspec = pytest.importorskip("fsspec")
 def cluster():
     """Two single-thread workers in this process: fast to start, and they share memory://."""
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=50
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0", silence_logs=50
     ) as c:
         yield c
 
@@ -135,12 +135,14 @@ def test_more_shards_than_records(tmp_path: Path, cluster) -> None:
 
 
 def test_memory_filesystem_for_inputs_temp_and_outputs(tmp_path: Path, cluster) -> None:
-    """fsspec's memory:// stands in for object storage (the in-process workers share it)."""
+    """fsspec's memory:// stands in for object storage (the in-process workers share it);
+    a glob in an input URL is expanded, sorted, as a shell would."""
     blob = words(6000, 6)
     fs = fsspec.filesystem("memory")
-    fs.pipe("/corpus/in.txt", blob)
+    fs.pipe("/corpus/in-2.txt", blob[3000:])
+    fs.pipe("/corpus/in-1.txt", blob[:3000])
     shuf_big.shuffle(
-        "memory://corpus/in.txt",
+        "memory://corpus/in-*.txt",
         "memory://corpus/out.txt.gz",
         engine="dask",
         scheduler=cluster.scheduler_address,
@@ -148,11 +150,14 @@ def test_memory_filesystem_for_inputs_temp_and_outputs(tmp_path: Path, cluster) 
         mem="64K",
         seed=9,
     )
-    (tmp_path / "in.txt").write_bytes(blob)
-    shuf_big.shuffle(str(tmp_path / "in.txt"), str(tmp_path / "local.txt"), mem="64K", seed=9)
+    (tmp_path / "a.txt").write_bytes(blob[:3000])
+    (tmp_path / "b.txt").write_bytes(blob[3000:])
+    shuf_big.shuffle([str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], str(tmp_path / "local.txt"), mem="64K", seed=9)
     assert gzip.decompress(fs.cat("/corpus/out.txt.gz")) == (tmp_path / "local.txt").read_bytes()
     assert not fs.exists("/scratch") or fs.ls("/scratch") == []
-    assert [p["name"] for p in fs.ls("/corpus")] == ["/corpus/in.txt", "/corpus/out.txt.gz"]
+    assert sorted(p["name"] for p in fs.ls("/corpus")) == ["/corpus/in-1.txt", "/corpus/in-2.txt", "/corpus/out.txt.gz"]
+    with pytest.raises(shuf_big.ShufBigError, match=r"cannot open 'memory://corpus/nothing-\*': No such file"):
+        shuf_big.shuffle("memory://corpus/nothing-*", "memory://corpus/x", engine="dask", temp_url="memory://s")
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -222,19 +227,41 @@ def test_engine_is_a_choice() -> None:
 
 
 def test_command_starts_a_local_cluster(tmp_path: Path, shuf_big_cmd: list[str]) -> None:
-    """``--engine dask -j 2``: two worker processes; same bytes as the local engine."""
+    """``--engine dask -j 2``: two worker processes; sharded gzip output with the same
+    records per shard as the local engine's, and the dashboard's address on stderr."""
     src = tmp_path / "in.txt"
     src.write_bytes(words(20_000, 8))
-    local = subprocess.run([*shuf_big_cmd, "--seed", "4", "-S", "256K", str(src)], capture_output=True, check=True)
+    pattern = "out-{shard}.txt.gz"
+    common = ["--seed", "4", "-S", "256K", "--shards", "2", str(src)]
+    (tmp_path / "local").mkdir()
+    subprocess.run([*shuf_big_cmd, *common, "-o", str(tmp_path / "local" / pattern)], check=True)
+    (tmp_path / "dask").mkdir()
+    (tmp_path / "tmp").mkdir()
+    dask = ["--engine", "dask", "-j", "2", "-T", str(tmp_path / "tmp"), "-o", str(tmp_path / "dask" / pattern)]
     run = subprocess.run(
-        [*shuf_big_cmd, "--engine", "dask", "-j", "2", "--seed", "4", "-S", "256K", "-T", str(tmp_path), str(src)],
+        [*shuf_big_cmd, *dask, *common],
         capture_output=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout == local.stdout
+    for shard in range(2):
+        name = pattern.format(shard=shard)
+        want = gzip.decompress((tmp_path / "local" / name).read_bytes())
+        assert gzip.decompress((tmp_path / "dask" / name).read_bytes()) == want
+        assert len(want) > 100_000
     assert b"Dask dashboard at http" in run.stderr
-    assert [p for p in os.listdir(tmp_path) if p != "in.txt"] == []
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_standard_output(tmp_path: Path, cluster, capfd) -> None:
+    src = tmp_path / "in.txt"
+    src.write_bytes(words(3000, 9))
+    shuf_big.shuffle(str(src), str(tmp_path / "want.txt"), mem="64K", seed=2)
+    capfd.readouterr()
+    shuf_big.shuffle(
+        str(src), "-", mem="64K", seed=2, engine="dask", scheduler=cluster.scheduler_address, temp_url=str(tmp_path)
+    )
+    assert capfd.readouterr().out.encode() == (tmp_path / "want.txt").read_bytes()
 
 
 def test_a_killed_worker_loses_no_records(tmp_path: Path) -> None:
@@ -249,7 +276,7 @@ def test_a_killed_worker_loses_no_records(tmp_path: Path) -> None:
     dst = tmp_path / "out.txt"
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
         ) as c,
         distributed.Client(c) as client,
     ):
