@@ -499,6 +499,48 @@ def concat_output(url: str, header: bytes, pieces: list[str], compress: str | No
     return out.temp
 
 
+# -- planning (pure) ------------------------------------------------------------------------
+
+
+def fanout_bits_for(nbytes: int, nrecords: int, mem: int, workers: int) -> int:
+    """Bucket-count bits: buckets planned at half a task's ordering budget (as the local
+    engine), and at least two per worker so that every worker has reduce tasks."""
+    plan = Plan.for_budget(mem)
+    wanted = max((nbytes + ORDER_BYTES_PER_RECORD * nrecords) / (BUCKET_FILL * plan.order_budget), 2 * workers, 1)
+    return min(max(math.ceil(math.log2(wanted)), 0), 16)
+
+
+def bucket_rows(indexes: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
+    """Gather the spill files' index rows by bucket: (non-empty buckets in key order, their
+    rows, each with the number of its spill file appended as column ``SPILL``)."""
+    tagged = [np.column_stack((rows, np.full(len(rows), k, dtype=np.int64))) for k, rows in enumerate(indexes)]
+    table = np.concatenate(tagged) if tagged else np.empty((0, 8), dtype=np.int64)
+    if not len(table):
+        return [], []
+    table = table[np.argsort(table[:, BUCKET], kind="stable")]
+    buckets, starts = np.unique(table[:, BUCKET], return_index=True)
+    return buckets.tolist(), np.split(table, starts[1:])
+
+
+def piece_limits(counts: list[int], outputs: int) -> list[tuple[int, list[int]]]:
+    """For each bucket of ``counts`` records (in key order): the first output its records
+    go to, and after which of its records each of its pieces ends.
+
+    Output ``s`` gets records ``[s * n // K, (s + 1) * n // K)`` of the whole shuffle, as
+    the local engine's ``--shards``; a bucket spanning several outputs writes one piece each.
+    """
+    total = sum(counts)
+    ends = [(s + 1) * total // outputs for s in range(outputs)]
+    out = []
+    done = 0
+    for n in counts:
+        first = int(np.searchsorted(ends, done, side="right"))
+        last = int(np.searchsorted(ends, done + n - 1, side="right"))
+        out.append((first, [min(ends[s], done + n) - done for s in range(first, last + 1)]))
+        done += n
+    return out
+
+
 # -- the driver ------------------------------------------------------------------------------
 
 
@@ -620,97 +662,63 @@ class DaskRun:
             blocks.append(Block(url, what, start, size, size, None, 0))
         return blocks, header
 
-    def _stages(self, client: Any, distributed: Any, blocks: list[Block], header: bytes, outputs, settings: Settings):
+    def _stages(
+        self,
+        client: Any,
+        distributed: Any,
+        blocks: list[Block],
+        header: bytes,
+        outputs: list[Output | str],
+        settings: Settings,
+    ) -> list[tuple[Any, str, str]]:
+        """Run the four stages; returns (filesystem, temporary path, final path) of the URL
+        outputs, for the caller to rename once every output is complete."""
         tag = secrets.token_hex(4)
         chunk = Plan.for_budget(settings.mem).read_buffer
         blocks = [piece for block in blocks for piece in cut(block, chunk)]
-        with tqdm(
-            total=len(blocks), desc="dask: count", unit="task", disable=not self.progress, file=sys.stderr
-        ) as bar:
-            futures = [
-                client.submit(count_block, b, self.sep, chunk, key=f"shuf-big-count-{tag}-{i}")
-                for i, b in enumerate(blocks)
-            ]
-            spans: list[Span] = self._wait(distributed, futures, bar)
-            firsts = np.concatenate(([0], np.cumsum([s.records for s in spans])))
-            total = int(firsts[-1])
-            nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in spans)
-            plan = Plan.for_budget(settings.mem)
-            need = nbytes + ORDER_BYTES_PER_RECORD * total
-            wanted = max(need / (BUCKET_FILL * plan.order_budget), 2 * len(client.scheduler_info()["workers"]), 1)
-            settings = replace(settings, fanout_bits=min(max(math.ceil(math.log2(wanted)), 0), 16))
+        with tqdm(total=0, unit="task", disable=not self.progress, file=sys.stderr) as bar:
 
-            bar.set_description("dask: scatter")
-            bar.total += len(spans)
-            futures = [
-                client.submit(map_block, s, int(firsts[i]), i, settings, key=f"shuf-big-map-{tag}-{i}")
-                for i, s in enumerate(spans)
-                if s.records
-            ]
-            spilled = self._wait(distributed, futures, bar, skipped=len(spans) - len(futures))
-            spills = [url for url, _ in spilled]
-            table = np.concatenate(
-                [np.column_stack((rows, np.full(len(rows), k, dtype=np.int64))) for k, (_, rows) in enumerate(spilled)]
-                or [np.empty((0, 8), dtype=np.int64)]
+            def stage(name: str, fn: Callable[..., Any], calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+                bar.set_description(f"dask: {name}")
+                bar.total += len(calls)
+                futures = [client.submit(fn, *args, key=f"shuf-big-{name}-{tag}-{key}") for key, args in calls]
+                return self._wait(distributed, futures, bar)
+
+            spans: list[Span] = stage(
+                "count", count_block, [(str(i), (b, self.sep, chunk)) for i, b in enumerate(blocks)]
             )
-            table = table[np.argsort(table[:, BUCKET], kind="stable")]
-            buckets, starts = np.unique(table[:, BUCKET], return_index=True)
-            per_bucket = np.split(table, starts[1:]) if len(table) else []
+            firsts = np.cumsum([0] + [s.records for s in spans]).tolist()
+            total = firsts[-1]
+            nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in spans)
+            workers = len(client.scheduler_info()["workers"])
+            settings = replace(settings, fanout_bits=fanout_bits_for(nbytes, total, settings.mem, workers))
+            maps = [(str(i), (s, firsts[i], i, settings)) for i, s in enumerate(spans) if s.records]
+            spilled: list[tuple[str, np.ndarray]] = stage("scatter", map_block, maps)
+            spills = [url for url, _ in spilled]
+            buckets, per_bucket = bucket_rows([rows for _, rows in spilled])
             counts = [int(rows[:, RECORDS].sum()) for rows in per_bucket]
             if sum(counts) != total:
                 raise ShufBigError("the inputs changed while being read")
-
-            bar.set_description("dask: order")
-            nout = len(outputs)
-            limits = [(s + 1) * total // nout for s in range(nout)]
             compress = [compression_of(o if isinstance(o, str) else o.path) for o in outputs]
             pieces: list[list[str]] = [[] for _ in outputs]
-            futures = []
-            done = 0
-            for b, rows, n in zip(buckets.tolist(), per_bucket, counts, strict=True):
-                first = int(np.searchsorted(limits, done, side="right"))
-                last = int(np.searchsorted(limits, done + n - 1, side="right"))
-                urls = [f"{settings.run}/piece-{b:05x}-{s:05d}" for s in range(first, last + 1)]
-                local = [min(limits[s], done + n) - done for s in range(first, last + 1)]
-                for s, url in zip(range(first, last + 1), urls, strict=True):
-                    pieces[s].append(url)
-                futures.append(
-                    client.submit(
-                        reduce_bucket,
-                        rows,
-                        spills,
-                        urls,
-                        local,
-                        compress[first],
-                        settings,
-                        key=f"shuf-big-reduce-{tag}-{b}",
-                    )
-                )
-                done += n
-            bar.total += len(futures)
-            self._wait(distributed, futures, bar)
-
-            bar.set_description("dask: write")
-            temps = []
+            reduces = []
+            for b, rows, (first, limits) in zip(buckets, per_bucket, piece_limits(counts, len(outputs)), strict=True):
+                urls = [f"{settings.run}/piece-{b:05x}-{first + p:05d}" for p in range(len(limits))]
+                for p, url in enumerate(urls):
+                    pieces[first + p].append(url)
+                reduces.append((str(b), (rows, spills, urls, limits, compress[first], settings)))
+            stage("order", reduce_bucket, reduces)
             remote = [(s, o) for s, o in enumerate(outputs) if isinstance(o, str)]
-            futures = [
-                client.submit(concat_output, o, header, pieces[s], compress[s], key=f"shuf-big-concat-{tag}-{s}")
-                for s, o in remote
-            ]
-            bar.total += len(futures)
-            for (_, o), temp in zip(remote, self._wait(distributed, futures, bar), strict=True):
-                fs_out, path = _fs(o)
-                temps.append((fs_out, temp, path))
+            written = stage("write", concat_output, [(str(s), (o, header, pieces[s], compress[s])) for s, o in remote])
             for s, out in enumerate(outputs):
                 if isinstance(out, Output):
                     out.write([memoryview(_header_bytes(header, compress[s], not pieces[s]))])
                     _copy_pieces(pieces[s], out.write)
-        return temps
+        return [(_fs(o)[0], temp, _fs(o)[1]) for (_, o), temp in zip(remote, written, strict=True)]
 
     @staticmethod
-    def _wait(distributed: Any, futures: list[Any], bar: tqdm, skipped: int = 0) -> list[Any]:
+    def _wait(distributed: Any, futures: list[Any], bar: tqdm) -> list[Any]:
         """The futures' results in submission order, advancing the bar as each completes."""
-        bar.update(skipped)
         try:
             for future in distributed.as_completed(futures):
                 if future.status == "error":

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import shuf_big
 from shuf_big.cli import cli
-from shuf_big.dask_engine import overlaps_itself
+from shuf_big.dask_engine import bucket_rows, overlaps_itself, piece_limits
 
 distributed = pytest.importorskip("distributed")
 fsspec = pytest.importorskip("fsspec")
@@ -172,6 +172,24 @@ def test_any_bytes_give_the_local_output(tmp_path_factory, cluster, blob: bytes,
     src.write_bytes(blob)
     local, remote = local_and_dask(tmp, cluster, [src], mem=mem, seed=seed)
     assert local.read_bytes() == remote.read_bytes()
+
+
+def test_piece_limits_cut_buckets_where_the_shards_end() -> None:
+    # 10 records in buckets of 4, 3, 3 over 3 outputs: shards hold records [0, 3), [3, 6), [6, 10)
+    assert piece_limits([4, 3, 3], 3) == [(0, [3, 4]), (1, [2, 3]), (2, [3])]
+    assert piece_limits([5, 5], 1) == [(0, [5]), (0, [5])]
+    # more outputs than records: empty outputs get no piece
+    assert piece_limits([1, 1], 4) == [(1, [1]), (3, [1])]
+
+
+def test_bucket_rows_group_the_spill_indexes_by_bucket() -> None:
+    a = np.array([[0, 0, 5, 5, 2, 1, -1], [3, 5, 7, 12, 2, 1, -1]])
+    b = np.array([[3, 0, 4, 4, 2, 1, 9]])
+    buckets, rows = bucket_rows([a, b])
+    assert buckets == [0, 3]
+    assert rows[0].tolist() == [[0, 0, 5, 5, 2, 1, -1, 0]]
+    assert rows[1].tolist() == [[3, 5, 7, 12, 2, 1, -1, 0], [3, 0, 4, 4, 2, 1, 9, 1]]
+    assert bucket_rows([]) == ([], [])
 
 
 def test_overlapping_separators_are_read_whole() -> None:
