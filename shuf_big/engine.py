@@ -337,7 +337,7 @@ class LocalEngine:
             # the budget of a stream, so that falling back to pass 1 stays in budget.
             room = len(self.sep)  # for a terminator the last record may lack
             probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
-            filled = read_fully(raw, memoryview(probe[: len(probe) - room]), what)
+            filled = self._read_fully(raw, memoryview(probe[: len(probe) - room]), what)
             if filled < len(probe) - room:
                 end = core.terminator(probe[:filled], self.sep)  # GNU shuf terminates it too
                 terminated = filled + len(end)
@@ -356,6 +356,19 @@ class LocalEngine:
             self._head(raw, what, out, head_count)
         else:
             self._external(raw, size, what, out)
+
+    def _read_fully(self, raw: RawReader, view: memoryview, what: str) -> int:
+        """:func:`read_fully`, with positioned reads on all workers where the input allows."""
+        parallel = getattr(raw, "readinto_parallel", None)
+        if self.pool is None or parallel is None or len(view) < PARALLEL_MIN_BYTES:
+            return read_fully(raw, view, what)
+        filled = 0
+        while filled < len(view):
+            got = parallel(view[filled:], 4 * self.plan.jobs, self._map)
+            if not got:
+                break
+            filled += got
+        return filled
 
     def _ranges(self, size: int) -> list[tuple[int, int]]:
         """Byte ranges of an in-memory buffer that workers frame at once.

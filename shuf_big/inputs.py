@@ -11,25 +11,28 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import itertools
 import lzma
 import os
 import stat
 import sys
 import zlib
-from collections.abc import Callable
-from typing import BinaryIO
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from . import core
 from .errors import ShufBigError
-from .io import RawReader, describe, zstandard_module
+from .io import RawReader, describe, pread_fully, zstandard_module
 
 # File name endings and the compression formats they stand for.
 EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz", ".zst": "zstd", ".zstd": "zstd"}
 FORMATS = ("gzip", "bz2", "xz", "zstd")
 # Records that a paragraph-mode separator (``--record-separator ''``) turns input into.
 PARAGRAPH_END = b"\n\n"
+# Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 # Paragraph normalising and header splitting work in pieces this size: their int64
 # temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.
 _CHUNK = 1 << 16
@@ -151,6 +154,26 @@ class Sized:
                 f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
             )
         return got
+
+    def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
+        """As :meth:`readinto`, in ``pieces`` positioned reads at once: several threads copy
+        from the page cache and fault in the buffer's fresh pages in parallel."""
+        fd = self.handle.fileno()
+        start = self.handle.tell()
+        ranges = list(itertools.pairwise([len(view) * i // pieces for i in range(pieces + 1)]))
+        got = map_fn(lambda r: pread_fully(fd, view[r[0] : r[1]], start + r[0]), ranges)
+        total = 0
+        for (lo, hi), n in zip(ranges, got, strict=True):
+            total += n
+            if n < hi - lo:  # the end of the file: what follows a short piece does not count
+                break
+        self.handle.seek(start + total)
+        self.count += total
+        if not total and len(view) and self.count < self.size:
+            raise ShufBigError(
+                f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
+            )
+        return total
 
 
 def _open_path(path: str, decompress: str | None) -> tuple[RawReader, BinaryIO, str]:
@@ -348,6 +371,20 @@ class Inputs:
                 return got
             self.pending = self.tail.terminator() if len(self.paths) > 1 else b""
             self._close_current()
+
+    def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
+        """As :meth:`readinto`, reading a plain file in ``pieces`` at once (see :class:`Sized`)."""
+        if self.pending or not isinstance(self.current, Sized):
+            return self.readinto(view)
+        try:
+            got = self.current.readinto_parallel(view, pieces, map_fn)
+        except OSError as err:
+            raise ShufBigError(f"read error on {self.current_what}: {describe(err)}") from None
+        if not got:
+            return self.readinto(view)  # this input's end: a terminator, the next input
+        if len(self.paths) > 1:
+            self.tail.feed(np.frombuffer(view[:got], dtype=np.uint8))
+        return got
 
     def rewind(self) -> None:
         """Start again from the first input (only when no input is standard input)."""

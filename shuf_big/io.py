@@ -159,6 +159,18 @@ def read_fully(raw: RawReader, view: memoryview, what: str) -> int:
     return filled
 
 
+def pread_fully(fd: int, view: memoryview, offset: int) -> int:
+    """Fill ``view`` from ``fd`` at ``offset`` without moving the file position; returns
+    the bytes read (fewer only at the end of the file)."""
+    got = 0
+    while got < len(view):
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if not n:
+            break
+        got += n
+    return got
+
+
 class PrefixedReader:
     """A raw reader that first returns bytes already read (a probe), then the stream.
 
