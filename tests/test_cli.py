@@ -157,9 +157,24 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
                 "input_range": None,
                 "repeat": False,
                 "random_source": None,
+                "engine": "local",
+                "scheduler": None,
+                "temp_url": None,
+                "quiet": False,
             },
         )
     ]
+
+
+def test_cli_passes_the_dask_options(captured) -> None:
+    args = ["--engine", "dask", "--scheduler", "tcp://h:8786", "--temp-url", "s3://b/tmp", "-q", "s3://b/in.txt"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (srcs, _), kwargs = captured[0]
+    assert srcs == ["s3://b/in.txt"]
+    assert (kwargs["engine"], kwargs["scheduler"], kwargs["temp_url"]) == ("dask", "tcp://h:8786", "s3://b/tmp")
+    assert kwargs["quiet"] is True
+    assert kwargs["progress"] is False
 
 
 def test_cli_defaults_read_stdin_write_stdout(captured) -> None:
