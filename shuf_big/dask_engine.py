@@ -387,7 +387,7 @@ def _read_range(handle: BinaryIO, at: int, view: memoryview, what: str) -> None:
         raise ShufBigError(f"temporary file {what} is truncated")
 
 
-def _load_rows(rows: np.ndarray, spills: list[str], sep: bytes) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _load_rows(rows: np.ndarray, spills: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Each index row's records and their global indices, one row at a time."""
     handles: dict[int, BinaryIO] = {}
     try:
@@ -408,11 +408,13 @@ def _load_rows(rows: np.ndarray, spills: list[str], sep: bytes) -> Iterator[tupl
             handle.close()
 
 
-def _group(rows: np.ndarray, spills: list[str], settings: Settings, plan: Plan, select: tuple[int, int] | None):
+def _group(
+    rows: np.ndarray, spills: list[str], settings: Settings, plan: Plan, select: tuple[int, int] | None
+) -> core.GroupOrder:
     """The records of ``rows`` (only key sub-range ``select = (bits, j)`` if given), ordered."""
     datas, lengths, keys = [], [], []
     window = max(plan.piece, 1 << 16)
-    for data, indices in _load_rows(rows, spills, settings.sep):
+    for data, indices in _load_rows(rows, spills):
         bounds = np.empty(len(indices) + 1, dtype=np.int64)
         if core.frame_into(bounds, data, settings.sep, window) != len(indices):
             raise ShufBigError("temporary files are corrupt (record count mismatch)")
