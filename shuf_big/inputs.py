@@ -147,7 +147,10 @@ class Sized:
         self.count = 0
 
     def readinto(self, view: memoryview) -> int:
-        got = self.handle.readinto(view) or 0
+        return self._counted(self.handle.readinto(view) or 0, view)
+
+    def _counted(self, got: int, view: memoryview) -> int:
+        """Count ``got`` bytes read into ``view``; nothing read before ``size`` is a shrink."""
         self.count += got
         if not got and len(view) and self.count < self.size:
             raise ShufBigError(
@@ -168,12 +171,7 @@ class Sized:
             if n < hi - lo:  # the end of the file: what follows a short piece does not count
                 break
         self.handle.seek(start + total)
-        self.count += total
-        if not total and len(view) and self.count < self.size:
-            raise ShufBigError(
-                f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
-            )
-        return total
+        return self._counted(total, view)
 
 
 def _open_path(path: str, decompress: str | None) -> tuple[RawReader, BinaryIO, str]:
