@@ -6,7 +6,7 @@
 
 __version__ = "1.0.0"
 
-from .engine import shuffle
+from .api import shuffle
 from .errors import ShufBigError
 
 __all__ = ["ShufBigError", "__version__", "shuffle"]

@@ -17,11 +17,12 @@ from typing import NoReturn
 import click
 
 from . import __version__
-from .engine import DEFAULT_MEM, default_jobs, shuffle
-from .errors import ShufBigError
-from .gnu import parse_count, parse_input_range
+from .api import shuffle
+from .errors import ShufBigError, UsageError
 from .inputs import read_files_from
-from .io import Interrupted, install_signal_handlers
+from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
+from .plan import DEFAULT_MEM
+from .signals import Interrupted, install_signal_handlers
 
 PROG = "shuf-big"
 
@@ -147,7 +148,14 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     help="Put temp files in DIR (repeat to spread them); default $TMPDIR or /tmp.",
 )
 @click.option("-z", "--zero-terminated", is_flag=True, help="Records end with NUL, not newline.")
-@click.option("-j", "--jobs", type=int, default=None, metavar="N", help="Worker processes [default: CPU count].")
+@click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Worker threads (the --mem budget is shared by all) [default: the CPUs available].",
+)
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar on stderr [default: when stderr is a terminal]."
 )
@@ -203,37 +211,18 @@ def cli(
     in memory, larger ones in two passes through temp files.  With -e the ARGs are the
     lines; with -i LO-HI the numbers LO..HI are.  All GNU shuf options are accepted.
     """
-    # Errors of single options first, as GNU shuf meets them while parsing.  A repeated
-    # identical -o is one output, as in GNU shuf; --aligned takes one -o per input.
-    if len(set(outputs)) > 1 and not aligned:
-        raise ShufBigError("multiple output files specified")
+    # Errors of single options first, as GNU shuf meets them while parsing.
+    check_repeats(outputs, aligned, random_sources, len(input_ranges))
     if not aligned:
         outputs = outputs[-1:]
-    if len(set(random_sources)) > 1:
-        raise ShufBigError("multiple random sources specified")
-    if len(input_ranges) > 1:
-        raise ShufBigError("multiple -i options specified")
     input_range = parse_input_range(input_ranges[0]) if input_ranges else None
-    if seed is not None:
-        try:  # decimal (leading zeros allowed) or 0x/0o/0b-prefixed
-            seed_value = int(seed, 0) if seed.lower().lstrip("+").startswith(("0x", "0o", "0b")) else int(seed, 10)
-        except ValueError:
-            raise ShufBigError(f"invalid --seed: '{seed}'") from None
-    else:
-        seed_value = None
-    counts = []
-    for text in head_counts:
-        counts.append(parse_count(text))
-    if echo and input_range is not None:
-        raise click.UsageError("cannot combine -e and -i options")
-    if random_sources and seed_value is not None:
-        raise click.UsageError("cannot combine --random-source and --seed options")
-    if input_range is not None and operands:
-        raise click.UsageError(f"extra operand '{operands[0]}'")
+    seed_value = parse_seed(seed) if seed is not None else None
+    counts = [parse_count(text) for text in head_counts]
+    check_conflicts(
+        echo, input_range is not None, bool(random_sources), seed_value is not None, operands, files_from is not None
+    )
     files = list(operands)
     if files_from is not None:
-        if files:
-            raise click.UsageError("file operands cannot be combined with --files-from")
         files = read_files_from(files_from)
     if echo or input_range is not None:
         files = ["-"]
@@ -246,7 +235,7 @@ def cli(
             mem=mem,
             seed=seed_value,
             tmp_dirs=list(temp_dirs) or None,
-            jobs=jobs if jobs is not None else default_jobs(),
+            jobs=jobs,
             zero_terminated=zero_terminated,
             record_separator=separator,
             header=header,
@@ -272,7 +261,7 @@ def cli(
 def _unescape(text: str) -> bytes:
     """``--record-separator`` text with backslash escapes (``\\n``, ``\\t``, ``\\0``, ``\\x1e``) as bytes."""
     try:
-        return codecs.escape_decode(os.fsencode(text))[0]  # type: ignore[attr-defined]
+        return codecs.escape_decode(os.fsencode(text))[0]
     except ValueError as err:
         raise ShufBigError(f"invalid --record-separator '{text}': {err}") from None
 
@@ -305,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
         _fail(f"{exc.format_message()}\nTry '{PROG} --help' for more information.")
+    except UsageError as exc:
+        _fail(f"{exc}\nTry '{PROG} --help' for more information.")
     except ShufBigError as exc:
         _fail(str(exc))
     except Interrupted as exc:

@@ -1,7 +1,7 @@
-"""GNU shuf's other input modes: ``-e``, ``-i``, ``-r`` and ``--random-source``.
+"""The GNU engine: GNU shuf's generated inputs ``-e`` and ``-i`` and draws with ``-r``.
 
-The shuffle itself stays the engine's: ``-e`` operands and ``-i`` numbers become an input
-stream of records fed to :class:`shuf_big.engine.LocalEngine`, so ``--seed``, ``-n``,
+A full shuffle stays the shuffler's: ``-e`` operands and ``-i`` numbers become an input
+stream of records fed to :class:`shuf_big.shuffler.Shuffler`, so ``--seed``, ``-n``,
 ``--mem`` and ``-j`` behave exactly as with a file.  Two things need their own code:
 
 * ``-i LO-HI -n K`` with K below the range's size: the first K lines of the shuffle are
@@ -16,156 +16,22 @@ stream of records fed to :class:`shuf_big.engine.LocalEngine`, so ``--seed``, ``
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
-import re
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from . import core
-from .engine import LocalEngine, Plan, run_stream
 from .errors import ShufBigError
+from .generated import BytesReader, RangeReader, echo_input
 from .inputs import Inputs
-from .io import Output, TempDirs, describe, read_fully
-from .outputs import open_output
+from .job import Job
+from .malloc import tune_for_budget
+from .outputs import Sink, open_output
+from .plan import Plan
+from .records import read_fully
+from .shuffler import Shuffler
 from .sizes import format_size
-
-# --random-source: the seed is the 8-byte BLAKE2b digest of at most this many first bytes.
-RANDOM_SOURCE_BYTES = 32
-RANGE_MAX = core.MASK64
-# GNU's xstrtoumax in base 10 (leading white space, an optional '+').
-_DECIMAL = re.compile(r"[ \t\n\v\f\r]*\+?([0-9]+)")
-
-
-# -- parsing --------------------------------------------------------------------------------
-
-
-def _parse_bound(text: str) -> int:
-    match = _DECIMAL.fullmatch(text)
-    if not match:
-        raise ShufBigError(f"invalid input range: '{text}'")
-    value = int(match.group(1))
-    if value > RANGE_MAX:
-        raise ShufBigError(f"invalid input range: '{text}': Value too large for defined data type")
-    return value
-
-
-def parse_count(text: str) -> int:
-    """Parse ``-n COUNT`` as GNU shuf does (base 10, leading white space and '+' allowed).
-
-    Counts beyond 2**64-1, which GNU shuf takes as "no limit", stay exact Python ints.
-    """
-    match = _DECIMAL.fullmatch(text)
-    if not match:
-        raise ShufBigError(f"invalid line count: '{text}'")
-    return int(match.group(1))
-
-
-def parse_input_range(text: str) -> tuple[int, int]:
-    """Parse ``-i LO-HI`` as GNU shuf does; ``HI = LO - 1`` is an empty range.
-
-    Unlike GNU shuf (whose line count must fit in 64 bits), ``0-18446744073709551615``
-    is accepted: its 2**64 numbers can be sampled with ``-n`` or ``-r``.
-    """
-    lo_text, dash, hi_text = text.partition("-")
-    if not dash:
-        _parse_bound(text)
-        raise ShufBigError(f"invalid input range: '{text}'")
-    lo = _parse_bound(lo_text)
-    hi = _parse_bound(hi_text)
-    if lo > hi + 1:
-        raise ShufBigError(f"invalid input range: '{text}'")
-    return lo, hi
-
-
-def seed_from_random_source(path: str | os.PathLike[str]) -> int:
-    """The 64-bit seed ``--random-source=FILE`` stands for.
-
-    The output depends only on FILE's first 32 bytes (fewer if it is shorter; never more
-    are read, so ``/dev/urandom`` or an endless pipe works): the seed is their BLAKE2b
-    digest with ``digest_size=8``, read as a big-endian integer.  An empty FILE is an
-    error, as GNU shuf's "end of file".
-    """
-    name = os.fspath(path)
-    try:
-        handle = open(name, "rb", buffering=0)  # noqa: SIM115 (closed below)
-    except IsADirectoryError as err:
-        raise ShufBigError(f"'{name}': read error: {describe(err)}") from None
-    except OSError as err:
-        raise ShufBigError(f"{name}: {describe(err)}") from None
-    with handle:
-        data = bytearray(RANDOM_SOURCE_BYTES)
-        got = read_fully(handle, memoryview(data), f"'{name}'")
-    if got == 0:
-        raise ShufBigError(f"'{name}': end of file")
-    return int.from_bytes(hashlib.blake2b(bytes(data[:got]), digest_size=8).digest(), "big")
-
-
-# -- in-memory and generated inputs ------------------------------------------------------
-
-
-class BytesReader:
-    """A raw reader over bytes already in memory (the ``-e`` operands)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-        self.offset = 0
-
-    def readinto(self, buffer: memoryview) -> int:
-        n = min(len(buffer), len(self.data) - self.offset)
-        buffer[:n] = self.data[self.offset : self.offset + n]
-        self.offset += n
-        return n
-
-    rewindable = True
-
-    def rewind(self) -> None:
-        self.offset = 0
-
-
-class RangeReader:
-    """The text of the numbers ``lo..hi``, one per record, generated ``chunk`` at a time."""
-
-    def __init__(self, lo: int, hi: int, sep: int, chunk: int) -> None:
-        self.lo, self.hi, self.sep, self.chunk = lo, hi, sep, chunk
-        self.size = core.decimal_bytes(lo, hi)
-        self.rewind()
-
-    rewindable = True
-
-    def rewind(self) -> None:
-        self.next = self.lo
-        self.pending = np.empty(0, dtype=np.uint8)
-        self.used = 0
-
-    def readinto(self, buffer: memoryview) -> int:
-        out = np.frombuffer(buffer, dtype=np.uint8)
-        filled = 0
-        while filled < len(out):
-            if self.used == len(self.pending):
-                if self.next > self.hi:
-                    break
-                count = min(self.chunk, self.hi - self.next + 1)
-                values = np.arange(count, dtype=np.uint64)
-                values += np.uint64(self.next)
-                self.pending = core.format_decimal(values, self.sep)
-                self.used = 0
-                self.next += count
-            n = min(len(out) - filled, len(self.pending) - self.used)
-            out[filled : filled + n] = self.pending[self.used : self.used + n]
-            filled += n
-            self.used += n
-        return filled
-
-
-def echo_input(operands: Sequence[str | bytes], sep: int) -> bytes:
-    """The ``-e`` operands as one input: each operand a record ended by ``sep``."""
-    end = bytes([sep])
-    return b"".join((os.fsencode(op) if isinstance(op, str) else op) + end for op in operands)
-
-
-# -- -i LO-HI -n K ----------------------------------------------------------------------------
+from .tempfiles import TempDirs, fd_fanout_bits
 
 
 def range_head_method(n: int, k: int) -> str:
@@ -195,7 +61,7 @@ def _block(plan: Plan) -> int:
     return max(16, min(1 << 16, plan.mem // 1024))
 
 
-def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: int, out: Output) -> None:
+def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: bytes, out: Sink) -> None:
     """``-i LO-HI -n K`` with K below the range's size, by the cheaper method.  The walk
     streams: its memory is one chunk of keys, about 100 bytes a key while inverted and formatted."""
     if range_head_method(n, k) == "enumerate" and 48 * k > plan.order_budget:
@@ -206,10 +72,7 @@ def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: in
     # Cache-sized chunks: 16 K keys at a time is 2-4x faster than 1 M.
     for indices in range_head_indices(spec, n, k, max(256, min(1 << 14, plan.mem // 256))):
         indices += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(indices, sep))])
-
-
-# -- -r ---------------------------------------------------------------------------------------
+        out.write([memoryview(core.format_decimal(indices, sep[0]))])
 
 
 def _draws(spec: core.KeySpec, n: int, count: int | None, block: int) -> Iterator[np.ndarray]:
@@ -231,7 +94,7 @@ def _draws(spec: core.KeySpec, n: int, count: int | None, block: int) -> Iterato
         yield picks
 
 
-def _write_records(out: Output, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, piece: int) -> None:
+def _write_records(out: Sink, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, piece: int) -> None:
     """Write these records in order: short ones gathered by numpy, long ones as views."""
     parts: list[memoryview] = []
     source = memoryview(data)
@@ -248,7 +111,7 @@ def _write_records(out: Output, data: np.ndarray, starts: np.ndarray, lengths: n
     out.write(parts)
 
 
-def _repeat_records(data: np.ndarray, sep: int, spec: core.KeySpec, plan: Plan, count: int | None, out: Output) -> None:
+def _repeat_records(data: np.ndarray, sep: bytes, spec: core.KeySpec, plan: Plan, count: int | None, out: Sink) -> None:
     """``-r`` over records in memory (``data`` ends with ``sep``)."""
     nrecords = core.count_records(data, sep)
     if nrecords == 0:
@@ -262,19 +125,19 @@ def _repeat_records(data: np.ndarray, sep: int, spec: core.KeySpec, plan: Plan, 
         _write_records(out, data, starts[picks], lengths[picks], plan.piece)
 
 
-def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: int, count: int | None, out: Output) -> None:
+def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, count: int | None, out: Sink) -> None:
     """``-r -i LO-HI``: uniform numbers in the range, which is never materialised."""
     if n == 0:
         raise ShufBigError("no lines to repeat")
     for picks in _draws(spec, n, count, _block(plan)):
         picks += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(picks, sep))])
+        out.write([memoryview(core.format_decimal(picks, sep[0]))])
 
 
-def _load_records(srcs: list[str], sep: int, plan: Plan) -> np.ndarray:
+def _load_records(srcs: Sequence[str], sep: bytes, plan: Plan) -> np.ndarray:
     """All input records in memory (``-r`` needs every line at hand, as GNU shuf loads
     them), terminated by ``sep``; a clear error if they do not fit the budget."""
-    inputs = Inputs(srcs, bytes([sep]))
+    inputs = Inputs(list(srcs), sep)
     what = inputs.what
 
     def too_big() -> ShufBigError:
@@ -294,56 +157,77 @@ def _load_records(srcs: list[str], sep: int, plan: Plan) -> np.ndarray:
                 raise too_big()
     finally:
         inputs.close()
-    if buffer and buffer[-1] != sep:
-        buffer.append(sep)  # GNU shuf terminates the last line too
+    if buffer and buffer[-1:] != sep:
+        buffer += sep  # GNU shuf terminates the last line too
     data = np.frombuffer(buffer, dtype=np.uint8)
     if len(data) + 16 * core.count_records(data, sep) > plan.order_budget:
         raise too_big()
     return data
 
 
-# -- the entry point ------------------------------------------------------------------------
+class GnuEngine:
+    """``-e``, ``-i`` and ``-r``: records that come from the options, or draws with replacement."""
+
+    name = "gnu"
+
+    def check(self, job: Job) -> None:
+        for option, used in (
+            ("--record-separator", job.sep.token not in (b"\n", b"\0") or job.sep.paragraphs),
+            ("--header", job.header != 0),
+            ("--shards", job.shards is not None),
+            ("--aligned", job.aligned),
+            ("--decompress", job.decompress is not None),
+        ):
+            if used:
+                raise ShufBigError(f"-e, -i and -r cannot be combined with {option}")
+        if job.scheduler is not None or job.temp_url is not None:
+            raise ShufBigError("--scheduler and --temp-url need --engine dask")
+
+    def run(self, job: Job) -> None:
+        plan = job.plan.with_fd_limit(fd_fanout_bits())
+        tune_for_budget(plan.mem)
+        sep = job.sep.token
+        data = echo_input(job.echo, sep) if job.echo is not None else None
+        out = open_output(job.outputs[0], None, sep)
+        try:
+            out.open()
+            if job.head_count == 0:
+                out.expect(0)
+            elif not job.repeat and (job.input_range is None or not _is_partial(job.input_range, job.head_count)):
+                self._shuffle(job, plan, data, out)
+            elif not job.repeat:
+                assert job.input_range is not None and job.head_count is not None
+                lo, hi = job.input_range
+                _range_head(lo, hi - lo + 1, job.head_count, job.spec, plan, sep, out)
+            elif job.input_range is not None:
+                lo, hi = job.input_range
+                _repeat_range(lo, hi - lo + 1, core.repeat_spec(job.seed), plan, sep, job.head_count, out)
+            else:
+                records = (
+                    np.frombuffer(data, dtype=np.uint8) if data is not None else _load_records(job.inputs, sep, plan)
+                )
+                _repeat_records(records, sep, core.repeat_spec(job.seed), plan, job.head_count, out)
+            out.commit()
+        finally:
+            out.discard()
+
+    @staticmethod
+    def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink) -> None:
+        """A full shuffle (or ``-n`` of the ``-e`` operands): the shuffler, as for any file."""
+        temp = TempDirs(list(job.temp_dirs))
+        shuffler = Shuffler(plan, job.spec, temp, job.sep.token, job.progress)
+        try:
+            if data is not None:
+                shuffler.run(BytesReader(data), len(data), "the -e operands", out, job.head_count)
+            else:
+                assert job.input_range is not None
+                lo, hi = job.input_range
+                reader = RangeReader(lo, hi, job.sep.token, _block(plan))
+                shuffler.run(reader, reader.size, f"-i {lo}-{hi}", out, job.head_count)
+        finally:
+            temp.remove()
 
 
-def run(
-    srcs: list[str],
-    dst: str,
-    plan: Plan,
-    seed: int,
-    dirs: list[str],
-    sep: int,
-    progress: bool,
-    head_count: int | None,
-    echo: Sequence[str | bytes] | None,
-    input_range: tuple[int, int] | None,
-    repeat: bool,
-) -> None:
-    """Run ``-e``, ``-i`` or ``-r`` (see :func:`shuf_big.shuffle`) into ``dst``."""
-    spec = core.KeySpec.from_seed(seed)
-    data = echo_input(echo, sep) if echo is not None else None
-    if not repeat and (head_count is None or input_range is None or head_count >= input_range[1] - input_range[0] + 1):
-        # A full shuffle (or -n of the -e operands): the engine, as for any file.
-        engine = LocalEngine(plan, spec, TempDirs(dirs), sep, progress)
-        if data is not None:
-            run_stream(BytesReader(data), len(data), "the -e operands", dst, engine, head_count)
-        else:
-            assert input_range is not None
-            reader = RangeReader(*input_range, sep, _block(plan))
-            run_stream(reader, reader.size, f"-i {input_range[0]}-{input_range[1]}", dst, engine, head_count)
-        return
-    out = open_output(dst, None, bytes([sep]))
-    try:
-        out.open()
-        if not repeat:
-            assert input_range is not None and head_count is not None
-            lo, hi = input_range
-            _range_head(lo, hi - lo + 1, head_count, spec, plan, sep, out)
-        elif input_range is not None:
-            lo, hi = input_range
-            _repeat_range(lo, hi - lo + 1, core.repeat_spec(seed), plan, sep, head_count, out)
-        else:
-            records = np.frombuffer(data, dtype=np.uint8) if data is not None else _load_records(srcs, sep, plan)
-            _repeat_records(records, sep, core.repeat_spec(seed), plan, head_count, out)
-        out.commit()
-    finally:
-        out.discard()
+def _is_partial(input_range: tuple[int, int], head_count: int | None) -> bool:
+    """Whether ``-n`` asks for fewer numbers than the range has (then keys are inverted)."""
+    return head_count is not None and head_count < input_range[1] - input_range[0] + 1

@@ -9,28 +9,21 @@ others, and terminates the last record of every input so records never run toget
 
 from __future__ import annotations
 
-import bz2
-import gzip
+import io
 import itertools
-import lzma
 import os
 import stat
 import sys
-import zlib
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from . import core
-from .errors import ShufBigError
-from .io import RawReader, describe, pread_fully, zstandard_module
+from .compression import FORMATS, Decompressed, compression_of
+from .errors import ShufBigError, describe
+from .records import RawReader, pread_fully
 
-# File name endings and the compression formats they stand for.
-EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz", ".zst": "zstd", ".zstd": "zstd"}
-FORMATS = ("gzip", "bz2", "xz", "zstd")
-# Records that a paragraph-mode separator (``--record-separator ''``) turns input into.
-PARAGRAPH_END = b"\n\n"
 # Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 # Paragraph normalising and header splitting work in pieces this size: their int64
@@ -38,47 +31,11 @@ Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 _CHUNK = 1 << 16
 
 
-def compression_of(path: str) -> str | None:
-    """The compression format a file name asks for, by its extension (``None``: plain)."""
-    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
-
-
 def _hand_out(pending: bytes, view: memoryview) -> tuple[int, bytes]:
     """Copy the start of ``pending`` into ``view``: (bytes copied, what is left)."""
     n = min(len(view), len(pending))
     view[:n] = pending[:n]
     return n, pending[n:]
-
-
-class Decompressed:
-    """A raw reader that decompresses ``handle``; corrupt data becomes a one-line error."""
-
-    def __init__(self, handle: BinaryIO, fmt: str, what: str) -> None:
-        self.what = what
-        self.fmt = fmt
-        self.errors: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, OSError)
-        if fmt == "gzip":
-            self.stream = gzip.GzipFile(fileobj=handle, mode="rb")
-        elif fmt == "bz2":
-            self.stream = bz2.BZ2File(handle, mode="rb")
-        elif fmt == "xz":
-            self.stream = lzma.LZMAFile(handle, mode="rb")  # noqa: SIM115 (closed by close())
-        elif fmt == "zstd":
-            zstandard = zstandard_module()
-            self.stream = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
-            self.errors = (*self.errors, zstandard.ZstdError)
-        else:
-            raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
-
-    def readinto(self, view: memoryview) -> int:
-        try:
-            return self.stream.readinto(view) or 0
-        except self.errors as err:
-            reason = describe(err) if isinstance(err, OSError) and err.errno else str(err)
-            raise ShufBigError(f"read error on {self.what}: not valid {self.fmt} data ({reason})") from None
-
-    def close(self) -> None:
-        self.stream.close()
 
 
 class Paragraphs:
@@ -140,7 +97,7 @@ class Sized:
     that grows is read to its new end).
     """
 
-    def __init__(self, handle: BinaryIO, size: int, what: str) -> None:
+    def __init__(self, handle: io.FileIO, size: int, what: str) -> None:
         self.handle = handle
         self.size = size
         self.what = what
@@ -174,10 +131,10 @@ class Sized:
         return self._counted(total, view)
 
 
-def _open_path(path: str, decompress: str | None) -> tuple[RawReader, BinaryIO, str]:
+def _open_path(path: str, decompress: str | None) -> tuple[RawReader, io.FileIO, str]:
     """Open one input: (reader, underlying handle, name for messages)."""
     if path == "-":
-        handle: BinaryIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
+        handle: io.FileIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
         what = "standard input"
         fmt = decompress
     else:
@@ -261,7 +218,7 @@ class Inputs:
         if decompress is not None and decompress not in FORMATS:
             raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
         self.paths = paths
-        self.sep = PARAGRAPH_END if paragraphs else sep
+        self.sep = sep  # paragraph mode: the normalised documents' b"\n\n"
         self.header_lines = header_lines
         self.decompress = decompress
         self.paragraphs = paragraphs
@@ -305,7 +262,7 @@ class Inputs:
     def _reset(self) -> None:
         self.next_path = 0
         self.current: RawReader | None = None
-        self.handle: BinaryIO | None = None
+        self.handle: io.FileIO | None = None
         self.current_what = self.what
         self.pending = b""
         self.tail = core.StreamFramer(self.sep)

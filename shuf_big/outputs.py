@@ -1,21 +1,197 @@
-"""Outputs: one destination, or ``--shards K`` files cut from one shuffle.
+"""Outputs: one destination written atomically, or ``--shards K`` files cut from one shuffle.
 
-Every file is written through :class:`shuf_big.io.Output` (atomic replace, compression by
-extension, header lines on top), so a sharded run keeps the guarantees of a single one.
+A regular file is written to a hidden temp file beside it and renamed into place only when
+the run succeeded; every shard keeps that guarantee, compressed by its own name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 import string
+import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
 from . import core
-from .errors import ShufBigError
-from .inputs import compression_of
-from .io import Output
+from .compression import compression_of, make_encoder
+from .errors import ShufBigError, describe
+from .signals import deferred_signals
+from .tempfiles import OUTPUT_SUFFIX, owner_tag, reap_stale
+
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def write_all(fd: int, parts: list[memoryview]) -> int:
+    """``writev`` every byte of ``parts`` to ``fd``, retrying short writes; return the count."""
+    total = 0
+    pending = [p for p in parts if len(p)]
+    pending.reverse()  # pop from the end: cheap
+    while pending:
+        batch = pending[-1 : -IOV_MAX - 1 : -1]
+        done = os.writev(fd, batch)
+        total += done
+        while pending and done >= len(pending[-1]):
+            done -= len(pending.pop())
+        if pending and done:
+            pending[-1] = pending[-1][done:]
+    return total
+
+
+class Sink(Protocol):
+    """Where the engine writes ordered records (:class:`Output` or a sharded one)."""
+
+    def write(self, parts: list[memoryview]) -> int: ...
+    def expect(self, nrecords: int) -> None: ...
+
+
+class Output:
+    """The destination: stdout, a device, or a regular file replaced atomically.
+
+    A regular-file destination is written to a hidden temp file beside it and renamed
+    over it only when the whole shuffle succeeded, so a failed or interrupted run leaves
+    an existing file untouched (and the input may be the output).
+    """
+
+    def __init__(self, path: str, compress: str | None = None, preamble: bytes = b"", trim: bytes = b"") -> None:
+        self.path = path
+        self.name = "standard output" if path == "-" else f"'{path}'"
+        self.temp_path: str | None = None
+        self.target = path
+        self.fd = -1
+        self.encoder = make_encoder(compress) if compress else None
+        self.preamble = preamble  # written first (--header lines)
+        self.trim = trim  # dropped if the stream ends with it (paragraph mode's last blank line)
+        self.held = b""
+        self.finished = False
+
+    def set_header(self, header: bytes) -> None:
+        """Lines to write on top, before any record (``--header``)."""
+        self.preamble = header
+
+    def expect(self, nrecords: int) -> None:
+        """Told the record count before the first write (sharded outputs need it)."""
+
+    def open(self) -> None:
+        """Open the destination (for a regular file, its hidden temp file)."""
+        path = self.path
+        if path == "-":
+            self.fd = sys.stdout.fileno()
+            return
+        target = os.path.realpath(path)
+        try:
+            st: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        except OSError as err:
+            raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                raise ShufBigError(f"cannot open '{path}' for writing: Is a directory")
+            try:  # a device or FIFO: write in place, there is nothing to replace
+                self.fd = os.open(target, os.O_WRONLY)
+            except OSError as err:
+                raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+            return
+        folder, base = os.path.split(target)
+        folder = folder or "."
+        reap_stale(folder, f".{base}.", OUTPUT_SUFFIX)
+        try:
+            with deferred_signals():
+                self.fd, self.temp_path = tempfile.mkstemp(
+                    prefix=f".{base}.{owner_tag()}", suffix=OUTPUT_SUFFIX, dir=folder
+                )
+        except OSError as err:
+            raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(self.fd, mode)
+        self.target = target
+
+    def write(self, parts: list[memoryview]) -> int:
+        """Write records; returns their byte count (before compression)."""
+        if not (self.preamble or self.trim or self.encoder):
+            return self._write(parts)
+        size = sum(len(p) for p in parts)
+        if self.preamble:
+            parts = [memoryview(self.preamble), *parts]
+            self.preamble = b""
+        if self.trim:
+            parts = self._hold(parts)
+        if self.encoder is not None:
+            parts = [memoryview(self.encoder.compress(p)) for p in parts]
+        self._write(parts)
+        return size
+
+    def _hold(self, parts: list[memoryview]) -> list[memoryview]:
+        """Keep back the stream's last ``len(trim)`` bytes until it is known to end there."""
+        need = len(self.trim)
+        out = [memoryview(self.held), *parts] if self.held else list(parts)
+        kept: list[bytes] = []
+        while out and need:
+            last = out.pop()
+            if len(last) <= need:
+                kept.insert(0, bytes(last))
+                need -= len(last)
+            else:
+                kept.insert(0, bytes(last[len(last) - need :]))
+                out.append(last[: len(last) - need])
+                need = 0
+        self.held = b"".join(kept)
+        return out
+
+    def _write(self, parts: list[memoryview]) -> int:
+        try:
+            return write_all(self.fd, parts)
+        except BrokenPipeError:
+            raise  # the reader left: the CLI dies quietly by SIGPIPE, like coreutils
+        except OSError as err:
+            raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
+
+    def finish(self) -> None:
+        """Write what is still held: a header of an empty output, held bytes, the compressor's tail."""
+        if self.finished:
+            return
+        self.finished = True
+        tail = [memoryview(self.preamble)]
+        if self.held and self.held != self.trim:
+            tail.append(memoryview(self.held))
+        if self.encoder is not None:
+            tail = [memoryview(self.encoder.compress(p)) for p in tail]
+            tail.append(memoryview(self.encoder.flush()))
+        self._write(tail)
+
+    def commit(self) -> None:
+        """Make the output visible by renaming it into place (as GNU tools, without fsync)."""
+        self.finish()
+        if self.temp_path is None:
+            return
+        os.close(self.fd)
+        self.fd = -1
+        try:
+            with deferred_signals():
+                os.replace(self.temp_path, self.target)
+                self.temp_path = None
+        except OSError as err:
+            raise ShufBigError(f"cannot replace {self.name}: {describe(err)}") from None
+
+    def discard(self) -> None:
+        """Drop a partial output (the existing destination is left as it was)."""
+        if self.fd >= 0 and self.path != "-":
+            os.close(self.fd)
+        self.fd = -1
+        if self.temp_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp_path)
+            self.temp_path = None
 
 
 def shard_names(pattern: str, shards: int) -> list[str]:

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import shuf_big
 from shuf_big.cli import cli
-from shuf_big.dask_engine import bucket_rows, overlaps_itself, piece_limits
+from shuf_big.dask_engine import bucket_rows, piece_limits
+from shuf_big.dask_tasks import overlaps_itself
 
 distributed = pytest.importorskip("distributed")
 fsspec = pytest.importorskip("fsspec")

@@ -8,14 +8,16 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
 
-from shuf_big import core
-from shuf_big.engine import Plan, run_shuffle
+from shuf_big.api import run
+from shuf_big.options import resolve
+from shuf_big.plan import Plan
 
 MiB = 1 << 20
 INTERPRETER_ALLOWANCE = 64 * MiB  # the promise: peak RSS <= --mem + 64 MiB
@@ -65,15 +67,8 @@ def test_numpy_allocations_stay_under_the_budget(
     write_corpus(src, (3 if lengths == (0, 0) else 8) * mem, lengths, giants=giants)
     tracemalloc.start()
     try:
-        run_shuffle(
-            str(src),
-            str(tmp_path / "out.txt"),
-            Plan.for_budget(mem, jobs=jobs),
-            core.KeySpec.from_seed(1),
-            [str(tmp_path)],
-            10,
-            False,
-        )
+        job = resolve(str(src), str(tmp_path / "out.txt"), seed=1, tmp_dirs=[str(tmp_path)])
+        run(replace(job, plan=Plan.for_budget(mem, jobs=jobs)))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,10 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 import shuf_big
-from shuf_big import core
-from shuf_big.engine import Plan, run_shuffle
+from shuf_big.api import run
+from shuf_big.local import LocalEngine
+from shuf_big.options import resolve
+from shuf_big.plan import Plan
 
 
 def records_of(blob: bytes, sep: bytes = b"\n") -> list[bytes]:
@@ -35,12 +38,13 @@ def shuffle_bytes(tmp: Path, blob: bytes, **kwargs: object) -> bytes:
     return dst.read_bytes()
 
 
-def run_plan(tmp: Path, blob: bytes, plan: Plan, seed: int, sep: int = 10) -> tuple[bytes, int]:
-    """Run the engine with an explicit plan (e.g. a fixed fan-out to force splits)."""
+def run_plan(tmp: Path, blob: bytes, plan: Plan, seed: int) -> tuple[bytes, int]:
+    """Run the local engine with an explicit plan (e.g. a fixed fan-out to force splits)."""
     src = tmp / "in.bin"
     dst = tmp / "out.bin"
     src.write_bytes(blob)
-    engine = run_shuffle(str(src), str(dst), plan, core.KeySpec.from_seed(seed), [str(tmp)], sep, False)
+    engine = run(replace(resolve(str(src), str(dst), seed=seed, tmp_dirs=[str(tmp)]), plan=plan))
+    assert isinstance(engine, LocalEngine)
     return dst.read_bytes(), engine.split_count
 
 

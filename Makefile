@@ -1,0 +1,21 @@
+# Everyday commands; CI (.ci/run) runs `test` and `lint` on a fresh clone.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv test lint bench
+
+venv:
+	python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -e '.[test]'
+
+test:
+	$(PY) -m pytest
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+bench:
+	$(VENV)/bin/pip install -q -r benchmarks/requirements.txt
+	$(PY) benchmarks/run.py --size 2G

@@ -1,0 +1,174 @@
+"""The library's entry point: :func:`shuffle` resolves its arguments and runs an engine.
+
+resolve the options into one Job  ->  pick the engine  ->  engine.check(job)  ->  engine.run(job)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from .dask_engine import DaskEngine
+from .gnu import GnuEngine
+from .job import Engine, Job
+from .local import LocalEngine
+from .options import resolve
+from .plan import DEFAULT_MEM
+
+
+def shuffle(
+    src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
+    dst: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
+    *,
+    mem: int | str = DEFAULT_MEM,
+    seed: int | None = None,
+    tmp_dirs: list[str] | None = None,
+    jobs: int | None = None,
+    zero_terminated: bool = False,
+    record_separator: str | bytes | None = None,
+    header: int = 0,
+    decompress: str | None = None,
+    shards: int | None = None,
+    aligned: bool = False,
+    progress: bool = False,
+    head_count: int | None = None,
+    echo: Sequence[str | bytes] | None = None,
+    input_range: tuple[int, int] | str | None = None,
+    repeat: bool = False,
+    random_source: str | os.PathLike[str] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    temp_url: str | None = None,
+    quiet: bool = False,
+) -> None:
+    """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
+
+    Parameters
+    ----------
+    src : path, ``"-"``, or a list of them
+        Input(s); ``"-"`` is stdin.  Several inputs are shuffled together as one corpus.
+        ``.gz``, ``.bz2``, ``.xz`` and ``.zst`` files are decompressed (zstd needs the
+        ``shuf-big[zstd]`` extra).
+    dst : path or ``"-"`` (a list of them with ``aligned``)
+        Output, replaced atomically (it may be the same file as ``src``) and compressed
+        by its extension.  With ``shards``, a pattern such as
+        ``"train-{shard:05d}-of-{shards:05d}.jsonl.gz"``.
+    mem : int or str
+        Memory budget for the whole run: bytes or a size like ``"4G"``, ``"512M"``,
+        ``"25%"`` (of physical RAM).  Inputs that fit are shuffled in memory; larger ones
+        go through temp files in ``tmp_dirs``.
+    seed : int, optional
+        0 to 2**64-1.  The same seed gives the same output bytes whatever ``mem``,
+        ``jobs`` or ``tmp_dirs``; None draws one from the operating system.
+    tmp_dirs : list of str, optional
+        Where bucket files go (spread over all of them); default ``$TMPDIR`` or the
+        system temp dir.
+    jobs : int, optional
+        Worker threads (default: the CPUs available).  The budget is shared by all of
+        them, and the output does not depend on their number.
+    zero_terminated : bool
+        Records end with NUL instead of newline.
+    record_separator : str or bytes, optional
+        Records end with this string instead (several bytes allowed); ``""`` means
+        documents separated by blank lines, written with one blank line between them.
+    header : int
+        The first ``header`` records of the first input stay on top, unshuffled (on top
+        of every shard); those of later inputs are dropped.
+    decompress : {"gzip", "bz2", "xz", "zstd"}, optional
+        Decompress every input with this format, whatever its name (for stdin).
+    shards : int, optional
+        Write this many files of near-equal record counts, named by the ``dst`` pattern.
+    aligned : bool
+        ``src`` and ``dst`` are lists of equal length whose inputs correspond record by
+        record (parallel corpora): every input gets the same permutation.  Record counts
+        must agree; this is checked before anything is written.
+    progress : bool
+        Show a tqdm bar on stderr.
+    head_count : int, optional
+        Write at most this many records: exactly the first ones of the full shuffle with
+        the same seed, found in one streaming pass in memory for about twice that many
+        records, with no temp files (GNU ``shuf -n``).  0 does not open ``src`` (nor
+        ``random_source``).  With ``repeat``: the number of draws.
+    echo : sequence of str or bytes, optional
+        GNU ``shuf -e``: these are the records (``src`` is ignored).  ``str`` operands are
+        encoded with :func:`os.fsencode`.
+    input_range : (lo, hi) or "LO-HI", optional
+        GNU ``shuf -i``: the records are the decimal numbers ``lo..hi`` (0 to 2**64-1;
+        ``hi = lo - 1`` is empty); record ``i`` is ``lo + i``.  Generated in bounded
+        chunks, never materialised; with ``head_count`` below the range's size the first
+        lines are found from the inverse of the key function when that is cheaper than
+        enumerating the range, so ``-n 3`` on a 2**64-number range is instant.
+    repeat : bool
+        GNU ``shuf -r``: write ``head_count`` records (endlessly if None) each drawn
+        independently and uniformly with replacement, from a counter-based stream of the
+        seed.  File or stdin records must all fit ``mem``; ``-i`` ranges are never
+        materialised.  No records is an error ("no lines to repeat").
+    random_source : path, optional
+        GNU ``shuf --random-source``: the seed is the BLAKE2b (``digest_size=8``, big-endian)
+        digest of at most the first 32 bytes of this file; an empty file is an error.
+        Exclusive with ``seed``.
+    engine : {"local", "dask"}
+        ``"dask"`` runs the same shuffle as tasks on a Dask cluster (extra
+        ``shuf-big[dask]``); ``src``, ``dst`` and ``temp_url`` may then be fsspec URLs
+        (``s3://``, ``gs://``, ``memory://``...).  The output is the local engine's, byte
+        for byte (compressed outputs: after decompression).  ``mem`` is per worker;
+        ``jobs`` is the number of workers of the ``LocalCluster`` started when no
+        ``scheduler`` is given.  Not with ``head_count``, ``echo``, ``input_range``,
+        ``repeat``, ``aligned`` or paragraph mode.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); needs ``temp_url``.
+    temp_url : str, optional
+        Where the Dask engine's temp files go: storage every worker can reach (default:
+        the first of ``tmp_dirs``, enough for a ``LocalCluster``).
+    quiet : bool
+        Do not print the Dask dashboard's address when a ``LocalCluster`` starts.
+
+    Raises
+    ------
+    ShufBigError
+        On any failure, with a one-line message; the destination is left untouched and
+        temp files are removed.
+    """
+
+    job = resolve(
+        src,
+        dst,
+        mem=mem,
+        seed=seed,
+        tmp_dirs=tmp_dirs,
+        jobs=jobs,
+        zero_terminated=zero_terminated,
+        record_separator=record_separator,
+        header=header,
+        decompress=decompress,
+        shards=shards,
+        aligned=aligned,
+        progress=progress,
+        head_count=head_count,
+        echo=echo,
+        input_range=input_range,
+        repeat=repeat,
+        random_source=random_source,
+        engine=engine,
+        scheduler=scheduler,
+        temp_url=temp_url,
+        quiet=quiet,
+    )
+    run(job)
+
+
+def engine_for(job: Job) -> Engine:
+    """The engine that runs ``job``: Dask when asked, GNU shuf's modes for ``-e``/``-i``/``-r``."""
+    if job.engine == "dask":
+        return DaskEngine()
+    if job.generated:
+        return GnuEngine()
+    return LocalEngine()
+
+
+def run(job: Job) -> Engine:
+    """Check and run a resolved job with its engine; returns the engine (its figures)."""
+    engine = engine_for(job)
+    engine.check(job)
+    engine.run(job)
+    return engine

@@ -1,0 +1,342 @@
+"""The Dask engine's tasks: module-level functions (Dask pickles them) over :mod:`shuf_big.core`.
+
+1. **count** (:func:`count_block`): a block's exact byte bounds and record count.
+2. **map** (:func:`map_block`): keys from global indices, records scattered by key bits
+   into one spill file per block, with index rows saying where each bucket's part is.
+3. **reduce** (:func:`reduce_bucket`): one bucket's parts of every spill file, ordered by
+   key, written as one piece per output file its records fall in.
+4. **concat** (:func:`concat_output`): an output's header and pieces in bucket order.
+
+Every file a task writes appears by an atomic rename when complete, so a task that Dask
+reruns after losing a worker just writes it again.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO, cast
+
+import numpy as np
+
+from . import core
+from .compression import Decompressed, make_encoder
+from .errors import ShufBigError
+from .inputs import split_header
+from .outputs import ShardedOutput
+from .plan import Plan
+from .records import Counter, LongRecord, PrefixedReader, RecordReader, parts_within, read_fully
+from .remote import AtomicFile, Limited, open_input
+
+# Index columns of a spill file's ranges, one row per (batch, bucket) with records.
+BUCKET, DATA_AT, DATA_LEN, GAPS_AT, GAPS_LEN, RECORDS, BASE = range(7)
+
+
+# Index rows gathered by the driver gain this column: which spill file a row is in.
+SPILL = 7
+
+
+_COPY_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class Block:
+    """A nominal byte range ``[lo, hi)`` of one input (``hi = -1``: the whole input)."""
+
+    url: str
+    what: str  # the input's name in messages
+    lo: int
+    hi: int
+    size: int  # the input's size in bytes (compressed size for compressed inputs)
+    compression: str | None
+    skip: int  # header records to drop at the start of a whole-input block
+
+
+@dataclass(frozen=True)
+class Span:
+    """A block's exact extent: records ending in ``(start, end]`` (whole input: -1, -1)."""
+
+    block: Block
+    start: int
+    end: int
+    records: int
+
+
+def overlaps_itself(sep: bytes) -> bool:
+    """Whether two occurrences of ``sep`` can overlap (a proper prefix is also a suffix).
+
+    Only then can a search for separators started mid-file disagree with one started at
+    the beginning, so only then must such a file be read as one block.
+    """
+    return any(sep[:k] == sep[-k:] for k in range(1, len(sep)))
+
+
+def whole_input(block: Block) -> tuple[Any, io.BufferedIOBase]:
+    """A whole-input block's reader (decompressed, header records dropped) and its handle."""
+    handle = open_input(block.url, block.what)
+    raw: Any = Decompressed(cast(BinaryIO, handle), block.compression, block.what) if block.compression else handle
+    return raw, handle
+
+
+def _skip_header(raw: Any, sep: bytes, block: Block) -> Any:
+    if not block.skip:
+        return raw
+    _, rest, _ = split_header(lambda view: read_fully(raw, view, block.what), sep, block.skip)
+    return PrefixedReader(np.frombuffer(rest, dtype=np.uint8), raw)
+
+
+def _first_end(handle: io.BufferedIOBase, at: int, size: int, sep: bytes, buffer: np.ndarray) -> int:
+    """The smallest record end at or after byte ``at`` (``size`` if none).
+
+    The search starts ``len(sep)`` bytes early, which finds every separator that ends at
+    ``at`` or later; for a separator that cannot overlap itself every occurrence found
+    is one a search from the start would find.
+    """
+    if at >= size:
+        return size
+    pos = max(at - len(sep), 0)
+    handle.seek(pos)
+    framer = core.StreamFramer(sep)
+    while got := handle.readinto(memoryview(buffer)) or 0:
+        ends = framer.feed(buffer[:got]) + pos
+        k = int(np.searchsorted(ends, at))
+        if k < len(ends):
+            return int(ends[k])
+        pos += got
+    return size
+
+
+def cut(block: Block, chunk: int) -> list[Block]:
+    """A plain input's block cut every ``chunk`` bytes (whole-input blocks stay whole)."""
+    if block.hi < 0:
+        return [block]
+    return [
+        replace(block, lo=lo, hi=min(lo + chunk, block.hi))
+        for lo in range(block.lo, max(block.hi, block.lo + 1), chunk)
+    ]
+
+
+def count_block(block: Block, sep: bytes, chunk: int) -> Span:
+    """Stage 1: the block's exact bounds and record count (reads it once, ``chunk`` at a time)."""
+    buffer = np.empty(chunk, dtype=np.uint8)
+    framer = core.StreamFramer(sep)
+    records = 0
+    if block.hi < 0:
+        raw, handle = whole_input(block)
+        with handle:
+            raw = _skip_header(raw, sep, block)
+            while got := read_fully(raw, memoryview(buffer), block.what):
+                records += len(framer.feed(buffer[:got]))
+        return Span(block, -1, -1, records + bool(framer.terminator()))
+    with open_input(block.url, block.what) as handle:
+        start = block.lo if block.lo == 0 else _first_end(handle, block.lo, block.size, sep, buffer)
+        stop = block.hi if block.hi < block.size else block.size + 1  # the last block reads to the end
+        if start >= stop:
+            return Span(block, start, start, 0)
+        handle.seek(start)
+        pos = start
+        while got := handle.readinto(memoryview(buffer)) or 0:
+            ends = framer.feed(buffer[:got]) + pos
+            k = int(np.searchsorted(ends, stop))
+            if k < len(ends):
+                return Span(block, start, int(ends[k]), records + k + 1)
+            records += len(ends)
+            pos += got
+        if pos < block.size:
+            raise ShufBigError(f"{block.what} shrank while being read")
+        return Span(block, start, block.size, records + bool(framer.terminator()))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every task needs to know about the run."""
+
+    sep: bytes
+    spec: core.KeySpec
+    mem: int  # each task's budget
+    run: str  # URL of this run's temp directory
+    fanout_bits: int = 0
+
+
+def map_block(span: Span, first_index: int, number: int, settings: Settings) -> tuple[str, np.ndarray]:
+    """Stage 2: scatter a block's records to buckets in one spill file; returns (URL, index rows)."""
+    plan = Plan.for_budget(settings.mem)
+    block = span.block
+    counter = Counter()
+    counter.next = first_index
+    url = f"{settings.run}/spill-{number:06d}"
+    spill = AtomicFile(url)
+    rows: list[np.ndarray] = []
+    out = np.empty(plan.read_buffer, dtype=np.uint8)
+    last_index = np.empty(1 << settings.fanout_bits, dtype=np.int64)
+    if block.hi < 0:
+        raw, handle = whole_input(block)
+        raw = _skip_header(raw, settings.sep, block)
+    else:
+        handle = open_input(block.url, block.what)
+        handle.seek(span.start)
+        raw = Limited(handle, span.end - span.start, block.what)
+    try:
+        with handle:
+            reader = RecordReader(raw, settings.sep, plan.read_buffer, plan.max_records, counter.take, block.what)
+            for item in reader:
+                if isinstance(item, LongRecord):
+                    data = np.frombuffer(b"".join(bytes(p) for p in parts_within(item, plan.mem)), dtype=np.uint8)
+                    ends = np.array([len(data)], dtype=np.int64)
+                    indices = np.array([item.index], dtype=np.int64)
+                    target = np.empty(len(data), dtype=np.uint8)
+                else:
+                    data, ends, indices, target = item.data, item.ends, item.indices, out
+                s = core.scatter(data, ends, indices, settings.spec, 0, settings.fanout_bits, target, plan.piece)
+                rows.append(_append_batch(spill, s, last_index))
+        if counter.next - first_index != span.records:
+            raise ShufBigError(f"{block.what} changed while being read")
+        spill.commit()
+    except BaseException:
+        spill.discard()
+        raise
+    return url, np.concatenate(rows) if rows else np.empty((0, 7), dtype=np.int64)
+
+
+def _append_batch(spill: AtomicFile, s: core.Scattered, last_index: np.ndarray) -> np.ndarray:
+    """Write one scattered batch (records, then gaps) and return its index rows.
+
+    Gaps restart at each batch (from the batch's first index), so every row decodes on
+    its own.
+    """
+    base = int(s.indices.min()) - 1 if len(s.indices) else -1
+    last_index[:] = base
+    gaps, gap_bounds = core.encode_bucket_gaps(s, last_index)
+    data_at = spill.size
+    nbytes = int(s.data_bounds[-1])
+    spill.write([memoryview(s.data[:nbytes]), memoryview(gaps).cast("B")])
+    gaps_at = data_at + nbytes
+    counts = s.counts
+    filled = np.flatnonzero(counts)
+    rows = np.empty((len(filled), 7), dtype=np.int64)
+    rows[:, BUCKET] = filled
+    rows[:, DATA_AT] = data_at + s.data_bounds[filled]
+    rows[:, DATA_LEN] = s.data_bounds[filled + 1] - s.data_bounds[filled]
+    rows[:, GAPS_AT] = gaps_at + 2 * gap_bounds[filled]
+    rows[:, GAPS_LEN] = 2 * (gap_bounds[filled + 1] - gap_bounds[filled])
+    rows[:, RECORDS] = counts[filled]
+    rows[:, BASE] = base
+    return rows
+
+
+def _read_range(handle: io.BufferedIOBase, at: int, view: memoryview, what: str) -> None:
+    handle.seek(at)
+    if read_fully(handle, view, what) != len(view):
+        raise ShufBigError(f"temporary file {what} is truncated")
+
+
+def _load_rows(rows: np.ndarray, spills: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each index row's records and their global indices, one row at a time."""
+    handles: dict[int, io.BufferedIOBase] = {}
+    try:
+        for row in rows:
+            spill = int(row[SPILL])
+            if spill not in handles:
+                handles[spill] = open_input(spills[spill], f"'{spills[spill]}'")
+            handle = handles[spill]
+            data = np.empty(int(row[DATA_LEN]), dtype=np.uint8)
+            gaps = np.empty(int(row[GAPS_LEN]) // 2, dtype=np.uint16)
+            _read_range(handle, int(row[DATA_AT]), memoryview(data), f"'{spills[spill]}'")
+            _read_range(handle, int(row[GAPS_AT]), memoryview(gaps).cast("B"), f"'{spills[spill]}'")
+            decoder = core.GapDecoder()
+            decoder.last = int(row[BASE])
+            yield data, decoder.feed(gaps)
+    finally:
+        for handle in handles.values():
+            handle.close()
+
+
+def _group(
+    rows: np.ndarray, spills: list[str], settings: Settings, plan: Plan, select: tuple[int, int] | None
+) -> core.GroupOrder:
+    """The records of ``rows`` (only key sub-range ``select = (bits, j)`` if given), ordered."""
+    datas, lengths, keys = [], [], []
+    window = max(plan.piece, 1 << 16)
+    for data, indices in _load_rows(rows, spills):
+        bounds = np.empty(len(indices) + 1, dtype=np.int64)
+        if core.frame_into(bounds, data, settings.sep, window) != len(indices):
+            raise ShufBigError("temporary files are corrupt (record count mismatch)")
+        k = core.draw_keys(settings.spec, indices)
+        if select is not None:
+            bits, j = select
+            keep = np.flatnonzero(core.bucket_ids(k, settings.fanout_bits, bits) == j)
+            starts, lens = bounds[keep], bounds[keep + 1] - bounds[keep]
+            picked = np.empty(int(lens.sum()), dtype=np.uint8)
+            core.gather_into(picked, data, starts, lens, plan.piece)
+            data, k, lens = picked, k[keep], lens
+        else:
+            lens = np.diff(bounds)
+        datas.append(data)
+        lengths.append(lens)
+        keys.append(k)
+    lens = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64)
+    bounds = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=bounds[1:])
+    data = np.concatenate(datas) if datas else np.empty(0, dtype=np.uint8)
+    all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
+    return core.GroupOrder(data, bounds, all_keys, plan.piece)
+
+
+def reduce_bucket(
+    rows: np.ndarray, spills: list[str], pieces: list[str], limits: list[int], compress: str | None, settings: Settings
+) -> list[str]:
+    """Stage 3: order one bucket's records by key into ``pieces`` (piece ``p`` ends after
+    record ``limits[p]`` of the bucket); returns the piece URLs.
+
+    A bucket larger than the task's budget (rare: buckets are planned at half of it) is
+    read once per sub-range of its next key bits, keeping one sub-range at a time.
+    """
+    plan = Plan.for_budget(settings.mem)
+    need = plan.order_need(int(rows[:, DATA_LEN].sum()), int(rows[:, RECORDS].sum()))
+    bits = plan.bucket_bits(need) if need > plan.order_budget else 0
+    bits = min(bits, 16, 64 - settings.fanout_bits)
+    sink = ShardedOutput([AtomicFile(url, compress) for url in pieces], settings.sep, limits)
+    try:
+        for j in range(1 << bits):
+            group = _group(rows, spills, settings, plan, (bits, j) if bits else None)
+            for b in range(group.count):
+                sink.write(group.parts(b))
+            del group
+        sink.commit()
+    except BaseException:
+        sink.discard()
+        raise
+    return pieces
+
+
+def copy_pieces(pieces: Iterable[str], write: Callable[[list[memoryview]], object]) -> None:
+    buffer = np.empty(_COPY_CHUNK, dtype=np.uint8)
+    for url in pieces:
+        with open_input(url, f"'{url}'") as handle:
+            while got := read_fully(handle, memoryview(buffer), f"'{url}'"):
+                write([memoryview(buffer)[:got]])
+
+
+def header_bytes(header: bytes, compress: str | None, empty: bool) -> bytes:
+    """The header as written on top of an output (its own compressed stream if compressed)."""
+    if compress is None:
+        return header
+    if not header and not empty:
+        return b""
+    encoder = make_encoder(compress)
+    return encoder.compress(memoryview(header)) + encoder.flush()
+
+
+def concat_output(url: str, header: bytes, pieces: list[str], compress: str | None) -> str:
+    """Stage 4: write ``header`` and ``pieces`` to a temporary file beside ``url``; returns
+    its path (renamed into place by the driver once every output is complete)."""
+    out = AtomicFile(url)
+    try:
+        out.write([memoryview(header_bytes(header, compress, not pieces))])
+        copy_pieces(pieces, out.write)
+        out.finish()
+    except BaseException:
+        out.discard()
+        raise
+    return out.temp

@@ -1,0 +1,250 @@
+"""The two-pass external shuffle: pass 1 scatters records to bucket files by key bits,
+pass 2 orders each bucket (or several small ones at once) by key and writes it.
+
+A bucket that comes out larger than the ordering budget (skewed line lengths, a stream of
+unknown size, a fan-out capped by open files) is split by its next key bits, recursively:
+no new randomness, so the output does not depend on how often that happens.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+from tqdm import tqdm
+
+from . import core
+from .buckets import Bucket, BucketWriter
+from .errors import ShufBigError
+from .outputs import Sink
+from .plan import ORDER_BYTES_PER_RECORD
+from .progress import bar as progress_bar
+from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
+from .tempfiles import TempDirs
+from .workers import Context
+
+
+class External:
+    """Shuffle a stream too large for the budget through temp files in ``temp``."""
+
+    def __init__(self, ctx: Context, temp: TempDirs) -> None:
+        self.ctx = ctx
+        self.temp = temp
+        self.split_count = 0
+
+    def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
+        dirs = self.temp.create()
+        with self.ctx.bar(size, "pass 1/2: scatter") as bar:
+            reader = RecordReader(
+                raw, self.ctx.sep, self.ctx.plan.read_buffer, self.ctx.plan.max_records, Counter().take, what
+            )
+            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), bar)
+            del reader  # its read buffer is pass 2's memory now
+        total = sum(b.nbytes for b in buckets)
+        out.expect(sum(b.nrecords for b in buckets))
+        with self.ctx.bar(total, "pass 2/2: order") as bar:
+            self._order_buckets(deque(buckets), dirs, out, bar)
+
+    def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
+        plan = self.ctx.plan
+        if plan.fanout_bits is not None:
+            bits = plan.fanout_bits
+        elif size is None:
+            bits = min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+        else:
+            if isinstance(first, Batch) and len(first.ends):
+                avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
+            else:
+                avg = float(plan.read_buffer)
+            bits = plan.bucket_bits(size + ORDER_BYTES_PER_RECORD * size / avg)
+            self.temp.check_space(int(size * (1 + 2.1 / avg)) + (1 << 20))
+        return bits
+
+    def _scatter(
+        self,
+        reader: RecordReader,
+        dirs: list[str],
+        name: str,
+        prefix_bits: int,
+        choose_bits: Callable[[Batch | LongRecord], int],
+        bar: tqdm,
+    ) -> list[Bucket]:
+        """Send every record of ``reader`` to a bucket file by its key bits.
+
+        The fan-out is chosen once the first batch shows the typical record length.
+        """
+        plan = self.ctx.plan
+        writer: BucketWriter | None = None
+        scatter: Scatter | None = None
+        try:
+            for item in reader:
+                if scatter is None:
+                    bits = max(min(choose_bits(item), plan.max_fanout_bits(), 64 - prefix_bits), 1)
+                    writer = BucketWriter(dirs, name, prefix_bits, bits)
+                    scatter = Scatter(self.ctx, writer)
+                if isinstance(item, LongRecord):
+                    scatter.long(item)
+                else:
+                    scatter.batch(item)
+                bar.update(reader.bytes_read - bar.n)
+            if scatter is not None:
+                scatter.drain(0)
+        except BaseException:
+            if scatter is not None:
+                scatter.abort()  # before the files close under its writer thread
+            if writer is not None:
+                writer.close()
+            raise
+        finally:
+            if scatter is not None:
+                scatter.shutdown()
+        return writer.buckets() if writer is not None else []
+
+    def _split(self, bucket: Bucket, dirs: list[str]) -> list[Bucket]:
+        """Split a bucket too large for memory by the next key bits (no new randomness)."""
+        self.split_count += 1
+        plan = self.ctx.plan
+        need = plan.order_need(bucket.nbytes, bucket.nrecords)
+        bits = plan.fanout_bits or plan.bucket_bits(need)
+        with open(bucket.records_path, "rb", buffering=0) as records, open(bucket.gaps_path, "rb", buffering=0) as gaps:
+            where = f"temporary file '{bucket.records_path}'"
+            indices = IndexStream(gaps, max(plan.max_records, 4096), where)
+            reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, where)
+            name = os.path.basename(bucket.path) + "-"
+            buckets = self._scatter(
+                reader, dirs, name, bucket.prefix_bits, lambda first: bits, progress_bar(None, "", False)
+            )
+        bucket.remove()
+        return buckets
+
+    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Sink, bar: tqdm) -> None:
+        """Order buckets in key order, loading as many consecutive ones as fit at once."""
+        plan = self.ctx.plan
+        while queue:
+            first = queue.popleft()
+            if plan.order_need(first.nbytes, first.nrecords) > plan.order_budget:
+                if first.nrecords == 1:
+                    self._copy_file(first, out, bar)
+                else:
+                    queue.extendleft(reversed(self._split(first, dirs)))
+                    bar.set_postfix_str(f"{self.split_count} buckets split", refresh=False)
+                continue
+            group = [first]
+            nbytes, nrecords = first.nbytes, first.nrecords
+            while queue:
+                nxt = queue[0]
+                if plan.order_need(nbytes + nxt.nbytes, nrecords + nxt.nrecords) > plan.order_budget:
+                    break
+                group.append(queue.popleft())
+                nbytes += nxt.nbytes
+                nrecords += nxt.nrecords
+            self.ctx.workers.emit(self._order_group(group, nbytes, nrecords), out, bar)
+            for bucket in group:
+                bucket.remove()
+
+    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> core.GroupOrder:
+        """Load a group's buckets (with workers, several at once: each fills its own slice
+        of the group's bytes, offsets and keys) and cut it into sub-buckets."""
+        data = np.empty(nbytes, dtype=np.uint8)
+        bounds = np.empty(nrecords + 1, dtype=np.int64)
+        bounds[0] = 0
+        keys = np.empty(nrecords, dtype=np.uint64)
+        window = max(self.ctx.plan.piece, 1 << 16)
+
+        def load(bucket: Bucket, at: int, count: int) -> None:
+            with open(bucket.records_path, "rb", buffering=0) as f:
+                got = read_fully(f, memoryview(data[at : at + bucket.nbytes]), f"'{bucket.records_path}'")
+            with open(bucket.gaps_path, "rb", buffering=0) as f:
+                decoded = core.decode_gaps(np.fromfile(f, dtype=np.uint16))
+            if got != bucket.nbytes or len(decoded) != bucket.nrecords:
+                raise ShufBigError(f"temporary file '{bucket.records_path}' changed during the run")
+            keys[count : count + bucket.nrecords] = core.draw_keys(self.ctx.spec, decoded)
+            del decoded
+            ends = bounds[count + 1 : count + 1 + bucket.nrecords]
+            if core.ends_into(ends, data[at : at + bucket.nbytes], self.ctx.sep, window, at) != bucket.nrecords:
+                raise ShufBigError("temporary files are corrupt (record count mismatch)")
+
+        starts = np.cumsum([0] + [b.nbytes for b in group])
+        counts = np.cumsum([0] + [b.nrecords for b in group])
+        jobs = [(b, int(starts[i]), int(counts[i])) for i, b in enumerate(group)]
+        if not self.ctx.workers.parallel or len(jobs) == 1:
+            for job in jobs:
+                load(*job)
+        else:
+            for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
+                future.result()
+        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece)
+
+    def _copy_file(self, bucket: Bucket, out: Sink, bar: tqdm) -> None:
+        """Write a bucket of one record larger than the ordering budget, streaming it."""
+        buffer = np.empty(self.ctx.plan.read_buffer, dtype=np.uint8)
+        view = memoryview(buffer)
+        with open(bucket.records_path, "rb", buffering=0) as f:
+            while got := read_fully(f, view, f"'{bucket.records_path}'"):
+                bar.update(out.write([view[:got]]))
+        bucket.remove()
+
+
+class Scatter:
+    """Pass 1's pipeline: batches scattered by key bits and appended to ``writer``'s files.
+
+    Without workers each batch is scattered inline.  With workers, each batch in flight
+    gets a copy of its bytes and an output buffer (the reader reuses its own buffer for the
+    next batch meanwhile), and one writer thread appends scattered batches in input order
+    (gap coding needs it), so the main thread only reads and frames and system calls
+    overlap with scattering.
+    """
+
+    def __init__(self, ctx: Context, writer: BucketWriter) -> None:
+        self.ctx = ctx
+        self.writer = writer
+        plan = ctx.plan
+        slots = plan.jobs + 1 if ctx.workers.parallel else 1
+        self.free = [(np.empty(plan.read_buffer, np.uint8), np.empty(plan.read_buffer, np.uint8)) for _ in range(slots)]
+        self.pending: deque[tuple[Future[None], tuple[np.ndarray, np.ndarray]]] = deque()
+        self.writes = ThreadPoolExecutor(1, thread_name_prefix="shuf-big-write") if ctx.workers.parallel else None
+
+    def _scatter(self, data: np.ndarray, item: Batch, out: np.ndarray) -> core.Scattered:
+        w = self.writer
+        return core.scatter(
+            data, item.ends, item.indices, self.ctx.spec, w.prefix_bits, w.fanout_bits, out, self.ctx.plan.piece
+        )
+
+    def batch(self, item: Batch) -> None:
+        if self.writes is None:
+            self.writer.write(self._scatter(item.data, item, self.free[0][1]))
+            return
+        self.drain(self.ctx.plan.jobs)
+        copy, out = self.free.pop()
+        size = int(item.ends[-1])
+        copy[:size] = item.data[:size]
+        scattered = self.ctx.workers.submit(self._scatter, copy, item, out)
+        self.pending.append((self.writes.submit(self._write, scattered), (copy, out)))
+
+    def _write(self, scattered: Future[core.Scattered]) -> None:
+        self.writer.write(scattered.result())
+
+    def long(self, item: LongRecord) -> None:
+        """A record longer than the read buffer, streamed to its bucket after the batches before it."""
+        self.drain(0)
+        self.writer.write_long(self.ctx.spec, item, self.ctx.plan.mem)
+
+    def drain(self, keep: int) -> None:
+        """Wait until at most ``keep`` batches are in flight."""
+        while len(self.pending) > keep:
+            future, buffers = self.pending.popleft()
+            future.result()
+            self.free.append(buffers)
+
+    def abort(self) -> None:
+        for future, _ in self.pending:
+            future.cancel()
+        if self.writes is not None:
+            self.writes.shutdown(wait=True, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        if self.writes is not None:
+            self.writes.shutdown(wait=True)

@@ -1,0 +1,87 @@
+"""Shuffles without temp files: input that fits the budget, and ``-n`` in one streaming pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import core
+from .errors import ShufBigError
+from .outputs import Sink
+from .plan import KEY_RANGE
+from .records import Counter, LongRecord, RawReader, RecordReader, parts_within
+from .sizes import format_size
+from .workers import Context
+
+
+def count(ctx: Context, data: np.ndarray) -> list[int]:
+    """The record count of each of the workers' byte ranges of ``data``."""
+    return ctx.workers.map(
+        lambda r: core.count_records(data[r[0] : r[1]], ctx.sep), ctx.workers.ranges(len(data), ctx.sep)
+    )
+
+
+def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink, head_count: int | None = None) -> None:
+    """Order the records of ``data`` (``counts`` per worker range) by key and write them.
+
+    Framing and key drawing run on all workers, each into its own slice of the offsets
+    and keys; ``head_count`` keeps only the smallest keys.
+    """
+    nrecords = sum(counts)
+    bounds = np.empty(nrecords + 1, dtype=np.int64)
+    bounds[0] = 0
+    firsts = np.cumsum([0, *counts]).tolist()
+    window = max(ctx.plan.piece, 1 << 16)
+
+    def frame(r: tuple[int, int], first: int, count: int) -> None:
+        ends = bounds[1 + first : 1 + first + count]
+        if core.ends_into(ends, data[r[0] : r[1]], ctx.sep, window, r[0]) != count:
+            raise ShufBigError("the input changed while being read")
+
+    ctx.workers.map(frame, ctx.workers.ranges(len(data), ctx.sep), firsts[:-1], counts)
+    keys = np.empty(nrecords, dtype=np.uint64)
+
+    def draw(lo: int) -> None:
+        hi = min(lo + KEY_RANGE, nrecords)
+        keys[lo:hi] = core.draw_keys(ctx.spec, np.arange(lo, hi, dtype=np.int64))
+
+    ctx.workers.map(draw, range(0, nrecords, KEY_RANGE))
+    if head_count is not None and head_count < nrecords:
+        selection = core.SmallestKeys(head_count, ctx.plan.piece)
+        selection.offer(data, bounds[1:], keys)
+        group = selection.result()
+    else:
+        group = core.GroupOrder(data, bounds, keys, ctx.plan.piece)
+    out.expect(len(group.keys))
+    with ctx.bar(len(data), "shuffling") as bar:
+        ctx.workers.emit(group, out, bar)
+
+
+def load_long(ctx: Context, record: LongRecord) -> np.ndarray:
+    """A record too long for the read buffer, in memory (it must fit the budget)."""
+    return np.frombuffer(b"".join(bytes(part) for part in parts_within(record, ctx.plan.mem)), dtype=np.uint8)
+
+
+def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> None:
+    """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files."""
+    plan = ctx.plan
+    selection = core.SmallestKeys(count, plan.piece)
+    reader = RecordReader(raw, ctx.sep, plan.read_buffer, plan.max_records, Counter().take, what)
+    with ctx.bar(None, "sampling") as bar:
+        for item in reader:
+            if isinstance(item, LongRecord):
+                record = load_long(ctx, item)
+                ends = np.array([len(record)], dtype=np.int64)
+                selection.offer(record, ends, core.draw_keys(ctx.spec, np.array([item.index])))
+            else:
+                selection.offer(item.data, item.ends, core.draw_keys(ctx.spec, item.indices))
+            if plan.order_need(selection.nbytes, selection.count) > plan.order_budget:
+                raise ShufBigError(
+                    f"-n {count} keeps more lines than fit in --mem {format_size(plan.mem)}: "
+                    "raise --mem, or pipe the whole shuffle to head"
+                )
+            bar.update(reader.bytes_read - bar.n)
+    del reader
+    result = selection.result()
+    out.expect(len(result.keys))
+    with ctx.bar(None, "writing") as bar:
+        ctx.workers.emit(result, out, bar)

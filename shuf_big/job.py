@@ -1,0 +1,96 @@
+"""One run, resolved: the :class:`Job` every engine takes, and the :class:`Engine` contract.
+
+Options are normalised once, by :func:`shuf_big.options.resolve`; engines read the job's
+fields and never re-derive them (the separator as bytes, the key function from the seed,
+the plan from the budget, the temp dirs from the environment).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+from .core import KeySpec
+from .errors import ShufBigError
+from .plan import Plan
+
+# What a paragraph-mode separator (``--record-separator ''``) turns documents into.
+PARAGRAPH_END = b"\n\n"
+
+
+@dataclass(frozen=True)
+class Separator:
+    """What ends a record: ``token`` bytes, or blank lines between documents (``paragraphs``).
+
+    In paragraph mode the inputs are normalised so that every document ends with exactly
+    ``"\\n\\n"``; ``token`` is then that, and ``trim`` is the last blank line the output
+    drops (one blank line between documents, none at the end).
+    """
+
+    token: bytes = b"\n"
+    paragraphs: bool = False
+
+    @classmethod
+    def of(cls, zero_terminated: bool = False, record_separator: str | bytes | None = None) -> Separator:
+        if record_separator is None:
+            return cls(b"\0" if zero_terminated else b"\n")
+        if zero_terminated:
+            raise ShufBigError("-z and --record-separator cannot be combined")
+        if isinstance(record_separator, str):
+            record_separator = os.fsencode(record_separator)
+        if record_separator == b"":
+            return cls(PARAGRAPH_END, paragraphs=True)
+        return cls(bytes(record_separator))
+
+    @property
+    def trim(self) -> bytes:
+        return b"\n" if self.paragraphs else b""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a run needs, validated: inputs, outputs, the permutation and the budget."""
+
+    inputs: tuple[str, ...]  # paths or URLs; "-" is standard input
+    outputs: tuple[str, ...]  # one, or one per input with ``aligned``; "-" is standard output
+    sep: Separator
+    spec: KeySpec  # the key function of the seed: the permutation
+    plan: Plan
+    temp_dirs: tuple[str, ...]
+    header: int = 0
+    decompress: str | None = None
+    shards: int | None = None
+    aligned: bool = False
+    head_count: int | None = None
+    echo: tuple[bytes, ...] | None = None  # -e: these are the records
+    input_range: tuple[int, int] | None = None  # -i: the numbers lo..hi are the records
+    repeat: bool = False
+    engine: str = "local"
+    scheduler: str | None = None
+    temp_url: str | None = None
+    progress: bool = False
+    quiet: bool = False
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def generated(self) -> bool:
+        """Whether the records are GNU shuf's ``-e`` operands, ``-i`` numbers or ``-r`` draws."""
+        return self.echo is not None or self.input_range is not None or self.repeat
+
+
+class Engine(Protocol):
+    """A way to run a job: on this machine, GNU shuf's generated modes, or a Dask cluster.
+
+    ``check`` refuses, with a one-line :class:`ShufBigError`, what the engine cannot do,
+    before any input is read or output created; ``run`` then does the whole job.
+    """
+
+    name: str
+
+    def check(self, job: Job) -> None: ...
+
+    def run(self, job: Job) -> None: ...

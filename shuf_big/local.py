@@ -1,0 +1,81 @@
+"""The local engine: inputs and outputs on this machine's files, temp files on its disks.
+
+It opens the job's inputs as one stream (or, with ``--aligned``, each on its own), opens
+its outputs (sharded, compressed, atomic), and runs :class:`~shuf_big.shuffler.Shuffler`
+between them.  Every output is committed only after all of them are complete, so a
+failure leaves every existing destination untouched.
+"""
+
+from __future__ import annotations
+
+from .errors import ShufBigError
+from .inputs import Inputs, count_in
+from .job import Job
+from .malloc import tune_for_budget
+from .outputs import open_output
+from .plan import Plan
+from .shuffler import Shuffler
+from .tempfiles import TempDirs, fd_fanout_bits
+
+
+class LocalEngine:
+    """Files in, files out, on this machine, within ``job.plan.mem`` bytes."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self.split_count = 0
+
+    def check(self, job: Job) -> None:
+        if job.scheduler is not None or job.temp_url is not None:
+            raise ShufBigError("--scheduler and --temp-url need --engine dask")
+        if job.aligned and len(job.inputs) < 2:
+            raise ShufBigError("--aligned needs at least two inputs")
+        if job.aligned and len(job.outputs) != len(job.inputs):
+            raise ShufBigError(
+                f"--aligned needs one -o per input: {len(job.inputs)} inputs, {len(job.outputs)} outputs"
+            )
+        if job.inputs.count("-") > 1:
+            raise ShufBigError("standard input ('-') can be read only once")
+
+    def run(self, job: Job) -> None:
+        plan = job.plan.with_fd_limit(fd_fanout_bits())
+        tune_for_budget(plan.mem)
+        sep = job.sep
+        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs)), sep.token, job.progress)
+        groups = [[path] for path in job.inputs] if job.aligned else [list(job.inputs)]
+        outs = [open_output(path, job.shards, sep.token, sep.trim) for path in job.outputs]
+        if job.head_count == 0:  # as GNU shuf: the input is not even opened
+            inputs: list[Inputs] = []
+        else:
+            inputs = [Inputs(paths, sep.token, job.header, job.decompress, sep.paragraphs) for paths in groups]
+        try:
+            for inp in inputs:
+                inp.prime()
+            for out in outs:
+                out.open()
+            if job.aligned and inputs:
+                _check_aligned(inputs, plan)
+            for inp, out in zip(inputs, outs, strict=False):
+                out.set_header(inp.header)
+                shuffler.run(inp, inp.size, inp.what, out, job.head_count)
+                inp.close()
+            for out in outs:
+                if not inputs:
+                    out.expect(0)
+                out.commit()
+        finally:
+            self.split_count = shuffler.split_count
+            for out in outs:
+                out.discard()
+            shuffler.temp.remove()
+            for inp in inputs:
+                inp.close()
+
+
+def _check_aligned(inputs: list[Inputs], plan: Plan) -> None:
+    """Fail, before anything is written, if aligned inputs differ in record count."""
+    counts = [count_in(inp, plan.read_buffer) for inp in inputs]
+    if len(set(counts)) > 1:
+        listing = ", ".join(f"{inp.what} has {n}" for inp, n in zip(inputs, counts, strict=True))
+        raise ShufBigError(f"--aligned inputs differ in record count: {listing}")

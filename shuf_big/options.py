@@ -1,0 +1,234 @@
+"""Options resolved once into a :class:`~shuf_big.job.Job`, and GNU shuf's option checks.
+
+The CLI and the API both end here: :func:`check_repeats` and :func:`check_conflicts` are
+the one definition of which options clash (the CLI calls them in GNU's order while it
+parses), and :func:`resolve` turns the API's arguments into the job every engine takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Sequence
+
+from . import core
+from .compression import FORMATS
+from .errors import ShufBigError, UsageError, describe
+from .job import Job, Separator
+from .plan import DEFAULT_MEM, Plan, default_jobs
+from .records import read_fully
+from .sizes import parse_size
+from .tempfiles import default_temp_dirs
+
+PathLike = str | os.PathLike[str]
+
+# --random-source: the seed is the 8-byte BLAKE2b digest of at most this many first bytes.
+RANDOM_SOURCE_BYTES = 32
+
+
+RANGE_MAX = core.MASK64
+
+
+# GNU's xstrtoumax in base 10 (leading white space, an optional '+').
+_DECIMAL = re.compile(r"[ \t\n\v\f\r]*\+?([0-9]+)")
+
+
+def _parse_bound(text: str) -> int:
+    match = _DECIMAL.fullmatch(text)
+    if not match:
+        raise ShufBigError(f"invalid input range: '{text}'")
+    value = int(match.group(1))
+    if value > RANGE_MAX:
+        raise ShufBigError(f"invalid input range: '{text}': Value too large for defined data type")
+    return value
+
+
+def parse_count(text: str) -> int:
+    """Parse ``-n COUNT`` as GNU shuf does (base 10, leading white space and '+' allowed).
+
+    Counts beyond 2**64-1, which GNU shuf takes as "no limit", stay exact Python ints.
+    """
+    match = _DECIMAL.fullmatch(text)
+    if not match:
+        raise ShufBigError(f"invalid line count: '{text}'")
+    return int(match.group(1))
+
+
+def parse_input_range(text: str) -> tuple[int, int]:
+    """Parse ``-i LO-HI`` as GNU shuf does; ``HI = LO - 1`` is an empty range.
+
+    Unlike GNU shuf (whose line count must fit in 64 bits), ``0-18446744073709551615``
+    is accepted: its 2**64 numbers can be sampled with ``-n`` or ``-r``.
+    """
+    lo_text, dash, hi_text = text.partition("-")
+    if not dash:
+        _parse_bound(text)
+        raise ShufBigError(f"invalid input range: '{text}'")
+    lo = _parse_bound(lo_text)
+    hi = _parse_bound(hi_text)
+    if lo > hi + 1:
+        raise ShufBigError(f"invalid input range: '{text}'")
+    return lo, hi
+
+
+def seed_from_random_source(path: str | os.PathLike[str]) -> int:
+    """The 64-bit seed ``--random-source=FILE`` stands for.
+
+    The output depends only on FILE's first 32 bytes (fewer if it is shorter; never more
+    are read, so ``/dev/urandom`` or an endless pipe works): the seed is their BLAKE2b
+    digest with ``digest_size=8``, read as a big-endian integer.  An empty FILE is an
+    error, as GNU shuf's "end of file".
+    """
+    name = os.fspath(path)
+    try:
+        handle = open(name, "rb", buffering=0)  # noqa: SIM115 (closed below)
+    except IsADirectoryError as err:
+        raise ShufBigError(f"'{name}': read error: {describe(err)}") from None
+    except OSError as err:
+        raise ShufBigError(f"{name}: {describe(err)}") from None
+    with handle:
+        data = bytearray(RANDOM_SOURCE_BYTES)
+        got = read_fully(handle, memoryview(data), f"'{name}'")
+    if got == 0:
+        raise ShufBigError(f"'{name}': end of file")
+    return int.from_bytes(hashlib.blake2b(bytes(data[:got]), digest_size=8).digest(), "big")
+
+
+def parse_seed(text: str) -> int:
+    """``--seed``: decimal (leading zeros allowed) or ``0x``/``0o``/``0b``-prefixed."""
+    try:
+        if text.lower().lstrip("+").startswith(("0x", "0o", "0b")):
+            return int(text, 0)
+        return int(text, 10)
+    except ValueError:
+        raise ShufBigError(f"invalid --seed: '{text}'") from None
+
+
+def check_repeats(outputs: Sequence[str], aligned: bool, random_sources: Sequence[str], input_ranges: int) -> None:
+    """Options given twice, as GNU shuf's parser meets them (a repeated identical ``-o``
+    is one output; ``--aligned`` takes one ``-o`` per input)."""
+    if len(set(outputs)) > 1 and not aligned:
+        raise ShufBigError("multiple output files specified")
+    if len(set(random_sources)) > 1:
+        raise ShufBigError("multiple random sources specified")
+    if input_ranges > 1:
+        raise ShufBigError("multiple -i options specified")
+
+
+def check_conflicts(
+    echo: bool, input_range: bool, random_source: bool, seed: bool, operands: Sequence[str], files_from: bool
+) -> None:
+    """Options that exclude each other, checked once all are parsed (GNU's order)."""
+    if echo and input_range:
+        raise UsageError("cannot combine -e and -i options")
+    if random_source and seed:
+        raise UsageError("cannot combine --random-source and --seed options")
+    if input_range and operands:
+        raise UsageError(f"extra operand '{operands[0]}'")
+    if files_from and operands:
+        raise UsageError("file operands cannot be combined with --files-from")
+
+
+def _paths(where: PathLike | Sequence[PathLike]) -> tuple[str, ...]:
+    if isinstance(where, (str, os.PathLike)):
+        return (os.fspath(where),)
+    return tuple(os.fspath(p) for p in where)
+
+
+def _range(input_range: tuple[int, int] | str | None) -> tuple[int, int] | None:
+    if isinstance(input_range, str):
+        return parse_input_range(input_range)
+    if input_range is not None and not 0 <= input_range[0] <= input_range[1] + 1 <= core.MASK64 + 1:
+        raise ShufBigError(f"invalid input range: '{input_range[0]}-{input_range[1]}'")
+    return input_range
+
+
+def _seed(seed: int | None, random_source: PathLike | None, head_count: int | None) -> core.KeySpec:
+    if random_source is not None and head_count != 0:  # as GNU shuf: -n 0 opens nothing
+        seed = seed_from_random_source(random_source)
+    if seed is None:
+        seed = secrets.randbits(64)
+    try:
+        return core.KeySpec.from_seed(int(seed))
+    except ValueError as err:
+        raise ShufBigError(f"invalid --seed: {err}") from None
+
+
+def _temp_dirs(tmp_dirs: Sequence[PathLike] | None) -> tuple[str, ...]:
+    dirs = tuple(os.fspath(d) for d in tmp_dirs) if tmp_dirs else tuple(default_temp_dirs())
+    for d in dirs:
+        if not os.path.isdir(d):
+            raise ShufBigError(f"cannot use temporary directory '{d}': No such directory")
+    return dirs
+
+
+def resolve(
+    src: PathLike | Sequence[PathLike] = "-",
+    dst: PathLike | Sequence[PathLike] = "-",
+    *,
+    mem: int | str = DEFAULT_MEM,
+    seed: int | None = None,
+    tmp_dirs: Sequence[PathLike] | None = None,
+    jobs: int | None = None,
+    zero_terminated: bool = False,
+    record_separator: str | bytes | None = None,
+    header: int = 0,
+    decompress: str | None = None,
+    shards: int | None = None,
+    aligned: bool = False,
+    progress: bool = False,
+    head_count: int | None = None,
+    echo: Sequence[str | bytes] | None = None,
+    input_range: tuple[int, int] | str | None = None,
+    repeat: bool = False,
+    random_source: PathLike | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    temp_url: str | None = None,
+    quiet: bool = False,
+) -> Job:
+    """Validate and normalise :func:`shuf_big.shuffle`'s arguments into one :class:`Job`."""
+    try:
+        budget = parse_size(mem)
+    except ValueError as err:
+        raise ShufBigError(f"invalid --mem: {err}") from None
+    plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs)
+    outputs = _paths(dst)
+    check_repeats(outputs, aligned, (), 0)
+    check_conflicts(echo is not None, input_range is not None, random_source is not None, seed is not None, (), False)
+    numbers = _range(input_range)
+    spec = _seed(seed, random_source, head_count)
+    dirs = _temp_dirs(tmp_dirs)
+    if head_count is not None and head_count < 0:
+        raise ShufBigError(f"invalid line count: '{head_count}'")
+    if header < 0:
+        raise ShufBigError(f"invalid --header: {header}")
+    if shards is not None and shards < 1:
+        raise ShufBigError(f"invalid number of shards: {shards}")
+    if decompress is not None and decompress not in FORMATS:
+        raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
+    if engine not in ("local", "dask"):
+        raise ShufBigError(f"unknown engine '{engine}' (use local or dask)")
+    return Job(
+        inputs=_paths(src),
+        outputs=outputs if aligned else outputs[-1:],
+        sep=Separator.of(zero_terminated, record_separator),
+        spec=spec,
+        plan=plan,
+        temp_dirs=dirs,
+        header=header,
+        decompress=decompress,
+        shards=shards,
+        aligned=aligned,
+        head_count=head_count,
+        echo=None if echo is None else tuple(os.fsencode(op) if isinstance(op, str) else bytes(op) for op in echo),
+        input_range=numbers,
+        repeat=repeat,
+        engine=engine,
+        scheduler=scheduler,
+        temp_url=temp_url,
+        progress=progress,
+        quiet=quiet,
+    )

@@ -1,0 +1,101 @@
+"""The plan: every buffer size and the bucket count, derived from the memory budget.
+
+Pure arithmetic, no system calls: the open-file limit is read once by the engine that
+opens bucket files (:func:`shuf_big.tempfiles.fd_fanout_bits`) and passed in.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+
+from . import core
+from .errors import ShufBigError
+
+MIN_MEM = 16 * 1024
+DEFAULT_MEM = "25%"
+# Bytes of numpy arrays per record while a group is ordered in memory (offsets, keys,
+# sub-bucket order and temporaries); measured with tracemalloc, see tests/test_memory.py.
+ORDER_BYTES_PER_RECORD = 48
+# Bytes of arrays per record while a batch is scattered in pass 1.
+SCATTER_BYTES_PER_RECORD = 96
+# A bucket is planned to fill this share of the ordering budget, so random size
+# fluctuations rarely force a split.
+BUCKET_FILL = 0.5
+# Pass 1 writes each bucket's share of a batch with one system call; below this many
+# records per bucket and batch, splitting in two levels is faster than a wider fan-out.
+MIN_RECORDS_PER_WRITE = 64
+# The in-memory path frames and draws keys on all workers for inputs of at least this size,
+# with keys drawn this many at a time.
+PARALLEL_MIN_BYTES = 1 << 22
+KEY_RANGE = 1 << 20
+# The widest fan-out of one level: bucket ids are uint16.
+MAX_FANOUT_BITS = 16
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every buffer size, derived from the memory budget so the total stays under it.
+
+    Pass 1 uses about half the budget (read buffer, regrouped copy, per-record arrays);
+    pass 2 loads groups of buckets whose data and arrays fit in the rest of it.
+    """
+
+    mem: int
+    read_buffer: int
+    max_records: int
+    piece: int
+    order_budget: int
+    fd_fanout_bits: int = MAX_FANOUT_BITS
+    jobs: int = 1
+    fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
+
+    @classmethod
+    def for_budget(
+        cls, mem: int, jobs: int = 1, fd_fanout_bits: int = MAX_FANOUT_BITS, fanout_bits: int | None = None
+    ) -> Plan:
+        if mem < MIN_MEM:
+            raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
+        if jobs < 1:
+            raise ShufBigError(f"invalid --jobs: {jobs} (must be at least 1)")
+        piece = min(max(mem // (128 * (jobs + 1)), 4096), 1 << 20)
+        # Pass 1 takes half the budget: the reader's buffer, then per batch in flight a
+        # copy, a regrouped output and per-record arrays (one batch without workers, which
+        # needs no copy).  Larger chunks than these caps gain nothing and would only risk
+        # overcommitting RAM when --mem is set above what the machine has.
+        inflight = 1 if jobs == 1 else jobs + 1
+        buffers = 2 if jobs == 1 else 1 + 2 * inflight
+        read_buffer = min(max(mem // (4 * buffers), 4096), 64 << 20)
+        max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD * inflight), 16), 1 << 21)
+        # Ordering scratch: per worker a gather index (16 B per piece byte) and sort arrays
+        # for one sub-bucket, and one built sub-bucket (about 2-4 pieces) per worker in flight.
+        scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + (jobs + 1) * 4 * piece
+        order_budget = max(mem - scratch, mem // 2)
+        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits)
+
+    def with_fd_limit(self, fd_fanout_bits: int) -> Plan:
+        """The same plan, its fan-out capped by the open-file limit the engine found."""
+        return replace(self, fd_fanout_bits=fd_fanout_bits)
+
+    def max_fanout_bits(self) -> int:
+        """The widest fan-out worth one pass: open files allow it, and every bucket still
+        gets a few dozen records per batch (else per-write costs dominate and a second
+        level of buckets is cheaper)."""
+        per_batch = max(self.max_records // MIN_RECORDS_PER_WRITE, 2).bit_length() - 1
+        return max(min(self.fd_fanout_bits, max(per_batch, 2)), 1)
+
+    def order_need(self, nbytes: int, nrecords: int) -> int:
+        """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory."""
+        return nbytes + ORDER_BYTES_PER_RECORD * nrecords
+
+    def bucket_bits(self, need: float, at_least: float = 2) -> int:
+        """Bucket-count bits so that each bucket of data needing ``need`` bytes to order
+        fills about :data:`BUCKET_FILL` of the ordering budget (at least ``at_least``
+        buckets).  The one formula of the local and Dask engines, for pass 1 and splits."""
+        return math.ceil(math.log2(max(need / (BUCKET_FILL * self.order_budget), at_least)))
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

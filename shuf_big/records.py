@@ -1,0 +1,236 @@
+"""Records from byte streams: batches of whole records in bounded buffers, long records
+streamed, global indices from a counter or a bucket's gap file."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from . import core
+from .errors import ShufBigError, describe
+from .sizes import format_size
+
+
+class RawReader(Protocol):
+    def readinto(self, buffer: memoryview) -> int | None: ...
+
+
+def read_fully(raw: RawReader, view: memoryview, what: str) -> int:
+    """Fill ``view`` from ``raw`` until it is full or the input ends; return bytes read."""
+    filled = 0
+    size = len(view)
+    while filled < size:
+        try:
+            got = raw.readinto(view[filled:])
+        except OSError as err:
+            raise ShufBigError(f"read error on {what}: {describe(err)}") from None
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+def pread_fully(fd: int, view: memoryview, offset: int) -> int:
+    """Fill ``view`` from ``fd`` at ``offset`` without moving the file position; returns
+    the bytes read (fewer only at the end of the file)."""
+    got = 0
+    while got < len(view):
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if not n:
+            break
+        got += n
+    return got
+
+
+class PrefixedReader:
+    """A raw reader that first returns bytes already read (a probe), then the stream.
+
+    The probe buffer is dropped as soon as it is used up, so its memory is returned
+    before pass 1 needs the rest of the budget.
+    """
+
+    def __init__(self, prefix: np.ndarray, rest: RawReader) -> None:
+        self.prefix: np.ndarray | None = prefix
+        self.offset = 0
+        self.rest = rest
+
+    def readinto(self, buffer: memoryview) -> int | None:
+        if self.prefix is None:
+            return self.rest.readinto(buffer)
+        n = min(len(buffer), len(self.prefix) - self.offset)
+        np.frombuffer(buffer, dtype=np.uint8, count=n)[:] = self.prefix[self.offset : self.offset + n]
+        self.offset += n
+        if self.offset >= len(self.prefix):
+            self.prefix = None
+        return n
+
+
+@dataclass
+class Batch:
+    """Complete records: ``data[:ends[-1]]``, record k ending at ``ends[k]``."""
+
+    data: np.ndarray
+    ends: np.ndarray
+    indices: np.ndarray
+
+
+@dataclass
+class LongRecord:
+    """A record too long for the read buffer; its bytes come from ``parts``.
+
+    ``parts`` must be consumed before the reader moves on.  The last part ends with the
+    separator (added if the input's last record lacked one).
+    """
+
+    index: int
+    parts: Iterator[memoryview]
+
+
+class RecordReader:
+    """Split a byte stream into batches of whole records within fixed memory bounds.
+
+    A batch holds at most ``buffer_size`` bytes and ``max_records`` records; a record
+    that does not fit in the buffer is handed out as a :class:`LongRecord` stream.
+    ``take_indices(n)`` supplies the global indices of the next ``n`` records.
+    """
+
+    def __init__(
+        self,
+        raw: RawReader,
+        sep: bytes,
+        buffer_size: int,
+        max_records: int,
+        take_indices: Callable[[int], np.ndarray],
+        what: str,
+    ) -> None:
+        self.raw = raw
+        self.sep = sep
+        self.buffer = np.empty(buffer_size, dtype=np.uint8)
+        self.view = memoryview(self.buffer)
+        self.max_records = max_records
+        self.take_indices = take_indices
+        self.what = what
+        self.filled = 0
+        self.eof = False
+        self.bytes_read = 0
+
+    def _fill(self) -> None:
+        if not self.eof and self.filled < len(self.buffer):
+            got = read_fully(self.raw, self.view[self.filled :], self.what)
+            self.bytes_read += got
+            self.filled += got
+            if self.filled < len(self.buffer):
+                self.eof = True
+
+    def _keep_tail(self, start: int) -> None:
+        """Move ``buffer[start:filled]`` to the front (memmove: the ranges may overlap)."""
+        rest = self.filled - start
+        if rest and start:
+            base = self.buffer.ctypes.data
+            ctypes.memmove(base, base + start, rest)
+        self.filled = rest
+
+    def __iter__(self) -> Iterator[Batch | LongRecord]:
+        window = max(self.max_records, 4096)
+        start = 0  # bytes at the front of the buffer already handed out
+        while True:
+            if start:
+                self._keep_tail(start)
+                start = 0
+            self._fill()
+            if self.filled == 0:
+                return
+            ends = core.find_ends(self.buffer[: self.filled], self.sep, self.max_records, window)
+            if len(ends):
+                # Batches cut by the record limit (short lines): hand out the rest of the
+                # buffer before moving its tail to the front, so no byte is moved twice.
+                while len(ends):
+                    yield Batch(self.buffer[start:], ends, self.take_indices(len(ends)))
+                    start += int(ends[-1])
+                    if len(ends) < self.max_records:
+                        break
+                    ends = core.find_ends(self.buffer[start : self.filled], self.sep, self.max_records, window)
+            elif self.eof and self.filled + len(self.sep) <= len(self.buffer):
+                # A last record without terminator gets one, as with GNU shuf.
+                end = core.completion(self.view[max(self.filled - len(self.sep), 0) : self.filled].tobytes(), self.sep)
+                self.buffer[self.filled : self.filled + len(end)] = np.frombuffer(end, dtype=np.uint8)
+                self.filled += len(end)
+            else:
+                index = int(self.take_indices(1)[0])
+                yield LongRecord(index, self._long_parts())
+
+    def _long_parts(self) -> Iterator[memoryview]:
+        """Stream a record that fills the whole buffer, up to and including its separator.
+
+        The last ``len(sep) - 1`` bytes stay in the buffer between refills, so that a
+        multi-byte separator split across two reads is still found.
+        """
+        keep = len(self.sep) - 1
+        while True:
+            hits = core.find_ends(self.buffer[: self.filled], self.sep, 1, max(self.filled, 1))
+            if len(hits):
+                end = int(hits[0])
+                yield self.view[:end]
+                self._keep_tail(end)
+                return
+            if self.eof:
+                tail = self.view[: self.filled].tobytes()
+                yield memoryview(tail + (core.completion(tail, self.sep) if tail else self.sep))
+                self.filled = 0
+                return
+            if self.filled > keep:
+                yield self.view[: self.filled - keep]
+                self._keep_tail(self.filled - keep)
+            self._fill()
+
+
+class IndexStream:
+    """Global record indices decoded lazily from a bucket's gap file."""
+
+    def __init__(self, raw: RawReader, chunk: int, what: str) -> None:
+        self.raw = raw
+        self.decoder = core.GapDecoder()
+        self.queue = np.empty(0, dtype=np.int64)
+        self.chunk = np.empty(chunk, dtype=np.uint16)
+        self.what = what
+
+    def take(self, n: int) -> np.ndarray:
+        while len(self.queue) < n:
+            got = read_fully(self.raw, memoryview(self.chunk).cast("B"), self.what)
+            if got == 0:
+                raise ShufBigError(f"temporary file {self.what} is truncated")
+            fresh = self.decoder.feed(self.chunk[: got // 2])
+            self.queue = np.concatenate((self.queue, fresh))
+        taken, self.queue = self.queue[:n], self.queue[n:]
+        return taken
+
+
+class Counter:
+    """Global indices for records read straight from the input: 0, 1, 2, ..."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def take(self, n: int) -> np.ndarray:
+        out = np.arange(self.next, self.next + n, dtype=np.int64)
+        self.next += n
+        return out
+
+
+def parts_within(record: LongRecord, limit: int) -> Iterator[memoryview]:
+    """A long record's parts; past ``limit`` bytes, read to its end and fail with its size."""
+    size = 0
+    for part in record.parts:
+        size += len(part)
+        if size > limit:
+            size += sum(len(p) for p in record.parts)
+            raise ShufBigError(
+                f"record {record.index + 1} is {size} bytes ({format_size(size)}), "
+                f"larger than the memory budget --mem {format_size(limit)}"
+            )
+        yield part

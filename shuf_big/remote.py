@@ -1,0 +1,138 @@
+"""Storage by URL for the Dask engine (fsspec): inputs, whole files written atomically.
+
+fsspec is imported only when a URL is used, so ``import shuf_big`` never needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import secrets
+from typing import Any
+
+from .compression import make_encoder
+from .errors import ShufBigError, describe
+
+
+def url_to_fs(url: str) -> tuple[Any, str]:
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` names a location by URL (``s3://...``) rather than a local path."""
+    return "://" in path
+
+
+def expand_globs(urls: list[str]) -> list[str]:
+    """URLs with ``*``, ``?`` or ``[`` expanded by their filesystem (sorted), as a shell
+    would expand local paths; a pattern that matches nothing is an error."""
+    out: list[str] = []
+    for url in urls:
+        if not (is_url(url) and any(c in url for c in "*?[")):
+            out.append(url)
+            continue
+        fs, path = url_to_fs(url)
+        found = sorted(fs.glob(path))
+        if not found:
+            raise ShufBigError(f"cannot open '{url}': No such file or directory")
+        out.extend(fs.unstrip_protocol(p) for p in found)
+    return out
+
+
+class AtomicFile:
+    """A file at ``url`` written under a temporary name and renamed into place when done.
+
+    A rerun of the same task (Dask retries tasks of a lost worker) writes its own
+    temporary name, so two attempts never mix and readers only ever see whole files.
+    """
+
+    def __init__(self, url: str, compress: str | None = None) -> None:
+        self.url = url
+        self.fs, self.path = url_to_fs(url)
+        self.temp = f"{self.path}.{secrets.token_hex(6)}.part"
+        self.encoder = make_encoder(compress) if compress else None
+        self.handle: io.BufferedIOBase | None = None
+        self.preamble = b""  # written first (what ShardedOutput calls the header)
+        self.size = 0
+
+    def open(self) -> None:
+        try:
+            self.handle = self.fs.open(self.temp, "wb")
+        except OSError as err:
+            raise ShufBigError(f"cannot open '{self.url}' for writing: {describe(err)}") from None
+        if self.preamble:
+            self.write([memoryview(self.preamble)])
+
+    def write(self, parts: list[memoryview]) -> int:
+        """Write records (compressed if asked); returns their byte count before compression."""
+        if self.handle is None:
+            self.open()
+        assert self.handle is not None
+        size = 0
+        try:
+            for part in parts:
+                size += len(part)
+                self.handle.write(self.encoder.compress(part) if self.encoder is not None else part)
+        except OSError as err:
+            raise ShufBigError(f"write error on '{self.url}': {describe(err)}") from None
+        self.size += size
+        return size
+
+    def finish(self) -> None:
+        """Close the temporary file (with the compressor's tail)."""
+        if self.handle is None:
+            self.open()
+        assert self.handle is not None
+        try:
+            if self.encoder is not None:
+                self.handle.write(self.encoder.flush())
+                self.encoder = None
+            self.handle.close()
+        except OSError as err:
+            raise ShufBigError(f"write error on '{self.url}': {describe(err)}") from None
+
+    def commit(self) -> None:
+        self.finish()
+        self.fs.mv(self.temp, self.path)
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(Exception):
+                self.handle.close()
+        with contextlib.suppress(Exception):
+            self.fs.rm(self.temp)
+
+
+def open_input(url: str, what: str) -> io.BufferedIOBase:
+    """Open ``url`` for reading; a missing or unreadable file is a one-line error."""
+    fs, path = url_to_fs(url)
+    try:
+        if getattr(fs, "protocol", None) in ("memory", ("memory",)):
+            # memory:// hands every reader the one stored file object, whose position
+            # concurrent tasks would share: read from a private copy instead.
+            return io.BytesIO(fs.cat_file(path))
+        return fs.open(path, "rb")
+    except FileNotFoundError:
+        raise ShufBigError(f"cannot open {what}: No such file or directory") from None
+    except OSError as err:
+        raise ShufBigError(f"cannot open {what}: {describe(err)}") from None
+
+
+class Limited:
+    """A raw reader of the next ``remaining`` bytes of ``handle``; ending short is an error."""
+
+    def __init__(self, handle: io.BufferedIOBase, remaining: int, what: str) -> None:
+        self.handle = handle
+        self.remaining = remaining
+        self.what = what
+
+    def readinto(self, view: memoryview) -> int:
+        if self.remaining <= 0:
+            return 0
+        got = self.handle.readinto(view[: self.remaining]) or 0
+        if not got:
+            raise ShufBigError(f"{self.what} shrank while being read")
+        self.remaining -= got
+        return got

@@ -1,0 +1,74 @@
+"""Shuffle one stream of records into one sink within the budget: the local engines' core loop.
+
+Input that fits the budget is read once and shuffled in memory; larger input goes through
+the two-pass external shuffle.  ``-n`` streams, keeping only the smallest keys.  The local
+engine runs this per output (``--aligned`` runs it per input); the GNU engine runs it for
+``-e`` operands and ``-i`` ranges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import core, in_memory
+from .external import External
+from .outputs import Sink
+from .plan import Plan
+from .records import PrefixedReader, RawReader
+from .tempfiles import TempDirs
+from .workers import Context, Workers
+
+
+class Shuffler:
+    """Shuffle streams with ``plan.jobs`` threads and temp files in ``temp``."""
+
+    def __init__(self, plan: Plan, spec: core.KeySpec, temp: TempDirs, sep: bytes, progress: bool = False) -> None:
+        self.plan = plan
+        self.spec = spec
+        self.temp = temp
+        self.sep = sep
+        self.progress = progress
+        self.split_count = 0
+
+    def run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
+        """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
+        write only that many first records of the shuffle."""
+        with Workers(self.plan.jobs) as workers:
+            ctx = Context(self.plan, self.spec, self.sep, workers, self.progress)
+            self._run(ctx, raw, size, what, out, head_count)
+
+    def _run(
+        self, ctx: Context, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None
+    ) -> None:
+        plan = self.plan
+        if head_count is not None and (size is None or size > plan.mem):
+            in_memory.head(ctx, raw, what, out, head_count)  # streaming: no need to probe for a fit
+            return
+        if size is None or size <= plan.mem:
+            # Read what may fit: all of a small file (+1 byte to notice growth), or half
+            # the budget of a stream, so that falling back to pass 1 stays in budget.
+            room = len(self.sep)  # for a terminator the last record may lack
+            probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
+            filled = ctx.workers.read_fully(raw, memoryview(probe[: len(probe) - room]), what)
+            if filled < len(probe) - room:
+                end = core.terminator(probe[:filled], self.sep)  # GNU shuf terminates it too
+                terminated = filled + len(end)
+                probe[filled:terminated] = np.frombuffer(end, dtype=np.uint8)
+                counts = in_memory.count(ctx, probe[:terminated])
+                if plan.order_need(terminated, sum(counts)) <= plan.order_budget:
+                    in_memory.shuffle(ctx, probe[:terminated], counts, out, head_count)
+                    return
+            if size is not None and getattr(raw, "rewindable", False):
+                del probe
+                raw.rewind()  # type: ignore[attr-defined]
+            else:
+                raw = PrefixedReader(probe[:filled], raw)
+                del probe
+        if head_count is not None:
+            in_memory.head(ctx, raw, what, out, head_count)
+            return
+        external = External(ctx, self.temp)
+        try:
+            external.run(raw, size, what, out)
+        finally:
+            self.split_count += external.split_count
