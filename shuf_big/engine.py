@@ -272,7 +272,7 @@ class LocalEngine:
         plan: Plan,
         spec: core.KeySpec,
         temp: TempDirs,
-        sep: core.Sep = 10,
+        sep: int | bytes = 10,
         progress: bool = False,
     ) -> None:
         self.plan = plan
@@ -893,7 +893,7 @@ def run_shuffle(
     plan: Plan,
     spec: core.KeySpec,
     dirs: list[str],
-    sep: core.Sep,
+    sep: int | bytes,
     progress: bool,
     head_count: int | None = None,
     *,

@@ -149,7 +149,7 @@ class RangeReader:
                 count = min(self.chunk, self.hi - self.next + 1)
                 values = np.arange(count, dtype=np.uint64)
                 values += np.uint64(self.next)
-                self.pending = core.format_decimal(values, self.sep)
+                self.pending = core.format_decimal(values, bytes([self.sep]))
                 self.used = 0
                 self.next += count
             n = min(len(out) - filled, len(self.pending) - self.used)
@@ -206,7 +206,7 @@ def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: in
     # Cache-sized chunks: 16 K keys at a time is 2-4x faster than 1 M.
     for indices in range_head_indices(spec, n, k, max(256, min(1 << 14, plan.mem // 256))):
         indices += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(indices, sep))])
+        out.write([memoryview(core.format_decimal(indices, bytes([sep])))])
 
 
 # -- -r ---------------------------------------------------------------------------------------
@@ -250,11 +250,11 @@ def _write_records(out: Output, data: np.ndarray, starts: np.ndarray, lengths: n
 
 def _repeat_records(data: np.ndarray, sep: int, spec: core.KeySpec, plan: Plan, count: int | None, out: Output) -> None:
     """``-r`` over records in memory (``data`` ends with ``sep``)."""
-    nrecords = core.count_records(data, sep)
+    nrecords = core.count_records(data, bytes([sep]))
     if nrecords == 0:
         raise ShufBigError("no lines to repeat")
     bounds = np.empty(nrecords + 1, dtype=np.int64)
-    core.frame_into(bounds, data, sep, max(plan.piece, 1 << 16))
+    core.frame_into(bounds, data, bytes([sep]), max(plan.piece, 1 << 16))
     starts = bounds[:-1]
     lengths = np.diff(bounds)
     del bounds
@@ -268,7 +268,7 @@ def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: int, cou
         raise ShufBigError("no lines to repeat")
     for picks in _draws(spec, n, count, _block(plan)):
         picks += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(picks, sep))])
+        out.write([memoryview(core.format_decimal(picks, bytes([sep])))])
 
 
 def _load_records(srcs: list[str], sep: int, plan: Plan) -> np.ndarray:
@@ -297,7 +297,7 @@ def _load_records(srcs: list[str], sep: int, plan: Plan) -> np.ndarray:
     if buffer and buffer[-1] != sep:
         buffer.append(sep)  # GNU shuf terminates the last line too
     data = np.frombuffer(buffer, dtype=np.uint8)
-    if len(data) + 16 * core.count_records(data, sep) > plan.order_budget:
+    if len(data) + 16 * core.count_records(data, bytes([sep])) > plan.order_budget:
         raise too_big()
     return data
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .core import GapDecoder, Sep, completion, find_ends
+from .core import GapDecoder, completion, find_ends
 from .errors import ShufBigError
 from .sizes import format_size
 
@@ -226,7 +226,7 @@ class RecordReader:
     def __init__(
         self,
         raw: RawReader,
-        sep: Sep,
+        sep: int | bytes,
         buffer_size: int,
         max_records: int,
         take_indices: Callable[[int], np.ndarray],

@@ -55,13 +55,13 @@ def test_seed_range(seed: int) -> None:
 @given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=200), st.integers(1, 64))
 def test_find_ends_and_frame_into_agree_with_split(records: list[bytes], window: int) -> None:
     data, ends = records_array(records)
-    assert np.array_equal(core.find_ends(data, 10, len(records) + 1, window), ends)
-    limited = core.find_ends(data, 10, 3, window)
+    assert np.array_equal(core.find_ends(data, b"\n", len(records) + 1, window), ends)
+    limited = core.find_ends(data, b"\n", 3, window)
     assert np.array_equal(limited, ends[:3])
     bounds = np.empty(len(records) + 1, dtype=np.int64)
-    assert core.frame_into(bounds, data, 10, window) == len(records)
+    assert core.frame_into(bounds, data, b"\n", window) == len(records)
     assert np.array_equal(bounds[1:], ends)
-    assert core.count_records(data, 10, window) == len(records)
+    assert core.count_records(data, b"\n", window) == len(records)
 
 
 @given(st.lists(st.integers(1, 300_000), max_size=300), st.integers(1, 50))

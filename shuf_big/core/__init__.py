@@ -43,7 +43,6 @@ from __future__ import annotations
 
 from .decimals import decimal_bytes, decimal_width, format_decimal
 from .framing import (
-    Sep,
     StreamFramer,
     completion,
     count_records,
@@ -79,7 +78,6 @@ __all__ = [
     "GroupOrder",
     "KeySpec",
     "Scattered",
-    "Sep",
     "SmallestKeys",
     "StreamFramer",
     "_segments",

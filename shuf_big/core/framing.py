@@ -12,15 +12,18 @@ from collections.abc import Iterator
 
 import numpy as np
 
-Sep = int | bytes
 
+def _token(sep: bytes) -> bytes:
+    """Check a separator: non-empty ``bytes``.
 
-def _token(sep: Sep) -> bytes:
-    """A separator as bytes: an int is one byte value (``10`` is newline)."""
-    token = bytes([sep]) if isinstance(sep, int) else bytes(sep)
-    if not token:
+    Anything else is refused, an int above all: ``bytes(10)`` is ten zero bytes, not a
+    newline, so converting would silently frame on the wrong separator.
+    """
+    if not isinstance(sep, bytes):
+        raise TypeError(f"the record separator must be bytes, not {type(sep).__name__}")
+    if not sep:
         raise ValueError("the record separator must not be empty")
-    return token
+    return sep
 
 
 def _starts_in(data: np.ndarray, token: bytes, lo: int, hi: int) -> np.ndarray:
@@ -76,7 +79,7 @@ def _ends_by_window(data: np.ndarray, token: bytes, window: int) -> Iterator[np.
         yield starts
 
 
-def find_ends(data: np.ndarray, sep: Sep, limit: int, window: int) -> np.ndarray:
+def find_ends(data: np.ndarray, sep: bytes, limit: int, window: int) -> np.ndarray:
     """Return the end offsets (one past each separator) of at most ``limit`` records.
 
     The buffer is searched ``window`` bytes at a time so that a buffer of many tiny
@@ -97,7 +100,7 @@ def find_ends(data: np.ndarray, sep: Sep, limit: int, window: int) -> np.ndarray
     return ends[:limit].astype(np.int64, copy=False)
 
 
-def count_records(data: np.ndarray, sep: Sep, window: int = 1 << 20) -> int:
+def count_records(data: np.ndarray, sep: bytes, window: int = 1 << 20) -> int:
     """Count separators ``window`` bytes at a time (a whole-buffer mask would double memory)."""
     token = _token(sep)
     if len(token) == 1:
@@ -105,7 +108,7 @@ def count_records(data: np.ndarray, sep: Sep, window: int = 1 << 20) -> int:
     return sum(len(hits) for hits in _ends_by_window(data, token, window))
 
 
-def last_end(data: np.ndarray, sep: Sep, window: int = 1 << 20) -> int:
+def last_end(data: np.ndarray, sep: bytes, window: int = 1 << 20) -> int:
     """Where the last complete record of ``data`` ends (0 if there is none)."""
     token = _token(sep)
     if len(token) == 1:
@@ -118,7 +121,7 @@ def last_end(data: np.ndarray, sep: Sep, window: int = 1 << 20) -> int:
     return end
 
 
-def completion(tail: bytes, sep: Sep) -> bytes:
+def completion(tail: bytes, sep: bytes) -> bytes:
     """The bytes that terminate an unterminated last record ``tail`` (GNU shuf adds one).
 
     For a multi-byte separator, a tail that already ends with the start of it is only
@@ -134,7 +137,7 @@ def completion(tail: bytes, sep: Sep) -> bytes:
     return token
 
 
-def terminator(data: np.ndarray, sep: Sep) -> bytes:
+def terminator(data: np.ndarray, sep: bytes) -> bytes:
     """What to append to ``data`` so that its last record is terminated (often nothing)."""
     token = _token(sep)
     if len(data) == 0:
@@ -152,7 +155,7 @@ class StreamFramer:
     stream if it ended now (the seams between several inputs, ``--header`` lines).
     """
 
-    def __init__(self, sep: Sep) -> None:
+    def __init__(self, sep: bytes) -> None:
         self.token = _token(sep)
         self.carry = b""  # the unfinished record's last bytes (multi-byte separators)
         self.open = False  # bytes arrived since the last record end
@@ -192,7 +195,7 @@ class StreamFramer:
         return self.token if len(self.token) == 1 else completion(self.carry, self.token)
 
 
-def frame_into(bounds: np.ndarray, data: np.ndarray, sep: Sep, window: int) -> int:
+def frame_into(bounds: np.ndarray, data: np.ndarray, sep: bytes, window: int) -> int:
     """Write ``[0, end_0, end_1, ...]`` of the records in ``data`` into ``bounds``.
 
     Used when the record count is already known (a loaded bucket), so the offsets go
@@ -204,7 +207,7 @@ def frame_into(bounds: np.ndarray, data: np.ndarray, sep: Sep, window: int) -> i
     return ends_into(bounds[1:], data, sep, window)
 
 
-def ends_into(out: np.ndarray, data: np.ndarray, sep: Sep, window: int, offset: int = 0) -> int:
+def ends_into(out: np.ndarray, data: np.ndarray, sep: bytes, window: int, offset: int = 0) -> int:
     """Write the records' end offsets plus ``offset`` into ``out`` (at most ``len(out)``).
 
     Several buckets of one group can so be framed at once, each into its own slice of
