@@ -231,23 +231,6 @@ def _draws(spec: core.KeySpec, n: int, count: int | None, block: int) -> Iterato
         yield picks
 
 
-def _write_records(out: Output, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, piece: int) -> None:
-    """Write these records in order: short ones gathered by numpy, long ones as views."""
-    parts: list[memoryview] = []
-    source = memoryview(data)
-    for i, j, _, size in core._segments(lengths, piece):
-        if size >= core.SLICE_COPY_MIN_AVERAGE * (j - i):
-            parts.extend(
-                source[start : start + length]
-                for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True)
-            )
-        else:
-            buffer = np.empty(size, dtype=np.uint8)
-            core.gather_into(buffer, data, starts[i:j], lengths[i:j], piece)
-            parts.append(memoryview(buffer))
-    out.write(parts)
-
-
 def _repeat_records(data: np.ndarray, sep: int, spec: core.KeySpec, plan: Plan, count: int | None, out: Output) -> None:
     """``-r`` over records in memory (``data`` ends with ``sep``)."""
     nrecords = core.count_records(data, bytes([sep]))
@@ -259,7 +242,7 @@ def _repeat_records(data: np.ndarray, sep: int, spec: core.KeySpec, plan: Plan, 
     lengths = np.diff(bounds)
     del bounds
     for picks in _draws(spec, nrecords, count, _block(plan)):
-        _write_records(out, data, starts[picks], lengths[picks], plan.piece)
+        out.write(core.ordered_parts(data, starts[picks], lengths[picks], plan.piece))
 
 
 def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: int, count: int | None, out: Output) -> None:

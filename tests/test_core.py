@@ -153,3 +153,21 @@ def test_key_order_is_the_argsort_of_the_keys(values: list[int], shared: int) ->
 def test_key_order_breaks_ties_of_the_packed_bits() -> None:
     keys = np.array([(1 << 63) + 5, 3, (1 << 63) + 2, 7], dtype=np.uint64)  # 3 and 7 tie once 16 bits drop
     assert core.key_order(keys).tolist() == np.argsort(keys).tolist()
+
+
+@given(st.data(), st.sampled_from(["short", "long", "mixed"]), st.integers(1, 5000))
+@settings(max_examples=150, deadline=None)  # draws up to 200 values an example: no per-example deadline
+def test_ordered_parts_are_the_records_in_order(data: st.DataObject, kind: str, piece: int) -> None:
+    threshold = core.SLICE_COPY_MIN_AVERAGE
+    lo, hi = {"short": (0, threshold - 1), "long": (threshold, 3000), "mixed": (0, 3000)}[kind]
+    blob = data.draw(st.binary(min_size=3000, max_size=6000))
+    source = np.frombuffer(blob, dtype=np.uint8)
+    lengths = data.draw(st.lists(st.integers(lo, hi), max_size=100))
+    starts = [data.draw(st.integers(0, len(blob) - n)) for n in lengths]  # any order, repeats allowed (-r)
+    parts = core.ordered_parts(source, np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64), piece)
+    assert b"".join(parts) == b"".join(blob[s : s + n] for s, n in zip(starts, lengths, strict=True))
+    views = [np.shares_memory(np.frombuffer(p, dtype=np.uint8), source) for p in parts]
+    if kind == "long":  # every record a view of the source: no copy
+        assert len(parts) == len(lengths) and all(views)
+    if kind == "short":  # every run gathered into the new buffer
+        assert not any(views)

@@ -52,7 +52,7 @@ from .framing import (
     last_end,
     terminator,
 )
-from .gather import MIN_RECORDS_PER_LENGTH_CLASS, SLICE_COPY_MIN_AVERAGE, _segments, gather_into
+from .gather import MIN_RECORDS_PER_LENGTH_CLASS, SLICE_COPY_MIN_AVERAGE, gather_into, ordered_parts, segments
 from .head import SmallestKeys, enumerate_smallest_keys, walk_smallest_keys
 from .keys import MASK64, KeySpec, draw_below, draw_keys, invert_keys, repeat_spec
 from .order import SUB_BUCKET_RECORDS, GroupOrder, key_order, order_group, sub_bucket_ids
@@ -80,7 +80,6 @@ __all__ = [
     "Scattered",
     "SmallestKeys",
     "StreamFramer",
-    "_segments",
     "bucket_ids",
     "completion",
     "count_records",
@@ -101,9 +100,11 @@ __all__ = [
     "key_order",
     "last_end",
     "order_group",
+    "ordered_parts",
     "partition",
     "repeat_spec",
     "scatter",
+    "segments",
     "sub_bucket_ids",
     "terminator",
     "walk_smallest_keys",

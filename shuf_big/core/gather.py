@@ -20,10 +20,11 @@ SLICE_COPY_MIN_AVERAGE = 192
 MIN_RECORDS_PER_LENGTH_CLASS = 16
 
 
-def _segments(lengths: np.ndarray, piece: int) -> Iterator[tuple[int, int, int, int]]:
+def segments(lengths: np.ndarray, piece: int) -> Iterator[tuple[int, int, int, int]]:
     """Cut records into consecutive runs of about ``piece`` bytes: ``(i, j, offset, size)``.
 
-    A record longer than ``piece`` is a run of its own.
+    Runs are the unit of work of every gather, so that scratch arrays stay about ``piece``
+    bytes.  A record longer than ``piece`` is a run of its own.
     """
     cum = np.cumsum(lengths)
     n = len(lengths)
@@ -57,8 +58,8 @@ def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: 
     """
     if len(out) != int(lengths.sum()):
         raise ValueError("output size does not match the records")
-    for i, j, offset, size in _segments(lengths, piece):
-        if size >= SLICE_COPY_MIN_AVERAGE * (j - i):
+    for i, j, offset, size in segments(lengths, piece):
+        if _long_run(size, j - i):
             target = memoryview(out)
             source = memoryview(data)
             for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True):
@@ -69,6 +70,38 @@ def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: 
         dst = np.cumsum(lens)
         dst -= lens
         _gather_windows(out[offset : offset + size], data, starts[i:j], lens, dst)
+
+
+def _long_run(size: int, count: int) -> bool:
+    """Whether a run of ``count`` records and ``size`` bytes is cheaper moved as slices."""
+    return size >= SLICE_COPY_MIN_AVERAGE * count
+
+
+def ordered_parts(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, piece: int) -> list[memoryview]:
+    """These records in this order as output parts, ready for one vectored write.
+
+    Runs of short records are gathered into one new buffer (a view of it per run); long
+    records are views of ``data`` itself, never copied.  Joined, the parts are the records
+    ``data[starts[k]:starts[k] + lengths[k]]`` back to back.
+    """
+    runs = list(segments(lengths, piece))
+    short = [not _long_run(size, j - i) for i, j, _, size in runs]
+    buffer = np.empty(sum(run[3] for run, is_short in zip(runs, short, strict=True) if is_short), dtype=np.uint8)
+    gathered = memoryview(buffer)
+    source = memoryview(data)
+    parts: list[memoryview] = []
+    at = 0
+    for (i, j, _, size), is_short in zip(runs, short, strict=True):
+        if is_short:
+            gather_into(buffer[at : at + size], data, starts[i:j], lengths[i:j], piece)
+            parts.append(gathered[at : at + size])
+            at += size
+        else:
+            parts.extend(
+                source[start : start + length]
+                for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True)
+            )
+    return parts
 
 
 # Records gathered a few at a time are cheaper as slices than through numpy calls.

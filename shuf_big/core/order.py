@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gather import SLICE_COPY_MIN_AVERAGE, _segments, gather_into
+from .gather import ordered_parts
 from .keys import KEY_SLICE, KeySpec, draw_keys
 from .scatter import partition
 
@@ -90,33 +90,13 @@ class GroupOrder:
         self.order, self.sub_bounds = partition(ids, self.count)
 
     def parts(self, b: int) -> list[memoryview]:
-        """Sub-bucket ``b`` in key order: short records gathered into one new buffer,
-        long ones as views of ``data`` (no copy)."""
+        """Sub-bucket ``b`` in key order, as :func:`ordered_parts` (long records not copied)."""
         recs = self.order[self.sub_bounds[b] : self.sub_bounds[b + 1]]
         if len(recs) == 0:
             return []
         recs = recs[key_order(self.keys[recs])]
         starts = self.bounds[recs]
-        lengths = self.bounds[recs + 1] - starts
-        runs = list(_segments(lengths, self.piece))
-        short = [(i, j, size) for i, j, _, size in runs if size < SLICE_COPY_MIN_AVERAGE * (j - i)]
-        buffer = np.empty(sum(size for _, _, size in short), dtype=np.uint8)
-        gathered = memoryview(buffer)
-        source = memoryview(self.data)
-        out: list[memoryview] = []
-        at = 0
-        for i, j, _, size in runs:
-            if short and short[0][0] == i:
-                short.pop(0)
-                gather_into(buffer[at : at + size], self.data, starts[i:j], lengths[i:j], self.piece)
-                out.append(gathered[at : at + size])
-                at += size
-            else:
-                out.extend(
-                    source[start : start + length]
-                    for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True)
-                )
-        return out
+        return ordered_parts(self.data, starts, self.bounds[recs + 1] - starts, self.piece)
 
 
 def order_group(data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int) -> GroupOrder:
