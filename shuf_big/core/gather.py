@@ -60,8 +60,8 @@ def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: 
         raise ValueError("output size does not match the records")
     for i, j, offset, size in segments(lengths, piece):
         if _long_run(size, j - i):
-            target = memoryview(out)
-            source = memoryview(data)
+            target = out.data
+            source = data.data
             for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True):
                 target[offset : offset + length] = source[start : start + length]
                 offset += length
@@ -84,15 +84,14 @@ def ordered_parts(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pie
     records are views of ``data`` itself, never copied.  Joined, the parts are the records
     ``data[starts[k]:starts[k] + lengths[k]]`` back to back.
     """
-    runs = list(segments(lengths, piece))
-    short = [not _long_run(size, j - i) for i, j, _, size in runs]
-    buffer = np.empty(sum(run[3] for run, is_short in zip(runs, short, strict=True) if is_short), dtype=np.uint8)
-    gathered = memoryview(buffer)
-    source = memoryview(data)
+    runs = [(i, j, size, not _long_run(size, j - i)) for i, j, _, size in segments(lengths, piece)]
+    buffer = np.empty(sum(size for _, _, size, short in runs if short), dtype=np.uint8)
+    gathered = buffer.data
+    source = data.data
     parts: list[memoryview] = []
     at = 0
-    for (i, j, _, size), is_short in zip(runs, short, strict=True):
-        if is_short:
+    for i, j, size, short in runs:
+        if short:
             gather_into(buffer[at : at + size], data, starts[i:j], lengths[i:j], piece)
             parts.append(gathered[at : at + size])
             at += size
@@ -131,8 +130,8 @@ def _gather_windows(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens:
         _fixed_width(out, width)[dst[picked]] = _fixed_width(data, width)[starts[picked]]
     rest = np.flatnonzero(~fits)
     if len(rest) <= _FEW:
-        target = memoryview(out)
-        source = memoryview(data)
+        target = out.data
+        source = data.data
         for at, start, length in zip(dst[rest].tolist(), starts[rest].tolist(), lens[rest].tolist(), strict=True):
             target[at : at + length] = source[start : start + length]
     elif not _gather_by_length(out, data, starts[rest], lens[rest], dst[rest]):

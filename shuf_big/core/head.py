@@ -59,6 +59,7 @@ class SmallestKeys:
             self._cut()
 
     def _cut(self) -> None:
+        """Keep the ``k`` smallest keys' records (in arrival order) and bar keys above them."""
         if not self.chunks:
             return
         data = np.concatenate(self.chunks)
@@ -126,6 +127,7 @@ def enumerate_smallest_keys(draw: Callable[[np.ndarray], np.ndarray], n: int, k:
     limit: np.uint64 | None = None
 
     def cut() -> None:
+        """Cut the candidates back to the ``k`` smallest; their largest key bars later ones."""
         nonlocal count, limit
         keys = np.concatenate(keys_kept)
         indices = np.concatenate(indices_kept)

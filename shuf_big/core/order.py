@@ -60,7 +60,7 @@ def key_order(keys: np.ndarray) -> np.ndarray:
         return np.argsort(keys)
     low = keys.min()
     drop = max(int(keys.max() - low).bit_length() - 48, 0)
-    packed = keys - low
+    packed: np.ndarray = keys - low
     if drop:
         packed >>= np.uint64(drop)
     packed <<= np.uint64(16)

@@ -29,7 +29,8 @@ def bucket_ids(keys: np.ndarray, prefix_bits: int, fanout_bits: int) -> np.ndarr
     if not 0 < fanout_bits <= 16 or prefix_bits + fanout_bits > 64:
         raise ValueError("bad bucket geometry")
     shifted = np.left_shift(keys, np.uint64(prefix_bits)) if prefix_bits else keys
-    return np.right_shift(shifted, np.uint64(64 - fanout_bits)).astype(np.uint16)
+    ids: np.ndarray = np.right_shift(shifted, np.uint64(64 - fanout_bits)).astype(np.uint16)
+    return ids
 
 
 def encode_gaps(indices: np.ndarray, previous: np.ndarray) -> np.ndarray:
@@ -40,7 +41,7 @@ def encode_gaps(indices: np.ndarray, previous: np.ndarray) -> np.ndarray:
     ``g % 65535``; gaps are about the bucket count, so nearly every record costs 2 bytes
     of temp space instead of the 8 a stored key would.
     """
-    gaps = indices - previous
+    gaps: np.ndarray = indices - previous
     escapes = gaps // GAP_ESCAPE
     if not escapes.any():
         return gaps.astype(np.uint16)
@@ -57,17 +58,16 @@ class GapDecoder:
         self.pending = 0  # escapes seen since then, already multiplied out
 
     def feed(self, values: np.ndarray) -> np.ndarray:
+        """The indices of the records whose gaps end in ``values`` (escapes carry over)."""
         if len(values) == 0:
             return np.empty(0, dtype=np.int64)
-        running = np.cumsum(values, dtype=np.int64)
+        running: np.ndarray = np.cumsum(values, dtype=np.int64)
         running += self.last + self.pending
         final = values != GAP_ESCAPE
-        indices = running[final]
+        indices: np.ndarray = running[final]
         if len(indices):
             self.last = int(indices[-1])
-            self.pending = int(running[-1]) - self.last
-        else:
-            self.pending = int(running[-1]) - self.last
+        self.pending = int(running[-1]) - self.last
         return indices
 
 
@@ -99,6 +99,7 @@ class Scattered:
 
     @property
     def counts(self) -> np.ndarray:
+        """Records per bucket in this batch."""
         return np.diff(self.bounds)
 
 
