@@ -53,7 +53,7 @@ class RangeReader:
                 count = min(self.chunk, self.hi - self.next + 1)
                 values = np.arange(count, dtype=np.uint64)
                 values += np.uint64(self.next)
-                self.pending = core.format_decimal(values, self.sep[0])
+                self.pending = core.format_decimal(values, self.sep)
                 self.used = 0
                 self.next += count
             n = min(len(out) - filled, len(self.pending) - self.used)

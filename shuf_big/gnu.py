@@ -72,7 +72,7 @@ def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: by
     # Cache-sized chunks: 16 K keys at a time is 2-4x faster than 1 M.
     for indices in range_head_indices(spec, n, k, max(256, min(1 << 14, plan.mem // 256))):
         indices += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(indices, sep[0]))])
+        out.write([memoryview(core.format_decimal(indices, sep))])
 
 
 def _draws(spec: core.KeySpec, n: int, count: int | None, block: int) -> Iterator[np.ndarray]:
@@ -94,23 +94,6 @@ def _draws(spec: core.KeySpec, n: int, count: int | None, block: int) -> Iterato
         yield picks
 
 
-def _write_records(out: Sink, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, piece: int) -> None:
-    """Write these records in order: short ones gathered by numpy, long ones as views."""
-    parts: list[memoryview] = []
-    source = memoryview(data)
-    for i, j, _, size in core._segments(lengths, piece):
-        if size >= core.SLICE_COPY_MIN_AVERAGE * (j - i):
-            parts.extend(
-                source[start : start + length]
-                for start, length in zip(starts[i:j].tolist(), lengths[i:j].tolist(), strict=True)
-            )
-        else:
-            buffer = np.empty(size, dtype=np.uint8)
-            core.gather_into(buffer, data, starts[i:j], lengths[i:j], piece)
-            parts.append(memoryview(buffer))
-    out.write(parts)
-
-
 def _repeat_records(data: np.ndarray, sep: bytes, spec: core.KeySpec, plan: Plan, count: int | None, out: Sink) -> None:
     """``-r`` over records in memory (``data`` ends with ``sep``)."""
     nrecords = core.count_records(data, sep)
@@ -122,7 +105,7 @@ def _repeat_records(data: np.ndarray, sep: bytes, spec: core.KeySpec, plan: Plan
     lengths = np.diff(bounds)
     del bounds
     for picks in _draws(spec, nrecords, count, _block(plan)):
-        _write_records(out, data, starts[picks], lengths[picks], plan.piece)
+        out.write(core.ordered_parts(data, starts[picks], lengths[picks], plan.piece))
 
 
 def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, count: int | None, out: Sink) -> None:
@@ -131,7 +114,7 @@ def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, c
         raise ShufBigError("no lines to repeat")
     for picks in _draws(spec, n, count, _block(plan)):
         picks += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(picks, sep[0]))])
+        out.write([memoryview(core.format_decimal(picks, sep))])
 
 
 def _load_records(srcs: Sequence[str], sep: bytes, plan: Plan) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""The README says what the code does: options, the API's signature, the layout.
+
+Modelled on sqlite-utils' test_docs.py: documentation that drifts from the code fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+import shuf_big
+from shuf_big.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
+
+
+def section(title: str) -> str:
+    """The README text under ``## title``, up to the next second-level heading."""
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end >= 0 else len(README)]
+
+
+def readme_options() -> set[str]:
+    """Every flag named in the first column of the README's options table."""
+    flags: set[str] = set()
+    for line in section("Options").splitlines():
+        if line.startswith("| `"):
+            flags.update(OPTION.findall(line.split("|")[1]))
+    return flags
+
+
+def help_options() -> set[str]:
+    """Every flag ``shuf-big --help`` shows."""
+    flags: set[str] = set()
+    for param in cli.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            flags.update(param.opts)
+            flags.update(param.secondary_opts)
+    return flags | {"-h", "--help"}
+
+
+def test_the_options_table_lists_exactly_the_options_of_help() -> None:
+    documented, offered = readme_options(), help_options()
+    assert documented - offered == set(), "the README documents options --help does not have"
+    assert offered - documented == set(), "--help has options the README does not document"
+
+
+def test_help_says_jobs_are_threads_as_the_readme_does() -> None:
+    help_text = cli.get_help(click.Context(cli))
+    assert "Worker threads" in help_text
+    assert "threads" in next(line for line in section("Options").splitlines() if "`-j, --jobs" in line)
+
+
+def readme_signature() -> inspect.Signature:
+    """The ``shuf_big.shuffle(...)`` signature the Python API section prints."""
+    match = re.search(r"`shuf_big\.shuffle\((.*?)\)`", section("Python API"), re.DOTALL)
+    assert match, "the Python API section shows no shuffle(...) signature"
+    tree = ast.parse(f"def shuffle({' '.join(match.group(1).split())}): pass")
+    fn = tree.body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    args = fn.args
+    params = [
+        inspect.Parameter(a.arg, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=ast.literal_eval(d))
+        for a, d in zip(args.args, args.defaults, strict=True)
+    ]
+    params += [
+        inspect.Parameter(a.arg, inspect.Parameter.KEYWORD_ONLY, default=ast.literal_eval(d) if d else None)
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    ]
+    return inspect.Signature(params)
+
+
+def test_the_readme_signature_is_the_api_signature() -> None:
+    actual = inspect.signature(shuf_big.shuffle)
+    documented = readme_signature()
+    assert [(p.name, p.kind, p.default) for p in documented.parameters.values()] == [
+        (p.name, p.kind, p.default) for p in actual.parameters.values()
+    ]
+
+
+def layout_modules() -> list[str]:
+    """The modules and packages the README's layout diagram names."""
+    diagram = section("Layout").split("```")[1]
+    return re.findall(r"(?<![\w/-])([a-z_]\w*(?:\.py|/))", diagram)
+
+
+def test_every_module_in_the_layout_exists_and_every_module_is_in_it() -> None:
+    named = layout_modules()
+    package = ROOT / "shuf_big"
+    for name in named:
+        assert (package / name).exists(), f"the README's layout names {name}, which does not exist"
+    actual = {p.name for p in package.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    actual |= {p.name + "/" for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert actual - set(named) == set(), "modules missing from the README's layout"
+
+
+def test_every_module_the_layout_text_names_exists() -> None:
+    text = section("Layout").split("```")[2]
+    names = set(re.findall(r"`(\w+\.py)`", text)) - {"__init__.py"}
+    assert {"keys.py", "framing.py", "order.py"} <= names  # the core's modules are named
+    for name in names:
+        assert (ROOT / "shuf_big" / name).exists() or (ROOT / "shuf_big" / "core" / name).exists(), name
+
+
+@pytest.mark.parametrize("module", ["distributed", "fsspec", "dask"])
+def test_importing_the_package_does_not_import_dask(module: str) -> None:
+    """``import shuf_big`` stays light: Dask and fsspec load only for ``--engine dask``."""
+    code = f"import shuf_big, sys; sys.exit({module!r} in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
