@@ -1,4 +1,4 @@
-"""Shared fixtures: the command, its runner, input files, size-limited file systems."""
+"""Shared fixtures: the command, its runner, input files, size-limited file systems, a Dask cluster."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import ShufBig, seq, write_numbered
@@ -80,3 +81,21 @@ def mount_tmpfs(tmp_path: Path) -> Iterator[Callable[[str, int], Path]]:
     yield mount
     for where in mounted:
         subprocess.run(["umount", str(where)], capture_output=True)
+
+
+# -- Dask --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """Two single-thread workers in this process: fast to start, and they share memory://.
+
+    One per module that uses it (test_engines, test_dask), closed at the module's end: an
+    idle cluster's threads would otherwise live on in this process during the later
+    files' in-process allocation measurements (test_memory) and forks (test_signals).
+    """
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0", silence_logs=50
+    ) as c:
+        yield c

@@ -44,6 +44,18 @@ def write_numbered(path: Path, count: int) -> Path:
     return path
 
 
+def words(count: int, seed: int) -> bytes:
+    """Lines of varied length (0-40 bytes), some repeated."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 40, count)
+    letters = rng.integers(ord("a"), ord("z") + 1, int(lengths.sum()), dtype=np.uint8).tobytes()
+    out, at = [], 0
+    for n in lengths.tolist():
+        out.append(letters[at : at + n] + b"\n")
+        at += n
+    return b"".join(out)
+
+
 def seq(n: int) -> bytes:
     """The output of ``seq n``."""
     return b"".join(b"%d\n" % i for i in range(1, n + 1))

@@ -6,11 +6,12 @@ CLI makes, ``shuf_big.cli.shuffle``, replaced by a recorder); what a user sees f
 command line (status 1, one ``shuf-big: ...`` line, the hint) by running the installed
 console script.  What a run does with files, records, signals and full disks is in the
 feature files: test_inputs, test_outputs, test_records, test_signals, test_disk_full,
-test_temp_files, test_progress.
+test_temp_files, test_progress; the library contract of both engines is test_engines.
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,34 @@ def test_missing_temp_dir(sb: ShufBig, small_file: Path, tmp_path: Path) -> None
     assert_one_error_line(proc.stderr, str(missing))
     assert proc.stdout == b""
     assert not missing.exists()
+
+
+# -- --engine dask usage errors -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "dask"], "--engine dask reads files or URLs, not standard input"),
+        (["--engine", "dask", "-n", "3", "f"], "--engine dask cannot be combined with -n"),
+        (["--engine", "dask", "--aligned", "f", "g", "-o", "a", "-o", "b"], "cannot be combined with --aligned"),
+        (["--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "f"], "needs --temp-url"),
+        (["--temp-url", "memory://x", "f"], "--scheduler and --temp-url need --engine dask"),
+    ],
+)
+def test_dask_option_errors_are_one_line(
+    tmp_path: Path, shuf_big_cmd: list[str], args: list[str], message: str
+) -> None:
+    pytest.importorskip("distributed")  # without Dask the first message is the install hint
+    for name in ("f", "g"):
+        (tmp_path / name).write_bytes(b"x\n")
+    run = subprocess.run([*shuf_big_cmd, *args], capture_output=True, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert run.returncode == 1
+    assert_one_error_line(run.stderr, message)
+    assert run.stdout == b""
+
+
+def test_engine_is_a_choice() -> None:
+    result = CliRunner().invoke(cli, ["--engine", "spark", "f"])
+    assert result.exit_code == 2
+    assert "'spark' is not one of 'local', 'dask'" in result.output
