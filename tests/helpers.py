@@ -1,14 +1,25 @@
-"""Helpers shared by the test files that run the command: data, records, messages, signals."""
+"""Helpers shared by the test files that run the command: data, records, messages, signals,
+the command runner and what a run leaves behind."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+MiB = 1 << 20
+PRECIOUS = b"precious existing content\nkeep me\n"
+
+
+# -- data ------------------------------------------------------------------------------------
 
 
 def numbered_rows(start: int, count: int) -> bytes:
@@ -18,6 +29,48 @@ def numbered_rows(start: int, count: int) -> bytes:
     rows[:, :7] = (idx[:, None] // 10 ** np.arange(6, -1, -1)) % 10 + ord("0")
     rows[:, 7] = ord("\n")
     return rows.tobytes()
+
+
+def numbered_lines(nbytes: int) -> bytes:
+    """Distinct fixed-width lines ``0000000\\n``, ``0000001\\n``... about ``nbytes`` long."""
+    return numbered_rows(0, nbytes // 8)
+
+
+def write_numbered(path: Path, count: int) -> Path:
+    """Write ``count`` numbered lines in 1 MiB-row chunks, so a 50 MB input costs little memory."""
+    with path.open("wb") as f:
+        for start in range(0, count, MiB):
+            f.write(numbered_rows(start, min(MiB, count - start)))
+    return path
+
+
+def words(count: int, seed: int) -> bytes:
+    """Lines of varied length (0-40 bytes), some repeated."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 40, count)
+    letters = rng.integers(ord("a"), ord("z") + 1, int(lengths.sum()), dtype=np.uint8).tobytes()
+    out, at = [], 0
+    for n in lengths.tolist():
+        out.append(letters[at : at + n] + b"\n")
+        at += n
+    return b"".join(out)
+
+
+def seq(n: int) -> bytes:
+    """The output of ``seq n``."""
+    return b"".join(b"%d\n" % i for i in range(1, n + 1))
+
+
+def file_digest(path: Path) -> str:
+    """A digest of a file read in chunks (inputs must come out of a run untouched)."""
+    h = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as f:
+        while chunk := f.read(MiB):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- what a run printed ------------------------------------------------------------------------
 
 
 def sorted_records(blob: bytes, sep: bytes = b"\n") -> list[bytes]:
@@ -37,6 +90,9 @@ def assert_one_error_line(stderr: bytes, *needles: str) -> str:
     for needle in needles:
         assert needle in text, f"{needle!r} not in {text!r}"
     return text
+
+
+# -- processes and signals ---------------------------------------------------------------------
 
 
 def default_signals() -> None:
@@ -59,3 +115,90 @@ def wait_until(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: s
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.001)
+
+
+@contextlib.contextmanager
+def reaped(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """Kill and wait for ``proc`` on the way out if the test left it running."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def read_offset(pid: int, path: Path) -> int | None:
+    """The file offset of ``pid``'s descriptor open on ``path`` (from /proc/PID/fdinfo)."""
+    target = str(path)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                    return int(info.readline().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+# -- files a run leaves ------------------------------------------------------------------------
+
+
+def hidden_outputs(folder: Path, name: str) -> list[Path]:
+    """The hidden partial outputs ``.NAME.*.shuf-big.tmp`` of an ``-o folder/NAME`` run."""
+    return list(folder.glob(f".{name}.*.shuf-big.tmp"))
+
+
+def hidden_output_size(folder: Path, name: str) -> int:
+    """The size of the largest hidden partial output (0 if none): pass 2's progress."""
+    size = 0
+    for path in hidden_outputs(folder, name):
+        with contextlib.suppress(FileNotFoundError):
+            size = max(size, path.stat().st_size)
+    return size
+
+
+class ShufBig:
+    """Runs the console script with ``TMPDIR`` set to a private, initially empty folder,
+    and lists what a run left behind."""
+
+    def __init__(self, cmd: list[str], tmp_path: Path) -> None:
+        self.cmd = cmd
+        self.tmp_path = tmp_path
+        self.tmpdir = tmp_path / "tmpdir"
+        self.tmpdir.mkdir()
+        self.env = {**os.environ, "TMPDIR": str(self.tmpdir)}
+
+    def argv(self, *args: object) -> list[str]:
+        return [*self.cmd, *map(str, args)]
+
+    def run(self, *args: object, input: bytes | None = None, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        kwargs.setdefault("timeout", 180)
+        if input is None:
+            kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        kwargs.setdefault("env", self.env)
+        return subprocess.run(self.argv(*args), input=input, **kwargs)  # type: ignore[call-overload]
+
+    def popen(self, *args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("preexec_fn", default_signals)
+        return subprocess.Popen(self.argv(*args), env=self.env, **kwargs)  # type: ignore[call-overload]
+
+    def temp_dirs(self) -> list[str]:
+        """The ``shuf-big-*`` temp dirs in TMPDIR."""
+        return sorted(p.name for p in self.tmpdir.iterdir() if p.name.startswith("shuf-big-"))
+
+    def leftovers(self, *folders: Path) -> list[str]:
+        """``shuf-big-*`` temp dirs and ``.*.shuf-big.tmp`` partial outputs in TMPDIR, tmp_path
+        and every folder given."""
+        found = []
+        for folder in {self.tmpdir, self.tmp_path, *folders}:
+            found += [p.name for p in folder.iterdir() if p.name.startswith("shuf-big-")]
+            found += [p.name for p in folder.iterdir() if p.name.endswith(".shuf-big.tmp")]
+        return sorted(found)

@@ -1,4 +1,8 @@
-"""Faults and limits from outside: SIGKILL, a low open-file limit, concurrent runs."""
+"""Temp files across runs: what a SIGKILLed run leaves is removed by the next run (but not
+a live run's), two runs can share ``-T``, and a low open-file limit only changes how
+buckets are split, not the bytes.  (Temp files removed at exit and on signals are checked
+by every test of test_signals and test_disk_full; a missing ``-T`` is in test_cli.)
+"""
 
 from __future__ import annotations
 
@@ -11,24 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-MiB = 1 << 20
+from helpers import MiB, sorted_records, write_numbered
 
 
-def numbered(path: Path, count: int) -> Path:
-    path.write_bytes(b"".join(b"%09d\n" % i for i in range(count)))
-    return path
-
-
-def sorted_lines(path: Path) -> list[bytes]:
-    return sorted(path.read_bytes().splitlines())
-
-
-def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], input24: Path, tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    src = numbered(tmp_path / "in.txt", 3_000_000)
+    src = input24  # 24 MB: pass 2 is under way long enough to be caught
     out = tmp_path / "out.txt"
     out.write_bytes(b"precious\n")
     args = [*shuf_big_cmd, str(src), "-o", str(out), "--mem", "1M", "-T", str(tmp), "--seed", "1"]
@@ -54,14 +47,32 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], 
     alive.mkdir()
     again = subprocess.run([*args[:-1], "2"], capture_output=True)
     assert again.returncode == 0, again.stderr
-    assert sorted_lines(out) == sorted_lines(src)
+    assert sorted_records(out.read_bytes()) == sorted_records(src.read_bytes())
     assert list(tmp.iterdir()) == [alive]
     assert not list(tmp_path.glob(".out.txt.*.shuf-big.tmp"))
 
 
+def test_two_runs_sharing_a_temp_dir_do_not_interfere(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    a = write_numbered(tmp_path / "a.txt", 500_000)
+    b = tmp_path / "b.txt"
+    b.write_bytes(b"".join(b"b-%d\n" % i for i in range(300_000)))
+    procs = [
+        subprocess.Popen(
+            [*shuf_big_cmd, str(src), "-o", str(tmp_path / f"{src.stem}.out"), "--mem", "256K", "-T", str(tmp)]
+        )
+        for src in (a, b)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert sorted_records((tmp_path / "a.out").read_bytes()) == sorted_records(a.read_bytes())
+    assert sorted_records((tmp_path / "b.out").read_bytes()) == sorted_records(b.read_bytes())
+    assert list(tmp.iterdir()) == []
+
+
 def test_low_open_file_limit_still_completes_within_budget(shuf_big_cmd: list[str], tmp_path: Path) -> None:
     """64 descriptors allow few buckets per level: the shuffle partitions in levels."""
-    src = numbered(tmp_path / "in.txt", 1_500_000)  # 15 MB at --mem 256K: hundreds of buckets' worth
+    src = write_numbered(tmp_path / "in.txt", 1_875_000)  # 15 MB at --mem 256K: hundreds of buckets' worth
     out = tmp_path / "out.txt"
 
     def limit() -> None:
@@ -79,40 +90,3 @@ def test_low_open_file_limit_still_completes_within_budget(shuf_big_cmd: list[st
     assert unlimited.returncode == 0, unlimited.stderr
     assert out.read_bytes() == reference.read_bytes()  # same seed, same bytes, whatever the limit
     assert not list(tmp_path.glob("shuf-big-*"))
-
-
-def test_two_runs_sharing_a_temp_dir_do_not_interfere(shuf_big_cmd: list[str], tmp_path: Path) -> None:
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    a = numbered(tmp_path / "a.txt", 400_000)
-    b = tmp_path / "b.txt"
-    b.write_bytes(b"".join(b"b-%d\n" % i for i in range(300_000)))
-    procs = [
-        subprocess.Popen(
-            [*shuf_big_cmd, str(src), "-o", str(tmp_path / f"{src.stem}.out"), "--mem", "256K", "-T", str(tmp)]
-        )
-        for src in (a, b)
-    ]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    assert sorted_lines(tmp_path / "a.out") == sorted_lines(a)
-    assert sorted_lines(tmp_path / "b.out") == sorted_lines(b)
-    assert list(tmp.iterdir()) == []
-
-
-@pytest.mark.parametrize("source", ["fifo", "process substitution"])
-def test_inputs_that_are_not_regular_files(shuf_big_cmd: list[str], tmp_path: Path, source: str) -> None:
-    data = b"".join(b"%d\n" % i for i in range(200_000))
-    (tmp_path / "data.txt").write_bytes(data)
-    if source == "fifo":
-        fifo = tmp_path / "fifo"
-        os.mkfifo(fifo)
-        script = f"cat {tmp_path / 'data.txt'} > {fifo} & {' '.join(shuf_big_cmd)} {fifo} --mem 64K --seed 9"
-    else:
-        script = f"{' '.join(shuf_big_cmd)} <(cat {tmp_path / 'data.txt'}) --mem 64K --seed 9"
-    proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    direct = subprocess.run(
-        [*shuf_big_cmd, str(tmp_path / "data.txt"), "--mem", "64K", "--seed", "9"], capture_output=True
-    )
-    assert proc.stdout == direct.stdout
-    assert sorted(proc.stdout.splitlines()) == sorted(data.splitlines())
