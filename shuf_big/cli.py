@@ -12,13 +12,14 @@ import contextlib
 import os
 import signal
 import sys
+import warnings
 from typing import NoReturn
 
 import click
 
 from . import __version__
 from .api import shuffle
-from .errors import ShufBigError, UsageError
+from .errors import CompressedInputWarning, ShufBigError, UsageError
 from .inputs import read_files_from
 from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
 from .plan import DEFAULT_MEM
@@ -284,8 +285,16 @@ def _die_by(signum: int) -> NoReturn:
     sys.exit(128 + signum)  # only if the signal was blocked
 
 
+def _show_warning(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+    """A warning as one ``shuf-big: warning: ...`` line, as GNU tools word theirs."""
+    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", CompressedInputWarning)
     # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
     install_signal_handlers()
     try:

@@ -17,6 +17,10 @@ class UsageError(ShufBigError):
     """Options that cannot be combined: the CLI adds the ``--help`` hint, as GNU shuf does."""
 
 
+class CompressedInputWarning(UserWarning):
+    """An input starts with a compression format's magic bytes but is read as it is."""
+
+
 def describe(err: OSError) -> str:
     """The strerror text of an OSError, as coreutils prints it."""
     return err.strerror or os.strerror(err.errno or 0) or str(err)

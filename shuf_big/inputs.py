@@ -14,15 +14,16 @@ import itertools
 import os
 import stat
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import core
-from .compression import FORMATS, Decompressed, compression_of
-from .errors import ShufBigError, describe
-from .records import RawReader, pread_fully
+from .compression import FORMATS, MAGIC_BYTES, Decompressed, compression_of, sniff
+from .errors import CompressedInputWarning, ShufBigError, describe
+from .records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
@@ -131,8 +132,24 @@ class Sized:
         return self._counted(total, view)
 
 
-def _open_path(path: str, decompress: str | None) -> tuple[RawReader, io.FileIO, str]:
-    """Open one input: (reader, underlying handle, name for messages)."""
+def _peek(handle: io.FileIO, st: os.stat_result) -> tuple[bytes, RawReader]:
+    """The first bytes of a plain input (to sniff compression), and a reader that still
+    returns them: a regular file is read in place, a pipe through a prefix."""
+    if stat.S_ISREG(st.st_mode):
+        try:
+            return os.pread(handle.fileno(), MAGIC_BYTES, handle.tell()), handle
+        except OSError:
+            return b"", handle
+    if handle.isatty():
+        return b"", handle  # typed lines: do not wait for ten bytes
+    head = np.empty(MAGIC_BYTES, dtype=np.uint8)
+    got = read_fully(handle, memoryview(head), "standard input" if handle.fileno() == 0 else "input")
+    return head[:got].tobytes(), PrefixedReader(head[:got], handle)
+
+
+def _open_path(path: str, decompress: str | None) -> tuple[RawReader, io.FileIO, str, str | None]:
+    """Open one input: (reader, underlying handle, name for messages, the compression
+    format its first bytes look like when it is not being decompressed)."""
     if path == "-":
         handle: io.FileIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
         what = "standard input"
@@ -149,13 +166,15 @@ def _open_path(path: str, decompress: str | None) -> tuple[RawReader, io.FileIO,
         handle.close()
         raise ShufBigError(f"cannot read '{path}': Is a directory")
     if fmt is not None:
-        return Decompressed(handle, fmt, what), handle, what
+        return Decompressed(handle, fmt, what), handle, what, None
+    head, reader = _peek(handle, st)
+    looks = sniff(head)
     if stat.S_ISREG(st.st_mode):
         try:
-            return Sized(handle, st.st_size - handle.tell(), what), handle, what
+            return Sized(handle, st.st_size - handle.tell(), what), handle, what, looks
         except OSError:
             pass
-    return handle, handle, what
+    return reader, handle, what, looks
 
 
 def read_files_from(list_path: str) -> list[str]:
@@ -224,6 +243,7 @@ class Inputs:
         self.paragraphs = paragraphs
         self.what = "standard input" if paths == ["-"] else f"'{paths[0]}'" if len(paths) == 1 else "the inputs"
         self.header = b""
+        self.warned: set[str] = set()  # inputs already warned about (a rewind reopens them)
         self.stdin_start = self._stdin_offset()
         self.rewindable = "-" not in paths or self.stdin_start is not None
         self.size = self._size_bound()
@@ -278,7 +298,15 @@ class Inputs:
         path = self.paths[self.next_path]
         first = self.next_path == 0
         self.next_path += 1
-        reader, self.handle, self.current_what = _open_path(path, self.decompress)
+        reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
+        if looks is not None and path not in self.warned:
+            self.warned.add(path)
+            warnings.warn(
+                f"{self.current_what} looks {looks}-compressed but is read as it is: "
+                f"to shuffle its content, use --decompress {looks}",
+                CompressedInputWarning,
+                stacklevel=2,
+            )
         self.current = Paragraphs(reader) if self.paragraphs else reader
         self.tail = core.StreamFramer(self.sep)
         if self.header_lines:

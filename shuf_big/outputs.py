@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import string
 import sys
@@ -40,6 +41,23 @@ def write_all(fd: int, parts: list[memoryview]) -> int:
         if pending and done:
             pending[-1] = pending[-1][done:]
     return total
+
+
+_DESCRIPTOR_PATH = re.compile(r"/dev/(stdout|stderr|fd/([0-9]+))|/proc/self/fd/([0-9]+)")
+
+
+def descriptor_of(path: str) -> int | None:
+    """The file descriptor a ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N`` path names.
+
+    Reopening such a path fails for sockets and would truncate a file the shell opened
+    for appending; GNU shuf writes to the descriptor it already has.
+    """
+    match = _DESCRIPTOR_PATH.fullmatch(path)
+    if match is None:
+        return None
+    if match.group(1) in ("stdout", "stderr"):
+        return 1 if match.group(1) == "stdout" else 2
+    return int(match.group(2) or match.group(3))
 
 
 class Sink(Protocol):
@@ -82,9 +100,16 @@ class Output:
         if path == "-":
             self.fd = sys.stdout.fileno()
             return
+        number = descriptor_of(path)
+        if number is not None:  # /dev/stdout, /dev/fd/N: the open descriptor, written in place as GNU does
+            try:
+                self.fd = os.dup(number)
+            except OSError as err:
+                raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+            return
         target = os.path.realpath(path)
         try:
-            st: os.stat_result | None = os.stat(target)
+            st: os.stat_result | None = os.stat(path)  # through the link: /proc's "pipe:[N]" has no realpath
         except FileNotFoundError:
             st = None
         except OSError as err:
@@ -93,7 +118,7 @@ class Output:
             if stat.S_ISDIR(st.st_mode):
                 raise ShufBigError(f"cannot open '{path}' for writing: Is a directory")
             try:  # a device or FIFO: write in place, there is nothing to replace
-                self.fd = os.open(target, os.O_WRONLY)
+                self.fd = os.open(path, os.O_WRONLY)
             except OSError as err:
                 raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
             return
