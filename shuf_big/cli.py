@@ -20,6 +20,7 @@ import click
 from . import __version__
 from .api import shuffle
 from .errors import CompressedInputWarning, ShufBigError, UsageError
+from .getopt import GnuCommand
 from .inputs import read_files_from
 from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
 from .plan import DEFAULT_MEM
@@ -44,6 +45,7 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 
 
 @click.command(
+    cls=GnuCommand,
     name=PROG,
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
