@@ -12,6 +12,10 @@ from .records import Counter, LongRecord, RawReader, RecordReader, parts_within
 from .sizes import format_size
 from .workers import Context
 
+# -n reads in batches of at most this many bytes and records (the output does not depend on it).
+HEAD_READ_BUFFER = 4 << 20
+HEAD_BATCH_RECORDS = 1 << 16
+
 
 def count(ctx: Context, data: np.ndarray) -> list[int]:
     """The record count of each of the workers' byte ranges of ``data``."""
@@ -20,11 +24,11 @@ def count(ctx: Context, data: np.ndarray) -> list[int]:
     )
 
 
-def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink, head_count: int | None = None) -> None:
+def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink) -> None:
     """Order the records of ``data`` (``counts`` per worker range) by key and write them.
 
     Framing and key drawing run on all workers, each into its own slice of the offsets
-    and keys; ``head_count`` keeps only the smallest keys.
+    and keys.
     """
     nrecords = sum(counts)
     bounds = np.empty(nrecords + 1, dtype=np.int64)
@@ -45,12 +49,7 @@ def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink, head_c
         keys[lo:hi] = core.draw_keys(ctx.spec, np.arange(lo, hi, dtype=np.int64))
 
     ctx.workers.map(draw, range(0, nrecords, KEY_RANGE))
-    if head_count is not None and head_count < nrecords:
-        selection = core.SmallestKeys(head_count, ctx.plan.piece)
-        selection.offer(data, bounds[1:], keys)
-        group = selection.result()
-    else:
-        group = core.GroupOrder(data, bounds, keys, ctx.plan.piece)
+    group = core.GroupOrder(data, bounds, keys, ctx.plan.piece)
     out.expect(len(group.keys))
     with ctx.bar(len(data), "shuffling") as bar:
         ctx.workers.emit(group, out, bar)
@@ -65,7 +64,15 @@ def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> None
     """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files."""
     plan = ctx.plan
     selection = core.SmallestKeys(count, plan.piece)
-    reader = RecordReader(raw, ctx.sep, plan.read_buffer, plan.max_records, Counter().take, what)
+    # Batches far smaller than the budget's: the kept records, not the read buffer, are what -n holds.
+    reader = RecordReader(
+        raw,
+        ctx.sep,
+        min(plan.read_buffer, HEAD_READ_BUFFER),
+        min(plan.max_records, HEAD_BATCH_RECORDS),
+        Counter().take,
+        what,
+    )
     with ctx.bar(None, "sampling") as bar:
         for item in reader:
             if isinstance(item, LongRecord):

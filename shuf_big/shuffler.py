@@ -41,8 +41,9 @@ class Shuffler:
         self, ctx: Context, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None
     ) -> None:
         plan = self.plan
-        if head_count is not None and (size is None or size > plan.mem):
-            in_memory.head(ctx, raw, what, out, head_count)  # streaming: no need to probe for a fit
+        if head_count is not None:
+            # Always streaming, even for input that fits: memory for ~2 x COUNT records, not the input.
+            in_memory.head(ctx, raw, what, out, head_count)
             return
         if size is None or size <= plan.mem:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
@@ -56,7 +57,7 @@ class Shuffler:
                 probe[filled:terminated] = np.frombuffer(end, dtype=np.uint8)
                 counts = in_memory.count(ctx, probe[:terminated])
                 if plan.order_need(terminated, sum(counts)) <= plan.order_budget:
-                    in_memory.shuffle(ctx, probe[:terminated], counts, out, head_count)
+                    in_memory.shuffle(ctx, probe[:terminated], counts, out)
                     return
             if size is not None and getattr(raw, "rewindable", False):
                 del probe
@@ -64,9 +65,6 @@ class Shuffler:
             else:
                 raw = PrefixedReader(probe[:filled], raw)
                 del probe
-        if head_count is not None:
-            in_memory.head(ctx, raw, what, out, head_count)
-            return
         external = External(ctx, self.temp)
         try:
             external.run(raw, size, what, out)

@@ -1,0 +1,50 @@
+"""``-n COUNT`` always streams: memory for about 2 x COUNT records whatever the input size and ``--mem``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import numbered_rows
+
+MIB = 1 << 20
+
+
+# Runs the command from a small interpreter and prints its peak RSS: Linux carries the
+# high-water mark of a forked process across exec, so a child of this (large) test process
+# would report this process's own peak.
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "out = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout\n"
+    "sys.stdout.buffer.write(b'%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss + out)\n"
+)
+
+
+def _run_measured(cmd: list[str]) -> tuple[bytes, int]:
+    """The output and the peak RSS in bytes of the command (the kernel's ``ru_maxrss``)."""
+    result = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *cmd], capture_output=True, check=True)
+    peak, _, out = result.stdout.partition(b"\n")
+    return out, int(peak) * 1024
+
+
+def test_head_count_peak_rss_does_not_grow_with_the_input(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+    """80 MiB of 8-byte lines at the default --mem (25% of RAM, which used to load them all):
+    the peak RSS stays within a few MiB of a run on 1000 lines."""
+    big = tmp_path / "big.txt"
+    big.write_bytes(numbered_rows(0, MIB) * 10)
+    small = tmp_path / "small.txt"
+    small.write_bytes(numbered_rows(0, 1000))
+    _, baseline = _run_measured([*shuf_big_cmd, "-n", "1000", "--seed", "3", str(small)])
+    sample, peak = _run_measured([*shuf_big_cmd, "-n", "1000", "--seed", "3", str(big)])
+    assert len(sample.splitlines()) == 1000
+    assert peak - baseline < 24 * MIB, f"peak {peak / MIB:.0f} MiB, 1000-line run {baseline / MIB:.0f} MiB"
+
+
+def test_head_count_is_the_start_of_the_full_shuffle(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+    """Input that fits --mem now streams too, and still gives the full shuffle's first lines."""
+    src = tmp_path / "in.txt"
+    src.write_bytes(numbered_rows(0, 100_000))
+    full = subprocess.run([*shuf_big_cmd, "--seed", "9", str(src)], capture_output=True, check=True).stdout
+    head = subprocess.run([*shuf_big_cmd, "--seed", "9", "-n", "777", str(src)], capture_output=True, check=True)
+    assert head.stdout == b"".join(full.splitlines(keepends=True)[:777])
