@@ -24,6 +24,7 @@ from .getopt import GnuCommand
 from .inputs import read_files_from
 from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
 from .plan import DEFAULT_MEM
+from .progress import wanted
 from .signals import Interrupted, install_signal_handlers
 
 PROG = "shuf-big"
@@ -230,7 +231,7 @@ def cli(
     if echo or input_range is not None:
         files = ["-"]
     separator = None if record_separator is None else _unescape(record_separator)
-    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    show = wanted(progress, "-" in outputs or not outputs) and not quiet
     try:
         shuffle(
             files or ["-"],
