@@ -6,11 +6,13 @@ resolve the options into one Job  ->  pick the engine  ->  engine.check(job)  ->
 from __future__ import annotations
 
 import os
+import resource
+import time
 from collections.abc import Sequence
 
 from .dask_engine import DaskEngine
 from .gnu import GnuEngine
-from .job import Engine, Job
+from .job import Engine, Job, Result
 from .local import LocalEngine
 from .options import resolve
 from .plan import DEFAULT_MEM
@@ -40,8 +42,12 @@ def shuffle(
     scheduler: str | None = None,
     temp_url: str | None = None,
     quiet: bool = False,
-) -> None:
+) -> Result:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
+
+    Returns a :class:`~shuf_big.job.Result`: the ``seed`` (to rerun an unseeded shuffle),
+    ``records`` and ``bytes`` written, ``records_in``/``bytes_in``, ``shard_records``,
+    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``peak_memory``, ``seconds``.
 
     Parameters
     ----------
@@ -154,7 +160,7 @@ def shuffle(
         temp_url=temp_url,
         quiet=quiet,
     )
-    run(job)
+    return run(job)
 
 
 def engine_for(job: Job) -> Engine:
@@ -166,9 +172,12 @@ def engine_for(job: Job) -> Engine:
     return LocalEngine()
 
 
-def run(job: Job) -> Engine:
-    """Check and run a resolved job with its engine; returns the engine (its figures)."""
+def run(job: Job) -> Result:
+    """Check and run a resolved job with its engine: what it did, timed, with the peak RSS."""
+    start = time.monotonic()
     engine = engine_for(job)
     engine.check(job)
-    engine.run(job)
-    return engine
+    result = engine.run(job)
+    result.seconds = time.monotonic() - start
+    result.peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return result

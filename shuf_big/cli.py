@@ -165,6 +165,13 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (nor the Dask dashboard's address).")
 @click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="At the end, print a run report on stderr: the seed (to rerun with --seed), records and bytes in and "
+    "out, the path taken, temp bytes written, peak memory, wall time.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "dask"]),
     default="local",
@@ -204,6 +211,7 @@ def cli(
     jobs: int | None,
     progress: bool | None,
     quiet: bool,
+    verbose: bool,
     engine: str,
     scheduler: str | None,
     temp_url: str | None,
@@ -233,7 +241,7 @@ def cli(
     separator = None if record_separator is None else _unescape(record_separator)
     show = wanted(progress, "-" in outputs or not outputs) and not quiet
     try:
-        shuffle(
+        result = shuffle(
             files or ["-"],
             list(outputs) or ["-"],
             mem=mem,
@@ -260,6 +268,8 @@ def cli(
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.
         raise Interrupted(signal.SIGPIPE) from None
+    if verbose:
+        sys.stderr.write("".join(f"{PROG}: {line}\n" for line in result.report().splitlines()))
 
 
 def _unescape(text: str) -> bytes:

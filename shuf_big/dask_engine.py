@@ -42,7 +42,7 @@ from .dask_tasks import (
 )
 from .errors import ShufBigError, describe
 from .inputs import split_header
-from .job import Job
+from .job import Job, Result
 from .outputs import Output, shard_names
 from .plan import MAX_FANOUT_BITS, MIN_MEM, Plan
 from .records import read_fully
@@ -119,7 +119,7 @@ class DaskEngine:
         if job.scheduler and not job.temp_url:
             raise ShufBigError("--engine dask with --scheduler needs --temp-url on storage every worker can reach")
 
-    def run(self, job: Job) -> None:
+    def run(self, job: Job) -> Result:
         self.job = job
         distributed, _ = _imports()
         blocks, header = self._blocks()
@@ -158,6 +158,16 @@ class DaskEngine:
             for fs_out, temp, path in temps:
                 fs_out.mv(temp, path)
             temps = []
+            # The workers count what they write; only these figures are known here.
+            return Result(
+                seed=job.seed,
+                records=None,
+                bytes=None,
+                records_in=None,
+                bytes_in=None,
+                path="dask",
+                outputs=list(job.outputs),
+            )
         finally:
             for out in outputs:
                 if isinstance(out, Output):

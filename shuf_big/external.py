@@ -34,6 +34,10 @@ class External:
         self.ctx = ctx
         self.temp = temp
         self.split_count = 0
+        self.bucket_count = 0  # of pass 1
+        self.temp_bytes = 0  # records and index gaps written to bucket files
+        self.records_in = 0
+        self.bytes_in = 0
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
         dirs = self.temp.create()
@@ -44,7 +48,9 @@ class External:
             buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), bar)
             del reader  # its read buffer is pass 2's memory now
         total = sum(b.nbytes for b in buckets)
-        out.expect(sum(b.nrecords for b in buckets))
+        self.bucket_count = len(buckets)
+        self.records_in, self.bytes_in = sum(b.nrecords for b in buckets), total
+        out.expect(self.records_in)
         with self.ctx.bar(total, "pass 2/2: order") as bar:
             self._order_buckets(deque(buckets), dirs, out, bar)
 
@@ -101,7 +107,10 @@ class External:
         finally:
             if scatter is not None:
                 scatter.shutdown()
-        return writer.buckets() if writer is not None else []
+        buckets = writer.buckets() if writer is not None else []
+        for bucket in buckets:
+            self.temp_bytes += bucket.nbytes + os.path.getsize(bucket.gaps_path)
+        return buckets
 
     def _split(self, bucket: Bucket, dirs: list[str]) -> list[Bucket]:
         """Split a bucket too large for memory by the next key bits (no new randomness)."""

@@ -60,17 +60,20 @@ def load_long(ctx: Context, record: LongRecord) -> np.ndarray:
     return np.frombuffer(b"".join(bytes(part) for part in parts_within(record, ctx.plan.mem)), dtype=np.uint8)
 
 
-def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> None:
-    """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files."""
+def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> tuple[int, int]:
+    """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files.
+
+    Returns the records and bytes read."""
     plan = ctx.plan
     selection = core.SmallestKeys(count, plan.piece)
+    counter = Counter()
     # Batches far smaller than the budget's: the kept records, not the read buffer, are what -n holds.
     reader = RecordReader(
         raw,
         ctx.sep,
         min(plan.read_buffer, HEAD_READ_BUFFER),
         min(plan.max_records, HEAD_BATCH_RECORDS),
-        Counter().take,
+        counter.take,
         what,
     )
     with ctx.bar(None, "sampling") as bar:
@@ -87,8 +90,10 @@ def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> None
                     "raise --mem, or pipe the whole shuffle to head"
                 )
             bar.update(reader.bytes_read - bar.n)
+    nbytes = reader.bytes_read
     del reader
     result = selection.result()
     out.expect(len(result.keys))
     with ctx.bar(None, "writing") as bar:
         ctx.workers.emit(result, out, bar)
+    return counter.next, nbytes

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from .errors import ShufBigError
 from .inputs import Inputs, count_in
-from .job import Job
+from .job import Job, Result
 from .malloc import tune_for_budget
-from .outputs import open_output
+from .outputs import ShardedOutput, open_output
 from .plan import Plan
 from .shuffler import Shuffler
 from .tempfiles import TempDirs, fd_fanout_bits
@@ -38,7 +38,7 @@ class LocalEngine:
         if job.inputs.count("-") > 1:
             raise ShufBigError("standard input ('-') can be read only once")
 
-    def run(self, job: Job) -> None:
+    def run(self, job: Job) -> Result:
         plan = job.plan.with_fd_limit(fd_fanout_bits())
         tune_for_budget(plan.mem)
         sep = job.sep
@@ -64,6 +64,20 @@ class LocalEngine:
                 if not inputs:
                     out.expect(0)
                 out.commit()
+            sharded = [out.shard_records() for out in outs if isinstance(out, ShardedOutput)]
+            return Result(
+                seed=job.seed,
+                records=outs[0].records,
+                bytes=sum(out.written for out in outs) // len(outs),
+                records_in=shuffler.records_in // max(len(inputs), 1),
+                bytes_in=shuffler.bytes_in,
+                shard_records=sharded[0] if sharded else None,
+                path=shuffler.path,
+                buckets=shuffler.buckets,
+                splits=shuffler.split_count,
+                temp_bytes=shuffler.temp_bytes,
+                outputs=list(job.outputs),
+            )
         finally:
             self.split_count = shuffler.split_count
             for out in outs:

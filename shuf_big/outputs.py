@@ -86,6 +86,8 @@ class Output:
         self.trim = trim  # dropped if the stream ends with it (paragraph mode's last blank line)
         self.held = b""
         self.finished = False
+        self.written = 0  # bytes of records and header, before compression
+        self.records = 0  # what expect() was told
 
     def set_header(self, header: bytes) -> None:
         """Lines to write on top, before any record (``--header``)."""
@@ -93,6 +95,7 @@ class Output:
 
     def expect(self, nrecords: int) -> None:
         """Told the record count before the first write (sharded outputs need it)."""
+        self.records = nrecords
 
     def open(self) -> None:
         """Open the destination (for a regular file, its hidden temp file)."""
@@ -144,8 +147,11 @@ class Output:
     def write(self, parts: list[memoryview]) -> int:
         """Write records; returns their byte count (before compression)."""
         if not (self.preamble or self.trim or self.encoder):
-            return self._write(parts)
+            done = self._write(parts)
+            self.written += done
+            return done
         size = sum(len(p) for p in parts)
+        self.written += size + len(self.preamble)
         if self.preamble:
             parts = [memoryview(self.preamble), *parts]
             self.preamble = b""
@@ -187,8 +193,11 @@ class Output:
             return
         self.finished = True
         tail = [memoryview(self.preamble)]
+        self.written += len(self.preamble)
         if self.held and self.held != self.trim:
             tail.append(memoryview(self.held))
+        elif self.held:
+            self.written -= len(self.held)  # the trimmed last blank line was counted
         if self.encoder is not None:
             tail = [memoryview(self.encoder.compress(p)) for p in tail]
             tail.append(memoryview(self.encoder.flush()))
@@ -284,6 +293,19 @@ class ShardedOutput:
     def expect(self, nrecords: int) -> None:
         k = len(self.outputs)
         self.limits = [(s + 1) * nrecords // k for s in range(k)]
+
+    @property
+    def records(self) -> int:
+        return self.limits[-1] if self.limits else 0
+
+    @property
+    def written(self) -> int:
+        return sum(getattr(out, "written", 0) for out in self.outputs)
+
+    def shard_records(self) -> list[int]:
+        """Records per shard, in order."""
+        limits = self.limits or [0] * len(self.outputs)
+        return [hi - lo for lo, hi in zip([0, *limits[:-1]], limits, strict=True)]
 
     def write(self, parts: list[memoryview]) -> int:
         if self.limits is None:

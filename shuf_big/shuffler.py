@@ -29,6 +29,12 @@ class Shuffler:
         self.sep = sep
         self.progress = progress
         self.split_count = 0
+        # What the runs did, for the run report: records and bytes read, the path taken.
+        self.records_in = 0
+        self.bytes_in = 0
+        self.paths: list[str] = []
+        self.buckets = 0
+        self.temp_bytes = 0
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
@@ -43,7 +49,8 @@ class Shuffler:
         plan = self.plan
         if head_count is not None:
             # Always streaming, even for input that fits: memory for ~2 x COUNT records, not the input.
-            in_memory.head(ctx, raw, what, out, head_count)
+            records, nbytes = in_memory.head(ctx, raw, what, out, head_count)
+            self._count("streaming -n", records, nbytes)
             return
         if size is None or size <= plan.mem:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
@@ -58,6 +65,7 @@ class Shuffler:
                 counts = in_memory.count(ctx, probe[:terminated])
                 if plan.order_need(terminated, sum(counts)) <= plan.order_budget:
                     in_memory.shuffle(ctx, probe[:terminated], counts, out)
+                    self._count("in memory", sum(counts), terminated)
                     return
             if size is not None and getattr(raw, "rewindable", False):
                 del probe
@@ -68,5 +76,18 @@ class Shuffler:
         external = External(ctx, self.temp)
         try:
             external.run(raw, size, what, out)
+            self._count("external", external.records_in, external.bytes_in)
         finally:
             self.split_count += external.split_count
+            self.buckets += external.bucket_count
+            self.temp_bytes += external.temp_bytes
+
+    def _count(self, path: str, records: int, nbytes: int) -> None:
+        self.paths.append(path)
+        self.records_in += records
+        self.bytes_in += nbytes
+
+    @property
+    def path(self) -> str:
+        """The path(s) taken: "in memory", "external" or "streaming -n" (per input with --aligned)."""
+        return ", ".join(dict.fromkeys(self.paths)) or "none"
