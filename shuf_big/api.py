@@ -11,16 +11,17 @@ import time
 from collections.abc import Sequence
 
 from .dask_engine import DaskEngine
+from .errors import ShufBigError, for_api
 from .gnu import GnuEngine
 from .job import Engine, Job, Result
 from .local import LocalEngine
-from .options import resolve
+from .options import Where, resolve
 from .plan import DEFAULT_MEM
 
 
 def shuffle(
-    src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
-    dst: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
+    src: Where | Sequence[Where] = "-",
+    dst: Where | Sequence[Where] = "-",
     *,
     mem: int | str = DEFAULT_MEM,
     seed: int | None = None,
@@ -51,11 +52,12 @@ def shuffle(
 
     Parameters
     ----------
-    src : path, ``"-"``, or a list of them
+    src : path, ``"-"``, readable binary file object, or a list of them
         Input(s); ``"-"`` is stdin.  Several inputs are shuffled together as one corpus.
+        A file object is read from its position once, never closed (shuffled like a stream).
         ``.gz``, ``.bz2``, ``.xz`` and ``.zst`` files are decompressed (zstd needs the
         ``shuf-big[zstd]`` extra).
-    dst : path or ``"-"`` (a list of them with ``aligned``)
+    dst : path, ``"-"`` or writable binary file object (a list of them with ``aligned``)
         Output, replaced atomically (it may be the same file as ``src``) and compressed
         by its extension.  With ``shards``, a pattern such as
         ``"train-{shard:05d}-of-{shards:05d}.jsonl.gz"``.
@@ -132,35 +134,38 @@ def shuffle(
     Raises
     ------
     ShufBigError
-        On any failure, with a one-line message; the destination is left untouched and
-        temp files are removed.
+        On any failure, with a one-line message naming this function's parameters
+        (``mem=``); the destination is left untouched and temp files are removed.
     """
-
-    job = resolve(
-        src,
-        dst,
-        mem=mem,
-        seed=seed,
-        tmp_dirs=tmp_dirs,
-        jobs=jobs,
-        zero_terminated=zero_terminated,
-        record_separator=record_separator,
-        header=header,
-        decompress=decompress,
-        shards=shards,
-        aligned=aligned,
-        progress=progress,
-        head_count=head_count,
-        echo=echo,
-        input_range=input_range,
-        repeat=repeat,
-        random_source=random_source,
-        engine=engine,
-        scheduler=scheduler,
-        temp_url=temp_url,
-        quiet=quiet,
-    )
-    return run(job)
+    try:
+        return run(
+            resolve(
+                src,
+                dst,
+                mem=mem,
+                seed=seed,
+                tmp_dirs=tmp_dirs,
+                jobs=jobs,
+                zero_terminated=zero_terminated,
+                record_separator=record_separator,
+                header=header,
+                decompress=decompress,
+                shards=shards,
+                aligned=aligned,
+                progress=progress,
+                head_count=head_count,
+                echo=echo,
+                input_range=input_range,
+                repeat=repeat,
+                random_source=random_source,
+                engine=engine,
+                scheduler=scheduler,
+                temp_url=temp_url,
+                quiet=quiet,
+            )
+        )
+    except ShufBigError as err:
+        raise for_api(err) from None
 
 
 def engine_for(job: Job) -> Engine:

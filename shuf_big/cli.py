@@ -317,9 +317,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         _fail(f"{exc.format_message()}\nTry '{PROG} --help' for more information.")
     except UsageError as exc:
-        _fail(f"{exc}\nTry '{PROG} --help' for more information.")
+        _fail(f"{exc.cli_message or exc}\nTry '{PROG} --help' for more information.")
     except ShufBigError as exc:
-        _fail(str(exc))
+        _fail(exc.cli_message or str(exc))
     except Interrupted as exc:
         _die_by(exc.signum)
     except MemoryError:

@@ -116,6 +116,8 @@ class DaskEngine:
         _imports()
         if "-" in job.inputs:
             raise ShufBigError("--engine dask reads files or URLs, not standard input")
+        if not all(isinstance(where, str) for where in (*job.inputs, *job.outputs)):
+            raise ShufBigError("--engine dask reads and writes files or URLs, not file objects")
         if job.scheduler and not job.temp_url:
             raise ShufBigError("--engine dask with --scheduler needs --temp-url on storage every worker can reach")
 
@@ -185,8 +187,9 @@ class DaskEngine:
     def _outputs(self) -> list[Output | str]:
         """Each output file: an :class:`Output` this process writes (a local path or
         standard output) or a URL a concat task writes."""
-        names = [self.job.outputs[0]] if self.job.shards is None else shard_names(self.job.outputs[0], self.job.shards)
-        if self.job.shards is not None and self.job.outputs[0] == "-":
+        first = str(self.job.outputs[0])  # check() refused file objects
+        names = [first] if self.job.shards is None else shard_names(first, self.job.shards)
+        if self.job.shards is not None and first == "-":
             raise ShufBigError("--shards needs -o PATTERN naming the shard files")
         return [name if is_url(name) else Output(name) for name in names]
 
@@ -195,7 +198,7 @@ class DaskEngine:
         blocks: list[Block] = []
         header = b""
         whole_file = overlaps_itself(self.job.sep.token)
-        for number, url in enumerate(expand_globs(list(self.job.inputs))):
+        for number, url in enumerate(expand_globs([str(where) for where in self.job.inputs])):
             what = f"'{url}'"
             fs, path = url_to_fs(url)
             try:

@@ -23,7 +23,7 @@ import numpy as np
 from . import core
 from .errors import ShufBigError
 from .generated import BytesReader, RangeReader, echo_input
-from .inputs import Inputs
+from .inputs import Inputs, Source
 from .job import Job, Result
 from .malloc import tune_for_budget
 from .outputs import Sink, open_output
@@ -134,7 +134,7 @@ def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, c
         out.write([memoryview(core.format_decimal(picks, sep[0]))])
 
 
-def _load_records(srcs: Sequence[str], sep: bytes, plan: Plan) -> np.ndarray:
+def _load_records(srcs: Sequence[Source], sep: bytes, plan: Plan) -> np.ndarray:
     """All input records in memory (``-r`` needs every line at hand, as GNU shuf loads
     them), terminated by ``sep``; a clear error if they do not fit the budget."""
     inputs = Inputs(list(srcs), sep)

@@ -16,7 +16,7 @@ import stat
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import IO, Any, BinaryIO, cast
 
 import numpy as np
 
@@ -24,6 +24,34 @@ from . import core
 from .compression import FORMATS, MAGIC_BYTES, Decompressed, compression_of, sniff
 from .errors import CompressedInputWarning, ShufBigError, describe
 from .records import PrefixedReader, RawReader, pread_fully, read_fully
+
+# An input: a path ("-" is standard input) or a readable binary file object (the Python API).
+Source = str | IO[bytes]
+
+
+def name_of(source: Source) -> str:
+    """How messages name an input."""
+    if isinstance(source, str):
+        return "standard input" if source == "-" else f"'{source}'"
+    name = getattr(source, "name", None)
+    return f"'{name}'" if isinstance(name, str) else "the file object"
+
+
+class FileObject:
+    """A file object given to the API as an input: read through ``readinto`` (or ``read``), never closed."""
+
+    def __init__(self, source: IO[bytes], what: str) -> None:
+        self.source = source
+        self.what = what
+
+    def readinto(self, view: memoryview) -> int:
+        readinto = getattr(self.source, "readinto", None)
+        if readinto is not None:
+            return readinto(view) or 0
+        data = self.source.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
 
 # Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
@@ -147,9 +175,17 @@ def _peek(handle: io.FileIO, st: os.stat_result) -> tuple[bytes, RawReader]:
     return head[:got].tobytes(), PrefixedReader(head[:got], handle)
 
 
-def _open_path(path: str, decompress: str | None) -> tuple[RawReader, io.FileIO, str, str | None]:
+def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.FileIO | None, str, str | None]:
     """Open one input: (reader, underlying handle, name for messages, the compression
     format its first bytes look like when it is not being decompressed)."""
+    if not isinstance(path, str):
+        what = name_of(path)
+        reader: RawReader = FileObject(path, what)
+        if decompress is not None:
+            return Decompressed(cast(BinaryIO, path), decompress, what), None, what, None
+        first = np.empty(MAGIC_BYTES, dtype=np.uint8)
+        got = read_fully(reader, memoryview(first), what)
+        return PrefixedReader(first[:got], reader), None, what, sniff(first[:got].tobytes())
     if path == "-":
         handle: io.FileIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
         what = "standard input"
@@ -226,7 +262,7 @@ class Inputs:
 
     def __init__(
         self,
-        paths: list[str],
+        paths: Sequence[Source],
         sep: bytes,
         header_lines: int = 0,
         decompress: str | None = None,
@@ -236,16 +272,17 @@ class Inputs:
             raise ShufBigError("standard input ('-') can be read only once")
         if decompress is not None and decompress not in FORMATS:
             raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
-        self.paths = paths
+        self.paths = list(paths)
         self.sep = sep  # paragraph mode: the normalised documents' b"\n\n"
         self.header_lines = header_lines
         self.decompress = decompress
         self.paragraphs = paragraphs
-        self.what = "standard input" if paths == ["-"] else f"'{paths[0]}'" if len(paths) == 1 else "the inputs"
+        self.what = name_of(paths[0]) if len(paths) == 1 else "the inputs"
         self.header = b""
-        self.warned: set[str] = set()  # inputs already warned about (a rewind reopens them)
+        self.warned: set[int] = set()  # inputs already warned about (a rewind reopens them)
         self.stdin_start = self._stdin_offset()
-        self.rewindable = "-" not in paths or self.stdin_start is not None
+        on_disk = all(isinstance(p, str) for p in paths)  # a file object is read once
+        self.rewindable = on_disk and ("-" not in paths or self.stdin_start is not None)
         self.size = self._size_bound()
         self._reset()
 
@@ -268,7 +305,7 @@ class Inputs:
             if path == "-" and self.stdin_start is not None:
                 total += os.fstat(sys.stdin.fileno()).st_size - self.stdin_start
                 continue
-            if path == "-" or compression_of(path):
+            if not isinstance(path, str) or path == "-" or compression_of(path):
                 return None
             try:
                 st = os.stat(path)
@@ -299,8 +336,8 @@ class Inputs:
         first = self.next_path == 0
         self.next_path += 1
         reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
-        if looks is not None and path not in self.warned:
-            self.warned.add(path)
+        if looks is not None and self.next_path not in self.warned:
+            self.warned.add(self.next_path)
             warnings.warn(
                 f"{self.current_what} looks {looks}-compressed but is read as it is: "
                 f"to shuffle its content, use --decompress {looks}",

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol
 
 from .core import KeySpec
 from .errors import ShufBigError
+from .inputs import Source
 from .plan import Plan
 from .sizes import format_size
+
+# An output: a path ("-" is standard output) or a writable binary file object (the Python API).
+Target = str | IO[bytes]
 
 # What a paragraph-mode separator (``--record-separator ''``) turns documents into.
 PARAGRAPH_END = b"\n\n"
@@ -53,8 +57,8 @@ class Separator:
 class Job:
     """Everything a run needs, validated: inputs, outputs, the permutation and the budget."""
 
-    inputs: tuple[str, ...]  # paths or URLs; "-" is standard input
-    outputs: tuple[str, ...]  # one, or one per input with ``aligned``; "-" is standard output
+    inputs: tuple[Source, ...]  # paths, URLs or binary file objects; "-" is standard input
+    outputs: tuple[Target, ...]  # one, or one per input with ``aligned``; "-" is standard output
     sep: Separator
     spec: KeySpec  # the key function of the seed: the permutation
     plan: Plan
@@ -105,7 +109,7 @@ class Result:
     temp_bytes: int = 0  # bytes written to temp files
     peak_memory: int = 0  # the process's peak RSS in bytes
     seconds: float = 0.0  # wall time of the run
-    outputs: list[str] = field(default_factory=list)
+    outputs: list[Target] = field(default_factory=list)
 
     def report(self) -> str:
         """The ``-v`` block: one short paragraph on stderr."""

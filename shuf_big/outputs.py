@@ -14,7 +14,7 @@ import string
 import sys
 import tempfile
 from collections.abc import Sequence
-from typing import Protocol
+from typing import IO, Protocol
 
 import numpy as np
 
@@ -75,11 +75,15 @@ class Output:
     an existing file untouched (and the input may be the output).
     """
 
-    def __init__(self, path: str, compress: str | None = None, preamble: bytes = b"", trim: bytes = b"") -> None:
-        self.path = path
-        self.name = "standard output" if path == "-" else f"'{path}'"
+    def __init__(
+        self, path: str | IO[bytes], compress: str | None = None, preamble: bytes = b"", trim: bytes = b""
+    ) -> None:
+        # A writable binary file object (the Python API) is written as it is, never closed.
+        self.stream = None if isinstance(path, str) else path
+        self.path = path if isinstance(path, str) else "-"
+        self.name = "standard output" if path == "-" else f"'{path}'" if isinstance(path, str) else "the file object"
         self.temp_path: str | None = None
-        self.target = path
+        self.target = self.path
         self.fd = -1
         self.encoder = make_encoder(compress) if compress else None
         self.preamble = preamble  # written first (--header lines)
@@ -100,6 +104,8 @@ class Output:
     def open(self) -> None:
         """Open the destination (for a regular file, its hidden temp file)."""
         path = self.path
+        if self.stream is not None:
+            return
         if path == "-":
             self.fd = sys.stdout.fileno()
             return
@@ -180,6 +186,10 @@ class Output:
         return out
 
     def _write(self, parts: list[memoryview]) -> int:
+        if self.stream is not None:
+            for part in parts:
+                self.stream.write(part)
+            return sum(len(p) for p in parts)
         try:
             return write_all(self.fd, parts)
         except BrokenPipeError:
@@ -340,8 +350,12 @@ class ShardedOutput:
             out.discard()
 
 
-def open_output(path: str, shards: int | None, sep: bytes, trim: bytes = b"") -> Output | ShardedOutput:
+def open_output(path: str | IO[bytes], shards: int | None, sep: bytes, trim: bytes = b"") -> Output | ShardedOutput:
     """The destination for ``-o path`` (compressed by its extension), sharded if asked."""
+    if not isinstance(path, str):
+        if shards is not None:
+            raise ShufBigError("--shards needs -o PATTERN naming the shard files, not a file object")
+        return Output(path, trim=trim)
     if shards is not None:
         return ShardedOutput.from_pattern(path, shards, sep, trim)
     return Output(path, None if path == "-" else compression_of(path), trim=trim)
