@@ -42,6 +42,24 @@ Examples:
 
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
 percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
+The smallest --mem is 16K.
+
+Inputs named *.gz, *.bz2, *.xz (*.lzma) or *.zst are decompressed, and an -o with
+such a name is compressed, by the name alone (--decompress for other names and
+standard input).  Input that does not fit --mem goes through temp files in -T:
+they need about the input's (decompressed) size plus 2 bytes per line.
+
+Option names may be abbreviated to any unambiguous prefix, as with GNU shuf
+(--rep, --head=5).  Progress shows when stderr is a terminal that the output
+does not go to; in a log file, as a line every 30 s.
+
+\b
+Exit status:
+  0    success
+  1    any error, usage errors included (one line "shuf-big: ..." on stderr)
+  141  killed by SIGPIPE: the reader of the output went away
+  130, 143, 129  killed by SIGINT, SIGTERM, SIGHUP: interrupted, after
+       removing temp files and the partial output
 """
 
 
@@ -51,7 +69,7 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.argument("operands", nargs=-1, metavar="[FILE] | -e [ARG]... | -i LO-HI")
+@click.argument("operands", nargs=-1, metavar="[FILE]...")
 @click.option("-e", "--echo", is_flag=True, help="Treat each ARG as an input line.")
 @click.option(
     "-i",
@@ -92,7 +110,7 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 )
 @click.option(
     "--header",
-    type=click.IntRange(min=0),
+    type=int,
     default=0,
     metavar="N",
     help="Keep the first N lines of the first input on top; drop the first N of every later input.",
@@ -107,7 +125,7 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 )
 @click.option(
     "--shards",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
     metavar="K",
     help="Write K files of near-equal record counts, named by -o PATTERN with {shard} and {shards}.",
@@ -132,16 +150,16 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     "--mem",
     "mem",
     default=DEFAULT_MEM,
-    show_default=True,
     metavar="SIZE",
-    help="Memory budget for the whole run.",
+    help=f"Memory budget for the whole run, at least 16K (default {DEFAULT_MEM} of physical memory).",
 )
 @click.option(
     "--seed",
     type=str,
     default=None,
     metavar="N",
-    help="Seed (0 to 2^64-1): the same seed gives the same output for any --mem, -j or -T.",
+    help="Seed (0 to 2^64-1): the same seed gives the same output for any --mem, -j or -T "
+    "(default: a random one, which -v prints).",
 )
 @click.option(
     "-T",
@@ -158,10 +176,12 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     type=int,
     default=None,
     metavar="N",
-    help="Worker threads (the --mem budget is shared by all) [default: the CPUs available].",
+    help="Worker threads, at least 1 (the --mem budget is shared by all; default: the CPUs available).",
 )
 @click.option(
-    "--progress/--no-progress", default=None, help="Show a progress bar on stderr [default: when stderr is a terminal]."
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on stderr (default: when stderr is a terminal and the output does not go to it).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (nor the Dask dashboard's address).")
 @click.option(
@@ -175,8 +195,8 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     "--engine",
     type=click.Choice(["local", "dask"]),
     default="local",
-    show_default=True,
-    help="Run on this machine, or as tasks on a Dask cluster (pip install 'shuf-big[dask]').",
+    help="Run on this machine (default), or as tasks on a Dask cluster (pip install 'shuf-big[dask]'; "
+    "from a clone: pip install '.[dask]').",
 )
 @click.option(
     "--scheduler",
@@ -220,8 +240,9 @@ def cli(
     """Shuffle the lines of the FILEs (or standard input) together into a uniformly random order.
 
     Inputs of any size are shuffled within the --mem budget: ones that fit are shuffled
-    in memory, larger ones in two passes through temp files.  With -e the ARGs are the
-    lines; with -i LO-HI the numbers LO..HI are.  All GNU shuf options are accepted.
+    in memory, larger ones in two passes through temp files.  With -e the operands are
+    the lines (shuf-big -e ARG...); with -i LO-HI the numbers LO..HI are.  All GNU shuf
+    options are accepted.
     """
     # Errors of single options first, as GNU shuf meets them while parsing.
     check_repeats(outputs, aligned, random_sources, len(input_ranges))
