@@ -28,6 +28,7 @@ from .job import Job, Result
 from .malloc import tune_for_budget
 from .outputs import Sink, open_output
 from .plan import Plan
+from .progress import Progress
 from .records import read_fully
 from .shuffler import Shuffler
 from .sizes import format_size
@@ -226,16 +227,21 @@ class GnuEngine:
     def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink) -> Shuffler:
         """A full shuffle (or ``-n`` of the ``-e`` operands): the shuffler, as for any file."""
         temp = TempDirs(list(job.temp_dirs))
-        shuffler = Shuffler(plan, job.spec, temp, job.sep.token, job.progress)
+        passes = 1 if job.head_count is not None else 2
+        progress = Progress(job.progress)
+        shuffler = Shuffler(plan, job.spec, temp, job.sep.token, progress)
         try:
             if data is not None:
+                progress.bar.total = passes * len(data)
                 shuffler.run(BytesReader(data), len(data), "the -e operands", out, job.head_count)
             else:
                 assert job.input_range is not None
                 lo, hi = job.input_range
                 reader = RangeReader(lo, hi, job.sep.token, _block(plan))
+                progress.bar.total = passes * reader.size
                 shuffler.run(reader, reader.size, f"-i {lo}-{hi}", out, job.head_count)
         finally:
+            progress.close()
             temp.remove()
         return shuffler
 

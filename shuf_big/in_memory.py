@@ -8,6 +8,7 @@ from . import core
 from .errors import ShufBigError
 from .outputs import Sink
 from .plan import KEY_RANGE
+from .progress import input_name, position
 from .records import Counter, LongRecord, RawReader, RecordReader, parts_within
 from .sizes import format_size
 from .workers import Context
@@ -51,7 +52,7 @@ def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink) -> Non
     ctx.workers.map(draw, range(0, nrecords, KEY_RANGE))
     group = core.GroupOrder(data, bounds, keys, ctx.plan.piece)
     out.expect(len(group.keys))
-    with ctx.bar(len(data), "shuffling") as bar:
+    with ctx.bar("shuffling", writes=len(data)) as bar:
         ctx.workers.emit(group, out, bar)
 
 
@@ -76,7 +77,7 @@ def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> tupl
         counter.take,
         what,
     )
-    with ctx.bar(None, "sampling") as bar:
+    with ctx.bar("sampling") as bar:
         for item in reader:
             if isinstance(item, LongRecord):
                 record = load_long(ctx, item)
@@ -89,11 +90,12 @@ def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> tupl
                     f"-n {count} keeps more lines than fit in --mem {format_size(plan.mem)}: "
                     "raise --mem, or pipe the whole shuffle to head"
                 )
-            bar.update(reader.bytes_read - bar.n)
+            bar.describe(input_name(raw))
+            bar.advance_to(position(raw, reader.bytes_read))
     nbytes = reader.bytes_read
     del reader
     result = selection.result()
     out.expect(len(result.keys))
-    with ctx.bar(None, "writing") as bar:
+    with ctx.bar("writing", writes=0) as bar:
         ctx.workers.emit(result, out, bar)
     return counter.next, nbytes

@@ -9,6 +9,7 @@ others, and terminates the last record of every input so records never run toget
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import os
@@ -316,7 +317,37 @@ class Inputs:
             total += st.st_size
         return total + (len(self.paths) - 1) * len(self.sep)  # terminators between inputs
 
+    @property
+    def disk_size(self) -> int | None:
+        """The inputs' bytes on disk (compressed ones compressed), if all are files: the
+        progress bar's total, against which :meth:`consumed` advances."""
+        total = 0
+        for path in self.paths:
+            if path == "-" and self.stdin_start is not None:
+                total += os.fstat(sys.stdin.fileno()).st_size - self.stdin_start
+                continue
+            if not isinstance(path, str) or path == "-":
+                return None
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            total += st.st_size
+        return total
+
+    def consumed(self) -> int:
+        """Bytes of the inputs read from disk so far (compressed bytes for compressed ones)."""
+        done = self.finished_bytes
+        if self.handle is not None:
+            with contextlib.suppress(OSError, ValueError):
+                done += self.handle.tell() - self.opened_at
+        return done
+
     def _reset(self) -> None:
+        self.finished_bytes = 0  # on disk, of the inputs read to their end
+        self.opened_at = 0
         self.next_path = 0
         self.current: RawReader | None = None
         self.handle: io.FileIO | None = None
@@ -336,6 +367,10 @@ class Inputs:
         first = self.next_path == 0
         self.next_path += 1
         reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
+        self.opened_at = 0
+        if self.handle is not None and path == "-":
+            with contextlib.suppress(OSError, ValueError):
+                self.opened_at = self.handle.tell()
         if looks is not None and self.next_path not in self.warned:
             self.warned.add(self.next_path)
             warnings.warn(
@@ -371,6 +406,7 @@ class Inputs:
         if isinstance(self.current, Decompressed):
             self.current.close()
         if self.handle is not None:
+            self.finished_bytes = self.consumed()
             self.handle.close()  # standard input's wrapper was opened with closefd=False
         self.current = None
         self.handle = None

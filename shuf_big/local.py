@@ -14,6 +14,7 @@ from .job import Job, Result
 from .malloc import tune_for_budget
 from .outputs import ShardedOutput, open_output
 from .plan import Plan
+from .progress import Progress
 from .shuffler import Shuffler
 from .tempfiles import TempDirs, fd_fanout_bits
 
@@ -42,13 +43,17 @@ class LocalEngine:
         plan = job.plan.with_fd_limit(fd_fanout_bits())
         tune_for_budget(plan.mem)
         sep = job.sep
-        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs)), sep.token, job.progress)
         groups = [[path] for path in job.inputs] if job.aligned else [list(job.inputs)]
         outs = [open_output(path, job.shards, sep.token, sep.trim) for path in job.outputs]
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []
         else:
             inputs = [Inputs(paths, sep.token, job.header, job.decompress, sep.paragraphs) for paths in groups]
+        sizes = [inp.disk_size for inp in inputs]
+        passes = 1 if job.head_count is not None else 2  # -n streams once; a shuffle reads, then writes
+        total = None if None in sizes else passes * sum(size or 0 for size in sizes)
+        progress = Progress(job.progress and bool(inputs), total)
+        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs)), sep.token, progress)
         try:
             for inp in inputs:
                 inp.prime()
@@ -56,7 +61,9 @@ class LocalEngine:
                 out.open()
             if job.aligned and inputs:
                 _check_aligned(inputs, plan)
-            for inp, out in zip(inputs, outs, strict=False):
+            for number, (inp, out) in enumerate(zip(inputs, outs, strict=False)):
+                if job.aligned:
+                    progress.label = f"{inp.what} ({number + 1}/{len(inputs)}): "
                 out.set_header(inp.header)
                 shuffler.run(inp, inp.size, inp.what, out, job.head_count)
                 inp.close()
@@ -79,6 +86,7 @@ class LocalEngine:
                 outputs=list(job.outputs),
             )
         finally:
+            progress.close()
             self.split_count = shuffler.split_count
             for out in outs:
                 out.discard()

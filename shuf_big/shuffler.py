@@ -14,6 +14,7 @@ from . import core, in_memory
 from .external import External
 from .outputs import Sink
 from .plan import Plan
+from .progress import Progress, input_name, position
 from .records import PrefixedReader, RawReader
 from .tempfiles import TempDirs
 from .workers import Context, Workers
@@ -22,12 +23,14 @@ from .workers import Context, Workers
 class Shuffler:
     """Shuffle streams with ``plan.jobs`` threads and temp files in ``temp``."""
 
-    def __init__(self, plan: Plan, spec: core.KeySpec, temp: TempDirs, sep: bytes, progress: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, spec: core.KeySpec, temp: TempDirs, sep: bytes, progress: Progress | None = None
+    ) -> None:
         self.plan = plan
         self.spec = spec
         self.temp = temp
         self.sep = sep
-        self.progress = progress
+        self.progress = progress or Progress()
         self.split_count = 0
         # What the runs did, for the run report: records and bytes read, the path taken.
         self.records_in = 0
@@ -39,6 +42,7 @@ class Shuffler:
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
         write only that many first records of the shuffle."""
+        self.progress.new_stream()
         with Workers(self.plan.jobs) as workers:
             ctx = Context(self.plan, self.spec, self.sep, workers, self.progress)
             self._run(ctx, raw, size, what, out, head_count)
@@ -57,7 +61,10 @@ class Shuffler:
             # the budget of a stream, so that falling back to pass 1 stays in budget.
             room = len(self.sep)  # for a terminator the last record may lack
             probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
-            filled = ctx.workers.read_fully(raw, memoryview(probe[: len(probe) - room]), what)
+            with ctx.bar("reading") as reading:
+                reading.describe(input_name(raw))
+                filled = ctx.workers.read_fully(raw, memoryview(probe[: len(probe) - room]), what)
+                reading.advance_to(position(raw, filled))
             if filled < len(probe) - room:
                 end = core.terminator(probe[:filled], self.sep)  # GNU shuf terminates it too
                 terminated = filled + len(end)
@@ -67,6 +74,7 @@ class Shuffler:
                     in_memory.shuffle(ctx, probe[:terminated], counts, out)
                     self._count("in memory", sum(counts), terminated)
                     return
+            reading.undo()  # pass 1 counts from the input's start
             if size is not None and getattr(raw, "rewindable", False):
                 del probe
                 raw.rewind()  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gzip
 import os
 import pty
 import struct
@@ -70,20 +71,37 @@ def test_forced_and_silenced(shuf_big_cmd: list[str], tmp_path: Path) -> None:
         assert sorted(output.splitlines()) == sorted(DATA.splitlines())
 
 
-def test_log_mode_writes_plain_lines(shuf_big_cmd: list[str], tmp_path: Path) -> None:
-    """``--progress 2>job.log``: whole lines with done/total, rate and ETA, no carriage return."""
+def _log(cmd: list[str], tmp_path: Path, *args: str, stdin: bytes = b"") -> list[str]:
     log = tmp_path / "job.log"
     with open(log, "wb") as err:
-        subprocess.run(
-            [*shuf_big_cmd, "--progress", "--mem", "16K", "-o", str(tmp_path / "out")],
-            input=DATA,
-            stderr=err,
-            check=True,
-        )
+        subprocess.run([*cmd, "--progress", *args], input=stdin, stderr=err, stdout=subprocess.DEVNULL, check=True)
     text = log.read_bytes()
     assert b"\r" not in text
-    lines = text.decode().splitlines()
-    assert any(line.startswith("pass 1/2") for line in lines) and any(line.startswith("pass 2/2") for line in lines)
-    ends = [line for line in lines if line.startswith("pass 2/2") and "100%" in line]
-    assert ends and "ETA" in ends[-1] and "iB/s" in ends[-1] and " of " in ends[-1], lines
-    assert len(lines) <= 6  # a start and an end line per pass, not a redraw every 0.1 s
+    return text.decode().splitlines()
+
+
+def test_log_mode_one_bar_over_both_passes(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+    """``--progress 2>job.log``: plain lines, one bar whose total is both passes, an overall ETA."""
+    src = tmp_path / "in.txt"
+    src.write_bytes(DATA * 10)
+    lines = _log(shuf_big_cmd, tmp_path, "--mem", "16K", str(src), "-o", str(tmp_path / "out"))
+    total = f"of {len(DATA) * 20 / 1024:.1f}kiB"  # the input's bytes, once per pass
+    assert lines[0].startswith(f"pass 1/2: scatter '{src}':  50% ") and total in lines[0], lines
+    assert lines[-1].startswith("pass 2/2: order: 100% ") and total in lines[-1], lines
+    assert all("ETA" in line and "iB/s" in line for line in lines)
+    assert len(lines) <= 3  # the end of each step, not a redraw every 0.1 s
+
+
+def test_compressed_input_advances_by_compressed_bytes(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+    src = tmp_path / "in.txt.gz"
+    src.write_bytes(gzip.compress(DATA * 40))
+    lines = _log(shuf_big_cmd, tmp_path, "--mem", "16K", str(src), "-o", str(tmp_path / "out"))
+    size = 2 * src.stat().st_size  # on disk, once per pass: an ETA from the start
+    assert f"of {size / 1024:.2f}kiB" in lines[-1] or f"of {size / 1024:.1f}kiB" in lines[-1], lines
+    assert lines[-1].startswith("pass 2/2: order: 100%")
+
+
+def test_stdin_of_unknown_size_shows_bytes_and_rate(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+    lines = _log(shuf_big_cmd, tmp_path, "--mem", "16K", stdin=DATA * 10)
+    assert lines and all("%" not in line and "iB/s" in line for line in lines), lines
+    assert lines[0].startswith("reading standard input") or lines[0].startswith("pass 1/2: scatter standard input")
