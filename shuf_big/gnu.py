@@ -23,12 +23,13 @@ import numpy as np
 from . import core
 from .errors import ShufBigError
 from .generated import BytesReader, RangeReader, echo_input
-from .inputs import Inputs, Source
+from .inputs import Inputs
 from .job import Job, Result
 from .malloc import tune_for_budget
 from .outputs import Sink, open_output
 from .plan import Plan
 from .progress import Progress
+from .readers import Source
 from .records import read_fully
 from .shuffler import Shuffler
 from .sizes import format_size

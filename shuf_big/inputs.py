@@ -17,106 +17,18 @@ import stat
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import IO, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
 from . import core
 from .compression import FORMATS, MAGIC_BYTES, Decompressed, compression_of, sniff
 from .errors import CompressedInputWarning, ShufBigError, describe
+from .readers import CHUNK, FileObject, Paragraphs, Source, hand_out, name_of, peek
 from .records import PrefixedReader, RawReader, pread_fully, read_fully
-
-# An input: a path ("-" is standard input) or a readable binary file object (the Python API).
-Source = str | IO[bytes]
-
-
-def name_of(source: Source) -> str:
-    """How messages name an input."""
-    if isinstance(source, str):
-        return "standard input" if source == "-" else f"'{source}'"
-    name = getattr(source, "name", None)
-    return f"'{name}'" if isinstance(name, str) else "the file object"
-
-
-class FileObject:
-    """A file object given to the API as an input: read through ``readinto`` (or ``read``), never closed."""
-
-    def __init__(self, source: IO[bytes], what: str) -> None:
-        self.source = source
-        self.what = what
-
-    def readinto(self, view: memoryview) -> int:
-        readinto = getattr(self.source, "readinto", None)
-        if readinto is not None:
-            return readinto(view) or 0
-        data = self.source.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
 
 # Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
-# Paragraph normalising and header splitting work in pieces this size: their int64
-# temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.
-_CHUNK = 1 << 16
-
-
-def _hand_out(pending: bytes, view: memoryview) -> tuple[int, bytes]:
-    """Copy the start of ``pending`` into ``view``: (bytes copied, what is left)."""
-    n = min(len(view), len(pending))
-    view[:n] = pending[:n]
-    return n, pending[n:]
-
-
-class Paragraphs:
-    """Blank-line separated documents as records ending in exactly ``"\\n\\n"``.
-
-    Leading newlines are dropped, every run of two or more newlines becomes one blank
-    line, and the last document is closed, so ``"\\n\\n"`` frames the documents exactly.
-    """
-
-    def __init__(self, raw: RawReader) -> None:
-        self.raw = raw
-        self.buffer = np.empty(_CHUNK, dtype=np.uint8)
-        self.run = 0  # newlines at the end of what was emitted so far
-        self.started = False  # some document byte was emitted
-        self.pending = b""
-        self.done = False
-
-    def readinto(self, view: memoryview) -> int:
-        while True:
-            if self.pending:
-                n, self.pending = _hand_out(self.pending, view)
-                return n
-            if self.done:
-                return 0
-            got = self.raw.readinto(memoryview(self.buffer)[: min(len(view), len(self.buffer))])
-            if not got:
-                self.done = True
-                if self.started and self.run < 2:
-                    self.pending = b"\n" * (2 - self.run)
-                    self.run = 2
-                continue
-            kept = self._normalise(self.buffer[:got])
-            if len(kept):
-                view[: len(kept)] = memoryview(kept)
-                return len(kept)
-
-    def _normalise(self, chunk: np.ndarray) -> np.ndarray:
-        newline = chunk == 10
-        count = np.cumsum(newline, dtype=np.int64)
-        # newlines since the last other byte, carrying the run from the previous chunk
-        last_other = np.maximum.accumulate(np.where(newline, 0, count))
-        in_run = count - last_other
-        first_other = int(np.argmin(newline)) if not newline.all() else len(chunk)
-        in_run[:first_other] += self.run
-        keep = ~newline | (in_run <= 2)
-        if not self.started:
-            keep[:first_other] = False
-        if first_other < len(chunk):
-            self.started = True
-        self.run = int(in_run[-1]) if newline[-1] else 0
-        return chunk[keep]
 
 
 class Sized:
@@ -161,21 +73,6 @@ class Sized:
         return self._counted(total, view)
 
 
-def _peek(handle: io.FileIO, st: os.stat_result) -> tuple[bytes, RawReader]:
-    """The first bytes of a plain input (to sniff compression), and a reader that still
-    returns them: a regular file is read in place, a pipe through a prefix."""
-    if stat.S_ISREG(st.st_mode):
-        try:
-            return os.pread(handle.fileno(), MAGIC_BYTES, handle.tell()), handle
-        except OSError:
-            return b"", handle
-    if handle.isatty():
-        return b"", handle  # typed lines: do not wait for ten bytes
-    head = np.empty(MAGIC_BYTES, dtype=np.uint8)
-    got = read_fully(handle, memoryview(head), "standard input" if handle.fileno() == 0 else "input")
-    return head[:got].tobytes(), PrefixedReader(head[:got], handle)
-
-
 def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.FileIO | None, str, str | None]:
     """Open one input: (reader, underlying handle, name for messages, the compression
     format its first bytes look like when it is not being decompressed)."""
@@ -204,7 +101,7 @@ def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.File
         raise ShufBigError(f"cannot read '{path}': Is a directory")
     if fmt is not None:
         return Decompressed(handle, fmt, what), handle, what, None
-    head, reader = _peek(handle, st)
+    head, reader = peek(handle, st)
     looks = sniff(head)
     if stat.S_ISREG(st.st_mode):
         try:
@@ -237,7 +134,7 @@ def split_header(read: Callable[[memoryview], int], sep: bytes, count: int) -> t
     returned size is then what was read, without the terminator).
     """
     framer = core.StreamFramer(sep)
-    buffer = np.empty(_CHUNK, dtype=np.uint8)
+    buffer = np.empty(CHUNK, dtype=np.uint8)
     head = bytearray()
     found = 0
     while True:
@@ -414,7 +311,7 @@ class Inputs:
     def readinto(self, view: memoryview) -> int:
         while True:
             if self.pending:
-                n, self.pending = _hand_out(self.pending, view)
+                n, self.pending = hand_out(self.pending, view)
                 return n
             if self.current is None:
                 if not self._open_next():

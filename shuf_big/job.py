@@ -13,8 +13,8 @@ from typing import IO, Protocol
 
 from .core import KeySpec
 from .errors import ShufBigError
-from .inputs import Source
 from .plan import Plan
+from .readers import Source
 from .sizes import format_size
 
 # An output: a path ("-" is standard output) or a writable binary file object (the Python API).
