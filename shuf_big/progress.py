@@ -188,6 +188,10 @@ class Phase:
     def __enter__(self) -> Phase:
         return self
 
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+    def end(self) -> None:
+        """The step is done: a log line at each step's end."""
         if self.owner.enabled:
-            self.owner.bar.refresh()  # a log line at each phase's end
+            self.owner.bar.refresh()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.end()

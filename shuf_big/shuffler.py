@@ -61,16 +61,17 @@ class Shuffler:
             # the budget of a stream, so that falling back to pass 1 stays in budget.
             room = len(self.sep)  # for a terminator the last record may lack
             probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
-            with ctx.bar("reading") as reading:
-                reading.describe(input_name(raw))
-                filled = ctx.workers.read_fully(raw, memoryview(probe[: len(probe) - room]), what)
-                reading.advance_to(position(raw, filled))
+            reading = ctx.bar("reading")  # ended (a log line) only if the input is shuffled in memory
+            reading.describe(input_name(raw))
+            filled = ctx.workers.read_fully(raw, memoryview(probe[: len(probe) - room]), what)
+            reading.advance_to(position(raw, filled))
             if filled < len(probe) - room:
                 end = core.terminator(probe[:filled], self.sep)  # GNU shuf terminates it too
                 terminated = filled + len(end)
                 probe[filled:terminated] = np.frombuffer(end, dtype=np.uint8)
                 counts = in_memory.count(ctx, probe[:terminated])
                 if plan.order_need(terminated, sum(counts)) <= plan.order_budget:
+                    reading.end()
                     in_memory.shuffle(ctx, probe[:terminated], counts, out)
                     self._count("in memory", sum(counts), terminated)
                     return
