@@ -41,10 +41,15 @@ def test_head_count_peak_rss_does_not_grow_with_the_input(shuf_big_cmd: list[str
     assert peak - baseline < 24 * MIB, f"peak {peak / MIB:.0f} MiB, 1000-line run {baseline / MIB:.0f} MiB"
 
 
-def test_head_count_is_the_start_of_the_full_shuffle(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+def test_head_count_is_the_start_of_the_full_shuffle() -> None:
     """Input that fits --mem now streams too, and still gives the full shuffle's first lines."""
-    src = tmp_path / "in.txt"
-    src.write_bytes(numbered_rows(0, 100_000))
-    full = subprocess.run([*shuf_big_cmd, "--seed", "9", str(src)], capture_output=True, check=True).stdout
-    head = subprocess.run([*shuf_big_cmd, "--seed", "9", "-n", "777", str(src)], capture_output=True, check=True)
-    assert head.stdout == b"".join(full.splitlines(keepends=True)[:777])
+    import io
+
+    import shuf_big
+
+    data = numbered_rows(0, 100_000)
+    full, head = io.BytesIO(), io.BytesIO()
+    shuf_big.shuffle(io.BytesIO(data), full, seed=9)
+    result = shuf_big.shuffle(io.BytesIO(data), head, seed=9, head_count=777)
+    assert head.getvalue() == b"".join(full.getvalue().splitlines(keepends=True)[:777])
+    assert result.path == "streaming -n"
