@@ -8,5 +8,7 @@ __version__ = "1.0.0"
 
 from .api import shuffle
 from .errors import ShufBigError
+from .iterate import iter_shuffled
+from .job import Result
 
-__all__ = ["ShufBigError", "__version__", "shuffle"]
+__all__ = ["Result", "ShufBigError", "__version__", "iter_shuffled", "shuffle"]

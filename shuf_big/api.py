@@ -6,19 +6,22 @@ resolve the options into one Job  ->  pick the engine  ->  engine.check(job)  ->
 from __future__ import annotations
 
 import os
+import resource
+import time
 from collections.abc import Sequence
 
 from .dask_engine import DaskEngine
+from .errors import ShufBigError, for_api
 from .gnu import GnuEngine
-from .job import Engine, Job
+from .job import Engine, Job, Result
 from .local import LocalEngine
-from .options import resolve
+from .options import Where, resolve
 from .plan import DEFAULT_MEM
 
 
 def shuffle(
-    src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
-    dst: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "-",
+    src: Where | Sequence[Where] = "-",
+    dst: Where | Sequence[Where] = "-",
     *,
     mem: int | str = DEFAULT_MEM,
     seed: int | None = None,
@@ -40,16 +43,21 @@ def shuffle(
     scheduler: str | None = None,
     temp_url: str | None = None,
     quiet: bool = False,
-) -> None:
+) -> Result:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
+
+    Returns a :class:`~shuf_big.job.Result`: the ``seed`` (to rerun an unseeded shuffle),
+    ``records`` and ``bytes`` written, ``records_in``/``bytes_in``, ``shard_records``,
+    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``peak_memory``, ``seconds``.
 
     Parameters
     ----------
-    src : path, ``"-"``, or a list of them
+    src : path, ``"-"``, readable binary file object, or a list of them
         Input(s); ``"-"`` is stdin.  Several inputs are shuffled together as one corpus.
+        A file object is read from its position once, never closed (shuffled like a stream).
         ``.gz``, ``.bz2``, ``.xz`` and ``.zst`` files are decompressed (zstd needs the
         ``shuf-big[zstd]`` extra).
-    dst : path or ``"-"`` (a list of them with ``aligned``)
+    dst : path, ``"-"`` or writable binary file object (a list of them with ``aligned``)
         Output, replaced atomically (it may be the same file as ``src``) and compressed
         by its extension.  With ``shards``, a pattern such as
         ``"train-{shard:05d}-of-{shards:05d}.jsonl.gz"``.
@@ -126,35 +134,38 @@ def shuffle(
     Raises
     ------
     ShufBigError
-        On any failure, with a one-line message; the destination is left untouched and
-        temp files are removed.
+        On any failure, with a one-line message naming this function's parameters
+        (``mem=``); the destination is left untouched and temp files are removed.
     """
-
-    job = resolve(
-        src,
-        dst,
-        mem=mem,
-        seed=seed,
-        tmp_dirs=tmp_dirs,
-        jobs=jobs,
-        zero_terminated=zero_terminated,
-        record_separator=record_separator,
-        header=header,
-        decompress=decompress,
-        shards=shards,
-        aligned=aligned,
-        progress=progress,
-        head_count=head_count,
-        echo=echo,
-        input_range=input_range,
-        repeat=repeat,
-        random_source=random_source,
-        engine=engine,
-        scheduler=scheduler,
-        temp_url=temp_url,
-        quiet=quiet,
-    )
-    run(job)
+    try:
+        return run(
+            resolve(
+                src,
+                dst,
+                mem=mem,
+                seed=seed,
+                tmp_dirs=tmp_dirs,
+                jobs=jobs,
+                zero_terminated=zero_terminated,
+                record_separator=record_separator,
+                header=header,
+                decompress=decompress,
+                shards=shards,
+                aligned=aligned,
+                progress=progress,
+                head_count=head_count,
+                echo=echo,
+                input_range=input_range,
+                repeat=repeat,
+                random_source=random_source,
+                engine=engine,
+                scheduler=scheduler,
+                temp_url=temp_url,
+                quiet=quiet,
+            )
+        )
+    except ShufBigError as err:
+        raise for_api(err) from None
 
 
 def engine_for(job: Job) -> Engine:
@@ -166,9 +177,12 @@ def engine_for(job: Job) -> Engine:
     return LocalEngine()
 
 
-def run(job: Job) -> Engine:
-    """Check and run a resolved job with its engine; returns the engine (its figures)."""
+def run(job: Job) -> Result:
+    """Check and run a resolved job with its engine: what it did, timed, with the peak RSS."""
+    start = time.monotonic()
     engine = engine_for(job)
     engine.check(job)
-    engine.run(job)
-    return engine
+    result = engine.run(job)
+    result.seconds = time.monotonic() - start
+    result.peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return result

@@ -12,16 +12,19 @@ import contextlib
 import os
 import signal
 import sys
+import warnings
 from typing import NoReturn
 
 import click
 
 from . import __version__
 from .api import shuffle
-from .errors import ShufBigError, UsageError
+from .errors import CompressedInputWarning, ShufBigError, UsageError
+from .getopt import GnuCommand
 from .inputs import read_files_from
 from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
 from .plan import DEFAULT_MEM
+from .progress import wanted
 from .signals import Interrupted, install_signal_handlers
 
 PROG = "shuf-big"
@@ -39,15 +42,34 @@ Examples:
 
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
 percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
+The smallest --mem is 16K.
+
+Inputs named *.gz, *.bz2, *.xz (*.lzma) or *.zst are decompressed, and an -o with
+such a name is compressed, by the name alone (--decompress for other names and
+standard input).  Input that does not fit --mem goes through temp files in -T:
+they need about the input's (decompressed) size plus 2 bytes per line.
+
+Option names may be abbreviated to any unambiguous prefix, as with GNU shuf
+(--rep, --head=5).  Progress shows when stderr is a terminal that the output
+does not go to; in a log file, as a line every 30 s.
+
+\b
+Exit status:
+  0    success
+  1    any error, usage errors included (one line "shuf-big: ..." on stderr)
+  141  killed by SIGPIPE: the reader of the output went away
+  130, 143, 129  killed by SIGINT, SIGTERM, SIGHUP: interrupted, after
+       removing temp files and the partial output
 """
 
 
 @click.command(
+    cls=GnuCommand,
     name=PROG,
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.argument("operands", nargs=-1, metavar="[FILE] | -e [ARG]... | -i LO-HI")
+@click.argument("operands", nargs=-1, metavar="[FILE]...")
 @click.option("-e", "--echo", is_flag=True, help="Treat each ARG as an input line.")
 @click.option(
     "-i",
@@ -88,7 +110,7 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 )
 @click.option(
     "--header",
-    type=click.IntRange(min=0),
+    type=int,
     default=0,
     metavar="N",
     help="Keep the first N lines of the first input on top; drop the first N of every later input.",
@@ -103,7 +125,7 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
 )
 @click.option(
     "--shards",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
     metavar="K",
     help="Write K files of near-equal record counts, named by -o PATTERN with {shard} and {shards}.",
@@ -128,16 +150,16 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     "--mem",
     "mem",
     default=DEFAULT_MEM,
-    show_default=True,
     metavar="SIZE",
-    help="Memory budget for the whole run.",
+    help=f"Memory budget for the whole run, at least 16K (default {DEFAULT_MEM} of physical memory).",
 )
 @click.option(
     "--seed",
     type=str,
     default=None,
     metavar="N",
-    help="Seed (0 to 2^64-1): the same seed gives the same output for any --mem, -j or -T.",
+    help="Seed (0 to 2^64-1): the same seed gives the same output for any --mem, -j or -T "
+    "(default: a random one, which -v prints).",
 )
 @click.option(
     "-T",
@@ -154,18 +176,27 @@ percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
     type=int,
     default=None,
     metavar="N",
-    help="Worker threads (the --mem budget is shared by all) [default: the CPUs available].",
+    help="Worker threads, at least 1 (the --mem budget is shared by all; default: the CPUs available).",
 )
 @click.option(
-    "--progress/--no-progress", default=None, help="Show a progress bar on stderr [default: when stderr is a terminal]."
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on stderr (default: when stderr is a terminal and the output does not go to it).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (nor the Dask dashboard's address).")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="At the end, print a run report on stderr: the seed (to rerun with --seed), records and bytes in and "
+    "out, the path taken, temp bytes written, peak memory, wall time.",
+)
 @click.option(
     "--engine",
     type=click.Choice(["local", "dask"]),
     default="local",
-    show_default=True,
-    help="Run on this machine, or as tasks on a Dask cluster (pip install 'shuf-big[dask]').",
+    help="Run on this machine (default), or as tasks on a Dask cluster (pip install 'shuf-big[dask]'; "
+    "from a clone: pip install '.[dask]').",
 )
 @click.option(
     "--scheduler",
@@ -200,6 +231,7 @@ def cli(
     jobs: int | None,
     progress: bool | None,
     quiet: bool,
+    verbose: bool,
     engine: str,
     scheduler: str | None,
     temp_url: str | None,
@@ -208,8 +240,9 @@ def cli(
     """Shuffle the lines of the FILEs (or standard input) together into a uniformly random order.
 
     Inputs of any size are shuffled within the --mem budget: ones that fit are shuffled
-    in memory, larger ones in two passes through temp files.  With -e the ARGs are the
-    lines; with -i LO-HI the numbers LO..HI are.  All GNU shuf options are accepted.
+    in memory, larger ones in two passes through temp files.  With -e the operands are
+    the lines (shuf-big -e ARG...); with -i LO-HI the numbers LO..HI are.  All GNU shuf
+    options are accepted.
     """
     # Errors of single options first, as GNU shuf meets them while parsing.
     check_repeats(outputs, aligned, random_sources, len(input_ranges))
@@ -227,9 +260,9 @@ def cli(
     if echo or input_range is not None:
         files = ["-"]
     separator = None if record_separator is None else _unescape(record_separator)
-    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    show = wanted(progress, "-" in outputs or not outputs) and not quiet
     try:
-        shuffle(
+        result = shuffle(
             files or ["-"],
             list(outputs) or ["-"],
             mem=mem,
@@ -256,6 +289,8 @@ def cli(
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.
         raise Interrupted(signal.SIGPIPE) from None
+    if verbose:
+        sys.stderr.write("".join(f"{PROG}: {line}\n" for line in result.report().splitlines()))
 
 
 def _unescape(text: str) -> bytes:
@@ -284,8 +319,16 @@ def _die_by(signum: int) -> NoReturn:
     sys.exit(128 + signum)  # only if the signal was blocked
 
 
+def _show_warning(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+    """A warning as one ``shuf-big: warning: ...`` line, as GNU tools word theirs."""
+    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", CompressedInputWarning)
     # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
     install_signal_handlers()
     try:
@@ -295,9 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         _fail(f"{exc.format_message()}\nTry '{PROG} --help' for more information.")
     except UsageError as exc:
-        _fail(f"{exc}\nTry '{PROG} --help' for more information.")
+        _fail(f"{exc.cli_message or exc}\nTry '{PROG} --help' for more information.")
     except ShufBigError as exc:
-        _fail(str(exc))
+        _fail(exc.cli_message or str(exc))
     except Interrupted as exc:
         _die_by(exc.signum)
     except MemoryError:

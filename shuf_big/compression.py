@@ -19,6 +19,30 @@ EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz", ".zst": 
 
 FORMATS = ("gzip", "bz2", "xz", "zstd")
 
+# How many first bytes :func:`sniff` looks at.
+MAGIC_BYTES = 10
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\xfd7zXZ\x00", "xz"),
+)
+# bzip2: "BZh" and a block size digit, then a block's or the end-of-stream's magic.
+_BZIP2_AFTER = (b"1AY&SY", b"\x17rE8P\x90")
+
+
+def sniff(head: bytes) -> str | None:
+    """The compression format whose magic bytes ``head`` starts with, if any.
+
+    Used only to warn: an input is decompressed by its name or ``--decompress``, never by
+    guessing from its content (as GNU tools).
+    """
+    for magic, fmt in _MAGIC:
+        if head.startswith(magic):
+            return fmt
+    if len(head) >= 10 and head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0":
+        return "bz2" if head[4:10] in _BZIP2_AFTER else None
+    return None
+
 
 def compression_of(path: str) -> str | None:
     """The compression format a file name asks for, by its extension (``None``: plain)."""
@@ -30,12 +54,16 @@ class Encoder(Protocol):
     def flush(self) -> bytes: ...
 
 
-def zstandard_module() -> Any:
+# Works from a clone (the package directory) as well as from a package index.
+ZSTD_INSTALL = "pip install 'shuf-big[zstd]' (from a clone: pip install '.[zstd]')"
+
+
+def zstandard_module(action: str = "decompression") -> Any:
     """The ``zstandard`` package, or a one-line error that says how to install it."""
     try:
         import zstandard
     except ImportError:
-        raise ShufBigError("zstd compression needs the 'zstandard' package: pip install 'shuf-big[zstd]'") from None
+        raise ShufBigError(f"zstd {action} needs the 'zstandard' package: {ZSTD_INSTALL}") from None
     return zstandard
 
 
@@ -48,7 +76,7 @@ def make_encoder(fmt: str) -> Encoder:
     if fmt == "xz":
         return lzma.LZMACompressor(lzma.FORMAT_XZ)
     if fmt == "zstd":
-        return zstandard_module().ZstdCompressor(level=3).compressobj()
+        return zstandard_module("compression").ZstdCompressor(level=3).compressobj()
     raise ShufBigError(f"unknown compression format '{fmt}'")
 
 

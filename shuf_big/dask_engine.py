@@ -42,7 +42,7 @@ from .dask_tasks import (
 )
 from .errors import ShufBigError, describe
 from .inputs import split_header
-from .job import Job
+from .job import Job, Result
 from .outputs import Output, shard_names
 from .plan import MAX_FANOUT_BITS, MIN_MEM, Plan
 from .records import read_fully
@@ -116,10 +116,12 @@ class DaskEngine:
         _imports()
         if "-" in job.inputs:
             raise ShufBigError("--engine dask reads files or URLs, not standard input")
+        if not all(isinstance(where, str) for where in (*job.inputs, *job.outputs)):
+            raise ShufBigError("--engine dask reads and writes files or URLs, not file objects")
         if job.scheduler and not job.temp_url:
             raise ShufBigError("--engine dask with --scheduler needs --temp-url on storage every worker can reach")
 
-    def run(self, job: Job) -> None:
+    def run(self, job: Job) -> Result:
         self.job = job
         distributed, _ = _imports()
         blocks, header = self._blocks()
@@ -158,6 +160,16 @@ class DaskEngine:
             for fs_out, temp, path in temps:
                 fs_out.mv(temp, path)
             temps = []
+            # The workers count what they write; only these figures are known here.
+            return Result(
+                seed=job.seed,
+                records=None,
+                bytes=None,
+                records_in=None,
+                bytes_in=None,
+                path="dask",
+                outputs=list(job.outputs),
+            )
         finally:
             for out in outputs:
                 if isinstance(out, Output):
@@ -175,8 +187,9 @@ class DaskEngine:
     def _outputs(self) -> list[Output | str]:
         """Each output file: an :class:`Output` this process writes (a local path or
         standard output) or a URL a concat task writes."""
-        names = [self.job.outputs[0]] if self.job.shards is None else shard_names(self.job.outputs[0], self.job.shards)
-        if self.job.shards is not None and self.job.outputs[0] == "-":
+        first = str(self.job.outputs[0])  # check() refused file objects
+        names = [first] if self.job.shards is None else shard_names(first, self.job.shards)
+        if self.job.shards is not None and first == "-":
             raise ShufBigError("--shards needs -o PATTERN naming the shard files")
         return [name if is_url(name) else Output(name) for name in names]
 
@@ -185,7 +198,7 @@ class DaskEngine:
         blocks: list[Block] = []
         header = b""
         whole_file = overlaps_itself(self.job.sep.token)
-        for number, url in enumerate(expand_globs(list(self.job.inputs))):
+        for number, url in enumerate(expand_globs([str(where) for where in self.job.inputs])):
             what = f"'{url}'"
             fs, path = url_to_fs(url)
             try:

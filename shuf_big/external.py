@@ -14,14 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
-from tqdm import tqdm
 
 from . import core
 from .buckets import Bucket, BucketWriter
 from .errors import ShufBigError
 from .outputs import Sink
 from .plan import ORDER_BYTES_PER_RECORD
-from .progress import bar as progress_bar
+from .progress import Phase, input_name, position
 from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
 from .tempfiles import TempDirs
 from .workers import Context
@@ -34,18 +33,29 @@ class External:
         self.ctx = ctx
         self.temp = temp
         self.split_count = 0
+        self.bucket_count = 0  # of pass 1
+        self.temp_bytes = 0  # records and index gaps written to bucket files
+        self.records_in = 0
+        self.bytes_in = 0
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
         dirs = self.temp.create()
-        with self.ctx.bar(size, "pass 1/2: scatter") as bar:
+        with self.ctx.bar("pass 1/2: scatter") as bar:
             reader = RecordReader(
                 raw, self.ctx.sep, self.ctx.plan.read_buffer, self.ctx.plan.max_records, Counter().take, what
             )
-            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), bar)
+
+            def progress(reading: RecordReader) -> None:
+                bar.describe(input_name(raw))
+                bar.advance_to(position(raw, reading.bytes_read))
+
+            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), progress)
             del reader  # its read buffer is pass 2's memory now
         total = sum(b.nbytes for b in buckets)
-        out.expect(sum(b.nrecords for b in buckets))
-        with self.ctx.bar(total, "pass 2/2: order") as bar:
+        self.bucket_count = len(buckets)
+        self.records_in, self.bytes_in = sum(b.nrecords for b in buckets), total
+        out.expect(self.records_in)
+        with self.ctx.bar("pass 2/2: order", writes=total) as bar:
             self._order_buckets(deque(buckets), dirs, out, bar)
 
     def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
@@ -70,7 +80,7 @@ class External:
         name: str,
         prefix_bits: int,
         choose_bits: Callable[[Batch | LongRecord], int],
-        bar: tqdm,
+        progress: Callable[[RecordReader], None],
     ) -> list[Bucket]:
         """Send every record of ``reader`` to a bucket file by its key bits.
 
@@ -89,7 +99,7 @@ class External:
                     scatter.long(item)
                 else:
                     scatter.batch(item)
-                bar.update(reader.bytes_read - bar.n)
+                progress(reader)
             if scatter is not None:
                 scatter.drain(0)
         except BaseException:
@@ -101,7 +111,10 @@ class External:
         finally:
             if scatter is not None:
                 scatter.shutdown()
-        return writer.buckets() if writer is not None else []
+        buckets = writer.buckets() if writer is not None else []
+        for bucket in buckets:
+            self.temp_bytes += bucket.nbytes + os.path.getsize(bucket.gaps_path)
+        return buckets
 
     def _split(self, bucket: Bucket, dirs: list[str]) -> list[Bucket]:
         """Split a bucket too large for memory by the next key bits (no new randomness)."""
@@ -114,13 +127,11 @@ class External:
             indices = IndexStream(gaps, max(plan.max_records, 4096), where)
             reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, where)
             name = os.path.basename(bucket.path) + "-"
-            buckets = self._scatter(
-                reader, dirs, name, bucket.prefix_bits, lambda first: bits, progress_bar(None, "", False)
-            )
+            buckets = self._scatter(reader, dirs, name, bucket.prefix_bits, lambda first: bits, lambda _: None)
         bucket.remove()
         return buckets
 
-    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Sink, bar: tqdm) -> None:
+    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Sink, bar: Phase) -> None:
         """Order buckets in key order, loading as many consecutive ones as fit at once."""
         plan = self.ctx.plan
         while queue:
@@ -178,7 +189,7 @@ class External:
                 future.result()
         return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece)
 
-    def _copy_file(self, bucket: Bucket, out: Sink, bar: tqdm) -> None:
+    def _copy_file(self, bucket: Bucket, out: Sink, bar: Phase) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
         buffer = np.empty(self.ctx.plan.read_buffer, dtype=np.uint8)
         view = memoryview(buffer)

@@ -24,10 +24,12 @@ from . import core
 from .errors import ShufBigError
 from .generated import BytesReader, RangeReader, echo_input
 from .inputs import Inputs
-from .job import Job
+from .job import Job, Result
 from .malloc import tune_for_budget
 from .outputs import Sink, open_output
 from .plan import Plan
+from .progress import Progress
+from .readers import Source
 from .records import read_fully
 from .shuffler import Shuffler
 from .sizes import format_size
@@ -117,7 +119,7 @@ def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, c
         out.write([memoryview(core.format_decimal(picks, sep))])
 
 
-def _load_records(srcs: Sequence[str], sep: bytes, plan: Plan) -> np.ndarray:
+def _load_records(srcs: Sequence[Source], sep: bytes, plan: Plan) -> np.ndarray:
     """All input records in memory (``-r`` needs every line at hand, as GNU shuf loads
     them), terminated by ``sep``; a clear error if they do not fit the budget."""
     inputs = Inputs(list(srcs), sep)
@@ -166,20 +168,25 @@ class GnuEngine:
         if job.scheduler is not None or job.temp_url is not None:
             raise ShufBigError("--scheduler and --temp-url need --engine dask")
 
-    def run(self, job: Job) -> None:
+    def run(self, job: Job) -> Result:
         plan = job.plan.with_fd_limit(fd_fanout_bits())
         tune_for_budget(plan.mem)
         sep = job.sep.token
         data = echo_input(job.echo, sep) if job.echo is not None else None
         out = open_output(job.outputs[0], None, sep)
+        result = Result(seed=job.seed, path="generated", outputs=list(job.outputs))
         try:
             out.open()
             if job.head_count == 0:
                 out.expect(0)
             elif not job.repeat and (job.input_range is None or not _is_partial(job.input_range, job.head_count)):
-                self._shuffle(job, plan, data, out)
+                shuffler = self._shuffle(job, plan, data, out)
+                result.path, result.buckets, result.splits = shuffler.path, shuffler.buckets, shuffler.split_count
+                result.records_in, result.bytes_in = shuffler.records_in, shuffler.bytes_in
+                result.temp_bytes = shuffler.temp_bytes
             elif not job.repeat:
                 assert job.input_range is not None and job.head_count is not None
+                out.expect(job.head_count)
                 lo, hi = job.input_range
                 _range_head(lo, hi - lo + 1, job.head_count, job.spec, plan, sep, out)
             elif job.input_range is not None:
@@ -190,25 +197,37 @@ class GnuEngine:
                     np.frombuffer(data, dtype=np.uint8) if data is not None else _load_records(job.inputs, sep, plan)
                 )
                 _repeat_records(records, sep, core.repeat_spec(job.seed), plan, job.head_count, out)
+            if job.repeat:
+                out.expect(job.head_count or 0)
             out.commit()
+            result.records, result.bytes = out.records, out.written
+            if job.repeat or _is_partial(job.input_range or (0, -1), job.head_count):
+                result.records_in = result.bytes_in = None  # drawn or inverted, not read
+            return result
         finally:
             out.discard()
 
     @staticmethod
-    def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink) -> None:
+    def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink) -> Shuffler:
         """A full shuffle (or ``-n`` of the ``-e`` operands): the shuffler, as for any file."""
         temp = TempDirs(list(job.temp_dirs))
-        shuffler = Shuffler(plan, job.spec, temp, job.sep.token, job.progress)
+        passes = 1 if job.head_count is not None else 2
+        progress = Progress(job.progress)
+        shuffler = Shuffler(plan, job.spec, temp, job.sep.token, progress)
         try:
             if data is not None:
+                progress.bar.total = passes * len(data)
                 shuffler.run(BytesReader(data), len(data), "the -e operands", out, job.head_count)
             else:
                 assert job.input_range is not None
                 lo, hi = job.input_range
                 reader = RangeReader(lo, hi, job.sep.token, _block(plan))
+                progress.bar.total = passes * reader.size
                 shuffler.run(reader, reader.size, f"-i {lo}-{hi}", out, job.head_count)
         finally:
+            progress.close()
             temp.remove()
+        return shuffler
 
 
 def _is_partial(input_range: tuple[int, int], head_count: int | None) -> bool:

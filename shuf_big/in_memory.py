@@ -8,9 +8,14 @@ from . import core
 from .errors import ShufBigError
 from .outputs import Sink
 from .plan import KEY_RANGE
+from .progress import input_name, position
 from .records import Counter, LongRecord, RawReader, RecordReader, parts_within
 from .sizes import format_size
 from .workers import Context
+
+# -n reads in batches of at most this many bytes and records (the output does not depend on it).
+HEAD_READ_BUFFER = 4 << 20
+HEAD_BATCH_RECORDS = 1 << 16
 
 
 def count(ctx: Context, data: np.ndarray) -> list[int]:
@@ -20,11 +25,11 @@ def count(ctx: Context, data: np.ndarray) -> list[int]:
     )
 
 
-def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink, head_count: int | None = None) -> None:
+def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink) -> None:
     """Order the records of ``data`` (``counts`` per worker range) by key and write them.
 
     Framing and key drawing run on all workers, each into its own slice of the offsets
-    and keys; ``head_count`` keeps only the smallest keys.
+    and keys.
     """
     nrecords = sum(counts)
     bounds = np.empty(nrecords + 1, dtype=np.int64)
@@ -45,14 +50,9 @@ def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink, head_c
         keys[lo:hi] = core.draw_keys(ctx.spec, np.arange(lo, hi, dtype=np.int64))
 
     ctx.workers.map(draw, range(0, nrecords, KEY_RANGE))
-    if head_count is not None and head_count < nrecords:
-        selection = core.SmallestKeys(head_count, ctx.plan.piece)
-        selection.offer(data, bounds[1:], keys)
-        group = selection.result()
-    else:
-        group = core.GroupOrder(data, bounds, keys, ctx.plan.piece)
+    group = core.GroupOrder(data, bounds, keys, ctx.plan.piece)
     out.expect(len(group.keys))
-    with ctx.bar(len(data), "shuffling") as bar:
+    with ctx.bar("shuffling", writes=len(data)) as bar:
         ctx.workers.emit(group, out, bar)
 
 
@@ -61,12 +61,23 @@ def load_long(ctx: Context, record: LongRecord) -> np.ndarray:
     return np.frombuffer(b"".join(bytes(part) for part in parts_within(record, ctx.plan.mem)), dtype=np.uint8)
 
 
-def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> None:
-    """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files."""
+def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> tuple[int, int]:
+    """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files.
+
+    Returns the records and bytes read."""
     plan = ctx.plan
     selection = core.SmallestKeys(count, plan.piece)
-    reader = RecordReader(raw, ctx.sep, plan.read_buffer, plan.max_records, Counter().take, what)
-    with ctx.bar(None, "sampling") as bar:
+    counter = Counter()
+    # Batches far smaller than the budget's: the kept records, not the read buffer, are what -n holds.
+    reader = RecordReader(
+        raw,
+        ctx.sep,
+        min(plan.read_buffer, HEAD_READ_BUFFER),
+        min(plan.max_records, HEAD_BATCH_RECORDS),
+        counter.take,
+        what,
+    )
+    with ctx.bar("sampling") as bar:
         for item in reader:
             if isinstance(item, LongRecord):
                 record = load_long(ctx, item)
@@ -79,9 +90,12 @@ def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> None
                     f"-n {count} keeps more lines than fit in --mem {format_size(plan.mem)}: "
                     "raise --mem, or pipe the whole shuffle to head"
                 )
-            bar.update(reader.bytes_read - bar.n)
+            bar.describe(input_name(raw))
+            bar.advance_to(position(raw, reader.bytes_read))
+    nbytes = reader.bytes_read
     del reader
     result = selection.result()
     out.expect(len(result.keys))
-    with ctx.bar(None, "writing") as bar:
+    with ctx.bar("writing", writes=0) as bar:
         ctx.workers.emit(result, out, bar)
+    return counter.next, nbytes

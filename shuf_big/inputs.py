@@ -9,84 +9,26 @@ others, and terminates the last record of every input so records never run toget
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import os
 import stat
 import sys
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
 from . import core
-from .compression import FORMATS, Decompressed, compression_of
-from .errors import ShufBigError, describe
-from .records import RawReader, pread_fully
+from .compression import FORMATS, MAGIC_BYTES, Decompressed, compression_of, sniff
+from .errors import CompressedInputWarning, ShufBigError, describe
+from .readers import CHUNK, FileObject, Paragraphs, Source, hand_out, name_of, peek
+from .records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
-# Paragraph normalising and header splitting work in pieces this size: their int64
-# temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.
-_CHUNK = 1 << 16
-
-
-def _hand_out(pending: bytes, view: memoryview) -> tuple[int, bytes]:
-    """Copy the start of ``pending`` into ``view``: (bytes copied, what is left)."""
-    n = min(len(view), len(pending))
-    view[:n] = pending[:n]
-    return n, pending[n:]
-
-
-class Paragraphs:
-    """Blank-line separated documents as records ending in exactly ``"\\n\\n"``.
-
-    Leading newlines are dropped, every run of two or more newlines becomes one blank
-    line, and the last document is closed, so ``"\\n\\n"`` frames the documents exactly.
-    """
-
-    def __init__(self, raw: RawReader) -> None:
-        self.raw = raw
-        self.buffer = np.empty(_CHUNK, dtype=np.uint8)
-        self.run = 0  # newlines at the end of what was emitted so far
-        self.started = False  # some document byte was emitted
-        self.pending = b""
-        self.done = False
-
-    def readinto(self, view: memoryview) -> int:
-        while True:
-            if self.pending:
-                n, self.pending = _hand_out(self.pending, view)
-                return n
-            if self.done:
-                return 0
-            got = self.raw.readinto(memoryview(self.buffer)[: min(len(view), len(self.buffer))])
-            if not got:
-                self.done = True
-                if self.started and self.run < 2:
-                    self.pending = b"\n" * (2 - self.run)
-                    self.run = 2
-                continue
-            kept = self._normalise(self.buffer[:got])
-            if len(kept):
-                view[: len(kept)] = memoryview(kept)
-                return len(kept)
-
-    def _normalise(self, chunk: np.ndarray) -> np.ndarray:
-        newline = chunk == 10
-        count = np.cumsum(newline, dtype=np.int64)
-        # newlines since the last other byte, carrying the run from the previous chunk
-        last_other = np.maximum.accumulate(np.where(newline, 0, count))
-        in_run = count - last_other
-        first_other = int(np.argmin(newline)) if not newline.all() else len(chunk)
-        in_run[:first_other] += self.run
-        keep = ~newline | (in_run <= 2)
-        if not self.started:
-            keep[:first_other] = False
-        if first_other < len(chunk):
-            self.started = True
-        self.run = int(in_run[-1]) if newline[-1] else 0
-        return chunk[keep]
 
 
 class Sized:
@@ -131,8 +73,17 @@ class Sized:
         return self._counted(total, view)
 
 
-def _open_path(path: str, decompress: str | None) -> tuple[RawReader, io.FileIO, str]:
-    """Open one input: (reader, underlying handle, name for messages)."""
+def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.FileIO | None, str, str | None]:
+    """Open one input: (reader, underlying handle, name for messages, the compression
+    format its first bytes look like when it is not being decompressed)."""
+    if not isinstance(path, str):
+        what = name_of(path)
+        reader: RawReader = FileObject(path, what)
+        if decompress is not None:
+            return Decompressed(cast(BinaryIO, path), decompress, what), None, what, None
+        first = np.empty(MAGIC_BYTES, dtype=np.uint8)
+        got = read_fully(reader, memoryview(first), what)
+        return PrefixedReader(first[:got], reader), None, what, sniff(first[:got].tobytes())
     if path == "-":
         handle: io.FileIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
         what = "standard input"
@@ -149,13 +100,15 @@ def _open_path(path: str, decompress: str | None) -> tuple[RawReader, io.FileIO,
         handle.close()
         raise ShufBigError(f"cannot read '{path}': Is a directory")
     if fmt is not None:
-        return Decompressed(handle, fmt, what), handle, what
+        return Decompressed(handle, fmt, what), handle, what, None
+    head, reader = peek(handle, st)
+    looks = sniff(head)
     if stat.S_ISREG(st.st_mode):
         try:
-            return Sized(handle, st.st_size - handle.tell(), what), handle, what
+            return Sized(handle, st.st_size - handle.tell(), what), handle, what, looks
         except OSError:
             pass
-    return handle, handle, what
+    return reader, handle, what, looks
 
 
 def read_files_from(list_path: str) -> list[str]:
@@ -181,7 +134,7 @@ def split_header(read: Callable[[memoryview], int], sep: bytes, count: int) -> t
     returned size is then what was read, without the terminator).
     """
     framer = core.StreamFramer(sep)
-    buffer = np.empty(_CHUNK, dtype=np.uint8)
+    buffer = np.empty(CHUNK, dtype=np.uint8)
     head = bytearray()
     found = 0
     while True:
@@ -207,7 +160,7 @@ class Inputs:
 
     def __init__(
         self,
-        paths: list[str],
+        paths: Sequence[Source],
         sep: bytes,
         header_lines: int = 0,
         decompress: str | None = None,
@@ -217,15 +170,17 @@ class Inputs:
             raise ShufBigError("standard input ('-') can be read only once")
         if decompress is not None and decompress not in FORMATS:
             raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
-        self.paths = paths
+        self.paths = list(paths)
         self.sep = sep  # paragraph mode: the normalised documents' b"\n\n"
         self.header_lines = header_lines
         self.decompress = decompress
         self.paragraphs = paragraphs
-        self.what = "standard input" if paths == ["-"] else f"'{paths[0]}'" if len(paths) == 1 else "the inputs"
+        self.what = name_of(paths[0]) if len(paths) == 1 else "the inputs"
         self.header = b""
+        self.warned: set[int] = set()  # inputs already warned about (a rewind reopens them)
         self.stdin_start = self._stdin_offset()
-        self.rewindable = "-" not in paths or self.stdin_start is not None
+        on_disk = all(isinstance(p, str) for p in paths)  # a file object is read once
+        self.rewindable = on_disk and ("-" not in paths or self.stdin_start is not None)
         self.size = self._size_bound()
         self._reset()
 
@@ -248,7 +203,7 @@ class Inputs:
             if path == "-" and self.stdin_start is not None:
                 total += os.fstat(sys.stdin.fileno()).st_size - self.stdin_start
                 continue
-            if path == "-" or compression_of(path):
+            if not isinstance(path, str) or path == "-" or compression_of(path):
                 return None
             try:
                 st = os.stat(path)
@@ -259,7 +214,37 @@ class Inputs:
             total += st.st_size
         return total + (len(self.paths) - 1) * len(self.sep)  # terminators between inputs
 
+    @property
+    def disk_size(self) -> int | None:
+        """The inputs' bytes on disk (compressed ones compressed), if all are files: the
+        progress bar's total, against which :meth:`consumed` advances."""
+        total = 0
+        for path in self.paths:
+            if path == "-" and self.stdin_start is not None:
+                total += os.fstat(sys.stdin.fileno()).st_size - self.stdin_start
+                continue
+            if not isinstance(path, str) or path == "-":
+                return None
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            total += st.st_size
+        return total
+
+    def consumed(self) -> int:
+        """Bytes of the inputs read from disk so far (compressed bytes for compressed ones)."""
+        done = self.finished_bytes
+        if self.handle is not None:
+            with contextlib.suppress(OSError, ValueError):
+                done += self.handle.tell() - self.opened_at
+        return done
+
     def _reset(self) -> None:
+        self.finished_bytes = 0  # on disk, of the inputs read to their end
+        self.opened_at = 0
         self.next_path = 0
         self.current: RawReader | None = None
         self.handle: io.FileIO | None = None
@@ -278,7 +263,19 @@ class Inputs:
         path = self.paths[self.next_path]
         first = self.next_path == 0
         self.next_path += 1
-        reader, self.handle, self.current_what = _open_path(path, self.decompress)
+        reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
+        self.opened_at = 0
+        if self.handle is not None and path == "-":
+            with contextlib.suppress(OSError, ValueError):
+                self.opened_at = self.handle.tell()
+        if looks is not None and self.next_path not in self.warned:
+            self.warned.add(self.next_path)
+            warnings.warn(
+                f"{self.current_what} looks {looks}-compressed but is read as it is: "
+                f"to shuffle its content, use --decompress {looks}",
+                CompressedInputWarning,
+                stacklevel=2,
+            )
         self.current = Paragraphs(reader) if self.paragraphs else reader
         self.tail = core.StreamFramer(self.sep)
         if self.header_lines:
@@ -306,6 +303,7 @@ class Inputs:
         if isinstance(self.current, Decompressed):
             self.current.close()
         if self.handle is not None:
+            self.finished_bytes = self.consumed()
             self.handle.close()  # standard input's wrapper was opened with closefd=False
         self.current = None
         self.handle = None
@@ -313,7 +311,7 @@ class Inputs:
     def readinto(self, view: memoryview) -> int:
         while True:
             if self.pending:
-                n, self.pending = _hand_out(self.pending, view)
+                n, self.pending = hand_out(self.pending, view)
                 return n
             if self.current is None:
                 if not self._open_next():

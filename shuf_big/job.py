@@ -8,12 +8,17 @@ the plan from the budget, the temp dirs from the environment).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import IO, Protocol
 
 from .core import KeySpec
 from .errors import ShufBigError
 from .plan import Plan
+from .readers import Source
+from .sizes import format_size
+
+# An output: a path ("-" is standard output) or a writable binary file object (the Python API).
+Target = str | IO[bytes]
 
 # What a paragraph-mode separator (``--record-separator ''``) turns documents into.
 PARAGRAPH_END = b"\n\n"
@@ -52,8 +57,8 @@ class Separator:
 class Job:
     """Everything a run needs, validated: inputs, outputs, the permutation and the budget."""
 
-    inputs: tuple[str, ...]  # paths or URLs; "-" is standard input
-    outputs: tuple[str, ...]  # one, or one per input with ``aligned``; "-" is standard output
+    inputs: tuple[Source, ...]  # paths, URLs or binary file objects; "-" is standard input
+    outputs: tuple[Target, ...]  # one, or one per input with ``aligned``; "-" is standard output
     sep: Separator
     spec: KeySpec  # the key function of the seed: the permutation
     plan: Plan
@@ -82,6 +87,59 @@ class Job:
         return self.echo is not None or self.input_range is not None or self.repeat
 
 
+@dataclass
+class Result:
+    """What a run did, returned by :func:`shuf_big.shuffle` and printed by ``-v``.
+
+    ``seed`` reruns an unseeded shuffle exactly (``--seed``).  ``records`` and ``bytes``
+    are what was written (header lines are in ``bytes`` but not ``records``; bytes before
+    compression), ``records_in``/``bytes_in`` what was read (after decompression).
+    Figures an engine cannot count (the Dask engine's) are None.
+    """
+
+    seed: int
+    records: int | None = 0
+    bytes: int | None = 0
+    records_in: int | None = 0
+    bytes_in: int | None = 0
+    shard_records: list[int] | None = None  # with shards: records per shard, in order
+    path: str = ""  # "in memory", "external", "streaming -n", "generated", "dask"
+    buckets: int = 0  # bucket files of pass 1 (external path)
+    splits: int = 0  # buckets split again in pass 2
+    temp_bytes: int = 0  # bytes written to temp files
+    peak_memory: int = 0  # the process's peak RSS in bytes
+    seconds: float = 0.0  # wall time of the run
+    outputs: list[Target] = field(default_factory=list)
+
+    def report(self) -> str:
+        """The ``-v`` block: one short paragraph on stderr."""
+
+        def count(n: int | None) -> str:
+            return "?" if n is None else f"{n:,}"
+
+        def size(n: int | None) -> str:
+            return "?" if n is None else format_size(n)
+
+        path = self.path
+        if self.path == "external":
+            path += f" ({self.buckets} buckets, {self.splits} split)"
+        lines = [
+            f"seed:    {self.seed} (rerun with --seed {self.seed})",
+            f"in:      {count(self.records_in)} records, {size(self.bytes_in)}",
+            f"out:     {count(self.records)} records, {size(self.bytes)}",
+            f"path:    {path}, {size(self.temp_bytes)} of temp files",
+            f"memory:  {size(self.peak_memory)} peak RSS",
+            f"time:    {self.seconds:.2f} s",
+        ]
+        if self.shard_records is not None:
+            lines.insert(
+                3,
+                f"shards:  {len(self.shard_records)}, {min(self.shard_records, default=0):,} to "
+                f"{max(self.shard_records, default=0):,} records each",
+            )
+        return "\n".join(lines)
+
+
 class Engine(Protocol):
     """A way to run a job: on this machine, GNU shuf's generated modes, or a Dask cluster.
 
@@ -93,4 +151,4 @@ class Engine(Protocol):
 
     def check(self, job: Job) -> None: ...
 
-    def run(self, job: Job) -> None: ...
+    def run(self, job: Job) -> Result: ...

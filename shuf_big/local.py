@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from .errors import ShufBigError
 from .inputs import Inputs, count_in
-from .job import Job
+from .job import Job, Result
 from .malloc import tune_for_budget
-from .outputs import open_output
+from .outputs import ShardedOutput, open_output
 from .plan import Plan
+from .progress import Progress
 from .shuffler import Shuffler
 from .tempfiles import TempDirs, fd_fanout_bits
 
@@ -38,17 +39,21 @@ class LocalEngine:
         if job.inputs.count("-") > 1:
             raise ShufBigError("standard input ('-') can be read only once")
 
-    def run(self, job: Job) -> None:
+    def run(self, job: Job) -> Result:
         plan = job.plan.with_fd_limit(fd_fanout_bits())
         tune_for_budget(plan.mem)
         sep = job.sep
-        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs)), sep.token, job.progress)
         groups = [[path] for path in job.inputs] if job.aligned else [list(job.inputs)]
         outs = [open_output(path, job.shards, sep.token, sep.trim) for path in job.outputs]
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []
         else:
             inputs = [Inputs(paths, sep.token, job.header, job.decompress, sep.paragraphs) for paths in groups]
+        sizes = [inp.disk_size for inp in inputs]
+        passes = 1 if job.head_count is not None else 2  # -n streams once; a shuffle reads, then writes
+        total = None if None in sizes else passes * sum(size or 0 for size in sizes)
+        progress = Progress(job.progress and bool(inputs), total)
+        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs)), sep.token, progress)
         try:
             for inp in inputs:
                 inp.prime()
@@ -56,7 +61,9 @@ class LocalEngine:
                 out.open()
             if job.aligned and inputs:
                 _check_aligned(inputs, plan)
-            for inp, out in zip(inputs, outs, strict=False):
+            for number, (inp, out) in enumerate(zip(inputs, outs, strict=False)):
+                if job.aligned:
+                    progress.label = f"{inp.what} ({number + 1}/{len(inputs)}): "
                 out.set_header(inp.header)
                 shuffler.run(inp, inp.size, inp.what, out, job.head_count)
                 inp.close()
@@ -64,7 +71,22 @@ class LocalEngine:
                 if not inputs:
                     out.expect(0)
                 out.commit()
+            sharded = [out.shard_records() for out in outs if isinstance(out, ShardedOutput)]
+            return Result(
+                seed=job.seed,
+                records=outs[0].records,
+                bytes=sum(out.written for out in outs) // len(outs),
+                records_in=shuffler.records_in // max(len(inputs), 1),
+                bytes_in=shuffler.bytes_in,
+                shard_records=sharded[0] if sharded else None,
+                path=shuffler.path,
+                buckets=shuffler.buckets,
+                splits=shuffler.split_count,
+                temp_bytes=shuffler.temp_bytes,
+                outputs=list(job.outputs),
+            )
         finally:
+            progress.close()
             self.split_count = shuffler.split_count
             for out in outs:
                 out.discard()

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Sequence
+from typing import IO
 
 from . import core
 from .compression import FORMATS
@@ -23,6 +24,8 @@ from .sizes import parse_size
 from .tempfiles import default_temp_dirs
 
 PathLike = str | os.PathLike[str]
+# A path, or a binary file object (src readable, dst writable).
+Where = str | os.PathLike[str] | IO[bytes]
 
 # --random-source: the seed is the 8-byte BLAKE2b digest of at most this many first bytes.
 RANDOM_SOURCE_BYTES = 32
@@ -106,7 +109,7 @@ def parse_seed(text: str) -> int:
         raise ShufBigError(f"invalid --seed: '{text}'") from None
 
 
-def check_repeats(outputs: Sequence[str], aligned: bool, random_sources: Sequence[str], input_ranges: int) -> None:
+def check_repeats(outputs: Sequence[object], aligned: bool, random_sources: Sequence[str], input_ranges: int) -> None:
     """Options given twice, as GNU shuf's parser meets them (a repeated identical ``-o``
     is one output; ``--aligned`` takes one ``-o`` per input)."""
     if len(set(outputs)) > 1 and not aligned:
@@ -131,10 +134,17 @@ def check_conflicts(
         raise UsageError("file operands cannot be combined with --files-from")
 
 
-def _paths(where: PathLike | Sequence[PathLike]) -> tuple[str, ...]:
+def _is_file(obj: object) -> bool:
+    return hasattr(obj, "read") or hasattr(obj, "write")
+
+
+def _paths(where: Where | Sequence[Where]) -> tuple[str | IO[bytes], ...]:
+    """Paths as ``str``; binary file objects (the API's) kept as they are."""
     if isinstance(where, (str, os.PathLike)):
         return (os.fspath(where),)
-    return tuple(os.fspath(p) for p in where)
+    if _is_file(where):
+        return (where,)  # type: ignore[return-value]
+    return tuple(p if _is_file(p) else os.fspath(p) for p in where)  # type: ignore[arg-type,misc]
 
 
 def _range(input_range: tuple[int, int] | str | None) -> tuple[int, int] | None:
@@ -165,8 +175,8 @@ def _temp_dirs(tmp_dirs: Sequence[PathLike] | None) -> tuple[str, ...]:
 
 
 def resolve(
-    src: PathLike | Sequence[PathLike] = "-",
-    dst: PathLike | Sequence[PathLike] = "-",
+    src: Where | Sequence[Where] = "-",
+    dst: Where | Sequence[Where] = "-",
     *,
     mem: int | str = DEFAULT_MEM,
     seed: int | None = None,

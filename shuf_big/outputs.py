@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import string
 import sys
 import tempfile
 from collections.abc import Sequence
-from typing import Protocol
+from typing import IO, Protocol
 
 import numpy as np
 
@@ -42,6 +43,23 @@ def write_all(fd: int, parts: list[memoryview]) -> int:
     return total
 
 
+_DESCRIPTOR_PATH = re.compile(r"/dev/(stdout|stderr|fd/([0-9]+))|/proc/self/fd/([0-9]+)")
+
+
+def descriptor_of(path: str) -> int | None:
+    """The file descriptor a ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N`` path names.
+
+    Reopening such a path fails for sockets and would truncate a file the shell opened
+    for appending; GNU shuf writes to the descriptor it already has.
+    """
+    match = _DESCRIPTOR_PATH.fullmatch(path)
+    if match is None:
+        return None
+    if match.group(1) in ("stdout", "stderr"):
+        return 1 if match.group(1) == "stdout" else 2
+    return int(match.group(2) or match.group(3))
+
+
 class Sink(Protocol):
     """Where the engine writes ordered records (:class:`Output` or a sharded one)."""
 
@@ -57,17 +75,23 @@ class Output:
     an existing file untouched (and the input may be the output).
     """
 
-    def __init__(self, path: str, compress: str | None = None, preamble: bytes = b"", trim: bytes = b"") -> None:
-        self.path = path
-        self.name = "standard output" if path == "-" else f"'{path}'"
+    def __init__(
+        self, path: str | IO[bytes], compress: str | None = None, preamble: bytes = b"", trim: bytes = b""
+    ) -> None:
+        # A writable binary file object (the Python API) is written as it is, never closed.
+        self.stream = None if isinstance(path, str) else path
+        self.path = path if isinstance(path, str) else "-"
+        self.name = "standard output" if path == "-" else f"'{path}'" if isinstance(path, str) else "the file object"
         self.temp_path: str | None = None
-        self.target = path
+        self.target = self.path
         self.fd = -1
         self.encoder = make_encoder(compress) if compress else None
         self.preamble = preamble  # written first (--header lines)
         self.trim = trim  # dropped if the stream ends with it (paragraph mode's last blank line)
         self.held = b""
         self.finished = False
+        self.written = 0  # bytes of records and header, before compression
+        self.records = 0  # what expect() was told
 
     def set_header(self, header: bytes) -> None:
         """Lines to write on top, before any record (``--header``)."""
@@ -75,16 +99,26 @@ class Output:
 
     def expect(self, nrecords: int) -> None:
         """Told the record count before the first write (sharded outputs need it)."""
+        self.records = nrecords
 
     def open(self) -> None:
         """Open the destination (for a regular file, its hidden temp file)."""
         path = self.path
+        if self.stream is not None:
+            return
         if path == "-":
             self.fd = sys.stdout.fileno()
             return
+        number = descriptor_of(path)
+        if number is not None:  # /dev/stdout, /dev/fd/N: the open descriptor, written in place as GNU does
+            try:
+                self.fd = os.dup(number)
+            except OSError as err:
+                raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
+            return
         target = os.path.realpath(path)
         try:
-            st: os.stat_result | None = os.stat(target)
+            st: os.stat_result | None = os.stat(path)  # through the link: /proc's "pipe:[N]" has no realpath
         except FileNotFoundError:
             st = None
         except OSError as err:
@@ -93,7 +127,7 @@ class Output:
             if stat.S_ISDIR(st.st_mode):
                 raise ShufBigError(f"cannot open '{path}' for writing: Is a directory")
             try:  # a device or FIFO: write in place, there is nothing to replace
-                self.fd = os.open(target, os.O_WRONLY)
+                self.fd = os.open(path, os.O_WRONLY)
             except OSError as err:
                 raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
             return
@@ -119,8 +153,11 @@ class Output:
     def write(self, parts: list[memoryview]) -> int:
         """Write records; returns their byte count (before compression)."""
         if not (self.preamble or self.trim or self.encoder):
-            return self._write(parts)
+            done = self._write(parts)
+            self.written += done
+            return done
         size = sum(len(p) for p in parts)
+        self.written += size + len(self.preamble)
         if self.preamble:
             parts = [memoryview(self.preamble), *parts]
             self.preamble = b""
@@ -149,6 +186,10 @@ class Output:
         return out
 
     def _write(self, parts: list[memoryview]) -> int:
+        if self.stream is not None:
+            for part in parts:
+                self.stream.write(part)
+            return sum(len(p) for p in parts)
         try:
             return write_all(self.fd, parts)
         except BrokenPipeError:
@@ -162,8 +203,11 @@ class Output:
             return
         self.finished = True
         tail = [memoryview(self.preamble)]
+        self.written += len(self.preamble)
         if self.held and self.held != self.trim:
             tail.append(memoryview(self.held))
+        elif self.held:
+            self.written -= len(self.held)  # the trimmed last blank line was counted
         if self.encoder is not None:
             tail = [memoryview(self.encoder.compress(p)) for p in tail]
             tail.append(memoryview(self.encoder.flush()))
@@ -260,6 +304,19 @@ class ShardedOutput:
         k = len(self.outputs)
         self.limits = [(s + 1) * nrecords // k for s in range(k)]
 
+    @property
+    def records(self) -> int:
+        return self.limits[-1] if self.limits else 0
+
+    @property
+    def written(self) -> int:
+        return sum(getattr(out, "written", 0) for out in self.outputs)
+
+    def shard_records(self) -> list[int]:
+        """Records per shard, in order."""
+        limits = self.limits or [0] * len(self.outputs)
+        return [hi - lo for lo, hi in zip([0, *limits[:-1]], limits, strict=True)]
+
     def write(self, parts: list[memoryview]) -> int:
         if self.limits is None:
             raise AssertionError("ShardedOutput.write before expect()")
@@ -293,8 +350,12 @@ class ShardedOutput:
             out.discard()
 
 
-def open_output(path: str, shards: int | None, sep: bytes, trim: bytes = b"") -> Output | ShardedOutput:
+def open_output(path: str | IO[bytes], shards: int | None, sep: bytes, trim: bytes = b"") -> Output | ShardedOutput:
     """The destination for ``-o path`` (compressed by its extension), sharded if asked."""
+    if not isinstance(path, str):
+        if shards is not None:
+            raise ShufBigError("--shards needs -o PATTERN naming the shard files, not a file object")
+        return Output(path, trim=trim)
     if shards is not None:
         return ShardedOutput.from_pattern(path, shards, sep, trim)
     return Output(path, None if path == "-" else compression_of(path), trim=trim)

@@ -1,21 +1,197 @@
-"""Progress on stderr: one place that decides how a bar looks, so output is never garbled."""
+"""Progress on stderr: one place that decides how a bar looks, so output is never garbled.
+
+One bar covers the whole run, so its ETA is the run's: the total is the inputs' size on
+disk once per pass (compressed inputs advance by compressed bytes consumed).  A writing
+phase spreads the units its reading phase counted over the bytes it writes, so both
+passes weigh the same whatever the compression.  On a terminal the bar redraws in place;
+on a file or pipe (a job log) it writes one plain line every :data:`LOG_INTERVAL`
+seconds and at each phase's start and end, never a carriage return.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from types import TracebackType
+from typing import TextIO
 
 from tqdm import tqdm
 
+# Seconds between two lines of progress in a log (stderr not a terminal).
+LOG_INTERVAL = 30.0
+
+
+class LogLines:
+    """A stream for tqdm that turns its carriage-return redraws into whole lines."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = ""
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").strip("\n").rstrip()
+        if line.strip() and line != self.last:  # the end of a phase and of the run may repeat it
+            self.stream.write(line + "\n")
+            self.last = line
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def same_terminal(a: int, b: int) -> bool:
+    """Whether descriptors ``a`` and ``b`` are the same terminal (a bar on it would garble the output)."""
+    try:
+        if not (os.isatty(a) and os.isatty(b)):
+            return False
+        sa, sb = os.fstat(a), os.fstat(b)
+    except (OSError, ValueError):
+        return False
+    return (sa.st_rdev, sa.st_ino) == (sb.st_rdev, sb.st_ino)
+
+
+def wanted(requested: bool | None, output_to_stdout: bool) -> bool:
+    """The default of ``--progress``: stderr is a terminal that the output does not go to."""
+    if requested is not None:
+        return requested
+    try:
+        on_terminal = os.isatty(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return on_terminal and not (output_to_stdout and same_terminal(1, 2))
+
+
+_TERMINAL = "{l_bar}{bar}| {n_fmt}iB/{total_fmt}iB [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+_LOG = "{desc}: {percentage:3.0f}% {n_fmt}iB of {total_fmt}iB, {rate_fmt}, elapsed {elapsed}, ETA {remaining}{postfix}"
+_LOG_UNSIZED = "{desc}: {n_fmt}iB, {rate_fmt}, elapsed {elapsed}{postfix}"
+
+
+def _format(total: int | None, terminal: bool) -> str | None:
+    if terminal:
+        return _TERMINAL if total is not None else None
+    return _LOG if total is not None else _LOG_UNSIZED
+
 
 def bar(total: int | None, desc: str, enabled: bool) -> tqdm:
-    """A byte-counting bar on stderr (binary units); a silent counter when not ``enabled``."""
+    """A byte-counting bar on stderr (binary units, labelled MiB); a silent counter when not ``enabled``."""
+    try:
+        terminal = enabled and os.isatty(sys.stderr.fileno())
+        sized = terminal and os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (OSError, ValueError):
+        terminal = sized = False
     return tqdm(
         total=total,
         desc=desc,
-        unit="B",
+        unit="iB",
         unit_scale=True,
         unit_divisor=1024,
         disable=not enabled,
-        file=sys.stderr,
-        dynamic_ncols=True,
+        file=sys.stderr if terminal else LogLines(sys.stderr),
+        dynamic_ncols=sized,
+        # a terminal without a size (a bare pty) reports 0 columns; a log line is never cut
+        ncols=100 if terminal and not sized else None,
+        bar_format=_format(total, terminal),
+        delay=1e-3,  # nothing before the first step names itself
+        mininterval=0.1 if terminal else LOG_INTERVAL,
+        maxinterval=10.0 if terminal else LOG_INTERVAL,
     )
+
+
+def position(raw: object, read: int) -> int:
+    """How far the progress of reading ``raw`` is: its bytes consumed on disk (compressed
+    bytes for a compressed input) when its size on disk is known, else ``read``."""
+    raw = _unwrapped(raw)
+    consumed = getattr(raw, "consumed", None)
+    if consumed is not None and getattr(raw, "disk_size", None) is not None:
+        return int(consumed())
+    return read
+
+
+def _unwrapped(raw: object) -> object:
+    return getattr(raw, "rest", raw)  # a probe put back in front of the input
+
+
+def input_name(raw: object) -> str:
+    """The input ``raw`` is reading now, for the bar's description."""
+    return str(getattr(_unwrapped(raw), "current_what", ""))
+
+
+class Progress:
+    """The run's one bar; each step of the shuffle reports through a :class:`Phase`."""
+
+    def __init__(self, enabled: bool = False, total: int | None = None) -> None:
+        self.enabled = enabled
+        self.bar = bar(total, "", enabled)
+        self.label = ""  # which input, with --aligned
+        self.read_units = 0.0  # what the current stream's reading phases counted
+
+    def phase(self, desc: str, writes: int | None = None) -> Phase:
+        """A step; a writing step of ``writes`` bytes weighs what the reading steps counted."""
+        scale = 1.0
+        if writes is not None:
+            scale = self.read_units / writes if writes else 0.0
+        return Phase(self, desc, scale, reading=writes is None)
+
+    def new_stream(self) -> None:
+        self.read_units = 0.0
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class Phase:
+    """One step of the run on the shared bar, counted in its own bytes (``n``)."""
+
+    def __init__(self, owner: Progress, desc: str, scale: float, reading: bool) -> None:
+        self.owner = owner
+        self.scale = scale
+        self.reading = reading
+        self.n = 0
+        self.desc = desc
+        self.what = ""
+        self._show()
+
+    def _show(self) -> None:
+        text = f"{self.owner.label}{self.desc}" + (f" {self.what}" if self.what else "")
+        self.owner.bar.set_description_str(text, refresh=False)
+
+    def describe(self, what: str) -> None:
+        """Name the input being read now."""
+        if what != self.what:
+            self.what = what
+            self._show()
+
+    def update(self, n: int) -> None:
+        self.n += n
+        units = n * self.scale
+        bar = self.owner.bar
+        if bar.total is not None:
+            units = min(units, max(bar.total - bar.n, 0))  # rounding must not overshoot
+        if self.reading:
+            self.owner.read_units += units
+        self.owner.bar.update(units)
+
+    def advance_to(self, n: int) -> None:
+        if n > self.n:
+            self.update(n - self.n)
+
+    def undo(self) -> None:
+        """Take back what this phase counted (an input read again from its start)."""
+        units = self.n * self.scale
+        self.owner.bar.n = max(self.owner.bar.n - units, 0)
+        if self.reading:
+            self.owner.read_units -= units
+        self.n = 0
+
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+        self.owner.bar.set_postfix_str(text, refresh=refresh)
+
+    def __enter__(self) -> Phase:
+        return self
+
+    def end(self) -> None:
+        """The step is done: a log line at each step's end."""
+        if self.owner.enabled:
+            self.owner.bar.refresh()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.end()

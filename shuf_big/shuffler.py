@@ -14,6 +14,7 @@ from . import core, in_memory
 from .external import External
 from .outputs import Sink
 from .plan import Plan
+from .progress import Progress, input_name, position
 from .records import PrefixedReader, RawReader
 from .tempfiles import TempDirs
 from .workers import Context, Workers
@@ -22,17 +23,26 @@ from .workers import Context, Workers
 class Shuffler:
     """Shuffle streams with ``plan.jobs`` threads and temp files in ``temp``."""
 
-    def __init__(self, plan: Plan, spec: core.KeySpec, temp: TempDirs, sep: bytes, progress: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, spec: core.KeySpec, temp: TempDirs, sep: bytes, progress: Progress | None = None
+    ) -> None:
         self.plan = plan
         self.spec = spec
         self.temp = temp
         self.sep = sep
-        self.progress = progress
+        self.progress = progress or Progress()
         self.split_count = 0
+        # What the runs did, for the run report: records and bytes read, the path taken.
+        self.records_in = 0
+        self.bytes_in = 0
+        self.paths: list[str] = []
+        self.buckets = 0
+        self.temp_bytes = 0
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
         write only that many first records of the shuffle."""
+        self.progress.new_stream()
         with Workers(self.plan.jobs) as workers:
             ctx = Context(self.plan, self.spec, self.sep, workers, self.progress)
             self._run(ctx, raw, size, what, out, head_count)
@@ -41,34 +51,52 @@ class Shuffler:
         self, ctx: Context, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None
     ) -> None:
         plan = self.plan
-        if head_count is not None and (size is None or size > plan.mem):
-            in_memory.head(ctx, raw, what, out, head_count)  # streaming: no need to probe for a fit
+        if head_count is not None:
+            # Always streaming, even for input that fits: memory for ~2 x COUNT records, not the input.
+            records, nbytes = in_memory.head(ctx, raw, what, out, head_count)
+            self._count("streaming -n", records, nbytes)
             return
         if size is None or size <= plan.mem:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
             # the budget of a stream, so that falling back to pass 1 stays in budget.
             room = len(self.sep)  # for a terminator the last record may lack
             probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
+            reading = ctx.bar("reading")  # ended (a log line) only if the input is shuffled in memory
+            reading.describe(input_name(raw))
             filled = ctx.workers.read_fully(raw, memoryview(probe[: len(probe) - room]), what)
+            reading.advance_to(position(raw, filled))
             if filled < len(probe) - room:
                 end = core.terminator(probe[:filled], self.sep)  # GNU shuf terminates it too
                 terminated = filled + len(end)
                 probe[filled:terminated] = np.frombuffer(end, dtype=np.uint8)
                 counts = in_memory.count(ctx, probe[:terminated])
                 if plan.order_need(terminated, sum(counts)) <= plan.order_budget:
-                    in_memory.shuffle(ctx, probe[:terminated], counts, out, head_count)
+                    reading.end()
+                    in_memory.shuffle(ctx, probe[:terminated], counts, out)
+                    self._count("in memory", sum(counts), terminated)
                     return
+            reading.undo()  # pass 1 counts from the input's start
             if size is not None and getattr(raw, "rewindable", False):
                 del probe
                 raw.rewind()  # type: ignore[attr-defined]
             else:
                 raw = PrefixedReader(probe[:filled], raw)
                 del probe
-        if head_count is not None:
-            in_memory.head(ctx, raw, what, out, head_count)
-            return
         external = External(ctx, self.temp)
         try:
             external.run(raw, size, what, out)
+            self._count("external", external.records_in, external.bytes_in)
         finally:
             self.split_count += external.split_count
+            self.buckets += external.bucket_count
+            self.temp_bytes += external.temp_bytes
+
+    def _count(self, path: str, records: int, nbytes: int) -> None:
+        self.paths.append(path)
+        self.records_in += records
+        self.bytes_in += nbytes
+
+    @property
+    def path(self) -> str:
+        """The path(s) taken: "in memory", "external" or "streaming -n" (per input with --aligned)."""
+        return ", ".join(dict.fromkeys(self.paths)) or "none"

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-from tqdm import tqdm
-
 from . import core
 from .outputs import Sink
 from .plan import PARALLEL_MIN_BYTES, Plan
-from .progress import bar
+from .progress import Phase, Progress
 from .records import RawReader, read_fully
 
 T = TypeVar("T")
@@ -83,7 +81,7 @@ class Workers:
             filled += got
         return filled
 
-    def emit(self, group: core.GroupOrder, out: Sink, progress: tqdm) -> None:
+    def emit(self, group: core.GroupOrder, out: Sink, progress: Phase) -> None:
         """Write a group's sub-buckets in order; with workers, build the next ones meanwhile.
 
         At most ``jobs`` sub-buckets are built ahead of the one being written, so the
@@ -114,7 +112,8 @@ class Context:
     spec: core.KeySpec
     sep: bytes
     workers: Workers
-    progress: bool = False
+    progress: Progress
 
-    def bar(self, total: int | None, desc: str) -> tqdm:
-        return bar(total, desc, self.progress)
+    def bar(self, desc: str, writes: int | None = None) -> Phase:
+        """A step on the run's bar: a reading one, or one writing ``writes`` bytes."""
+        return self.progress.phase(desc, writes)

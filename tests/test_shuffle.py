@@ -16,7 +16,6 @@ from scipy.stats import chisquare
 
 import shuf_big
 from shuf_big.api import run
-from shuf_big.local import LocalEngine
 from shuf_big.options import resolve
 from shuf_big.plan import Plan
 
@@ -43,9 +42,9 @@ def run_plan(tmp: Path, blob: bytes, plan: Plan, seed: int) -> tuple[bytes, int]
     src = tmp / "in.bin"
     dst = tmp / "out.bin"
     src.write_bytes(blob)
-    engine = run(replace(resolve(str(src), str(dst), seed=seed, tmp_dirs=[str(tmp)]), plan=plan))
-    assert isinstance(engine, LocalEngine)
-    return dst.read_bytes(), engine.split_count
+    result = run(replace(resolve(str(src), str(dst), seed=seed, tmp_dirs=[str(tmp)]), plan=plan))
+    assert result.path == "external" or result.splits == 0
+    return dst.read_bytes(), result.splits
 
 
 def no_temp_left(tmp: Path) -> bool:
