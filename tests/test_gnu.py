@@ -515,10 +515,10 @@ def test_cli_passes_gnu_options_to_the_api(captured, args: list[str], expected: 
 
 
 def test_api_rejects_what_the_cli_rejects(tmp_path: Path) -> None:
-    with pytest.raises(shuf_big.ShufBigError, match="cannot combine -e and -i options"):
+    with pytest.raises(shuf_big.ShufBigError, match="cannot combine echo= and input_range= options"):
         shuf_big.shuffle(dst=tmp_path / "o", echo=["a"], input_range=(1, 2))
     with pytest.raises(shuf_big.ShufBigError, match="invalid input range: '5-3'"):
         shuf_big.shuffle(dst=tmp_path / "o", input_range="5-3")
-    with pytest.raises(shuf_big.ShufBigError, match="cannot combine --random-source and --seed"):
+    with pytest.raises(shuf_big.ShufBigError, match="cannot combine random_source= and seed="):
         shuf_big.shuffle(dst=tmp_path / "o", echo=["a"], seed=1, random_source="/dev/zero")
     assert not (tmp_path / "o").exists()

@@ -106,5 +106,5 @@ def test_exit_status_and_line_count_match_gnu_shuf(shuf_big_cmd: list[str], corp
 
 
 def test_too_many_lines_for_the_budget_is_a_clear_error(corpus: Path, tmp_path: Path) -> None:
-    with pytest.raises(shuf_big.ShufBigError, match=r"-n 150000 keeps more lines than fit in --mem"):
+    with pytest.raises(shuf_big.ShufBigError, match=r"head_count=150000 keeps more lines than fit in mem="):
         run_api(corpus, tmp_path, mem="256K", head_count=150_000)
