@@ -49,6 +49,8 @@ API_NAMES = {
     "-z": "zero_terminated=True",
     "-o": "dst",
 }
+# Options with their value, worded as one parameter with its value.
+_API_PHRASES = {"--engine dask": "engine='dask'", "--record-separator ''": "record_separator=''"}
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*|-[a-z])(?![\w-])( (?=[0-9]))?")
 
 
@@ -63,6 +65,8 @@ def _api_name(match: re.Match[str]) -> str:
 def api_words(message: str) -> str:
     """``message`` with the command's option names replaced by the API's parameters
     (quoted text, such as file names, is left alone)."""
+    for phrase, words in _API_PHRASES.items():
+        message = message.replace(phrase, words)
     pieces = message.split("'")
     for at in range(0, len(pieces), 2):  # outside quotes
         pieces[at] = _OPTION.sub(_api_name, pieces[at])

@@ -349,14 +349,14 @@ def test_a_failed_run_is_one_error_line_and_leaves_the_output_untouched(
 # (without it the local engine writes forever), and -n is the first option checked.
 REFUSED: dict[str, dict[str, str]] = {
     "local": {},
-    "dask": {
-        "stdin": "--engine dask reads files or URLs, not standard input",
-        "head_count": "--engine dask cannot be combined with -n",
-        "echo": "--engine dask cannot be combined with -e",
-        "input_range": "--engine dask cannot be combined with -i",
-        "repeat": "--engine dask cannot be combined with -n",
-        "aligned": "--engine dask cannot be combined with --aligned",
-        "paragraphs": "--engine dask cannot be combined with --record-separator ''",
+    "dask": {  # the API's words: its parameters, not the command's flags
+        "stdin": "engine='dask' reads files or URLs, not standard input",
+        "head_count": "engine='dask' cannot be combined with head_count=",
+        "echo": "engine='dask' cannot be combined with echo=",
+        "input_range": "engine='dask' cannot be combined with input_range=",
+        "repeat": "engine='dask' cannot be combined with head_count=",
+        "aligned": "engine='dask' cannot be combined with aligned=True",
+        "paragraphs": "engine='dask' cannot be combined with record_separator=''",
     },
 }
 
