@@ -21,7 +21,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from .compression import compression_of
 from .dask_tasks import (
@@ -45,6 +44,7 @@ from .inputs import split_header
 from .job import Job, Result
 from .outputs import Output, shard_names
 from .plan import MAX_FANOUT_BITS, MIN_MEM, Plan
+from .progress import task_bar
 from .records import read_fully
 from .remote import expand_globs, is_url, open_input, url_to_fs
 
@@ -246,7 +246,7 @@ class DaskEngine:
         tag = secrets.token_hex(4)
         chunk = Plan.for_budget(settings.mem).read_buffer
         blocks = [piece for block in blocks for piece in cut(block, chunk)]
-        with tqdm(total=0, unit="task", disable=not self.job.progress, file=sys.stderr) as bar:
+        with task_bar("dask", self.job.progress) as bar:
 
             def stage(name: str, fn: Callable[..., Any], calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
                 bar.set_description(f"dask: {name}")
@@ -287,7 +287,7 @@ class DaskEngine:
         return [(url_to_fs(o)[0], temp, url_to_fs(o)[1]) for (_, o), temp in zip(remote, written, strict=True)]
 
     @staticmethod
-    def _wait(distributed: Any, futures: list[Any], bar: tqdm) -> list[Any]:
+    def _wait(distributed: Any, futures: list[Any], bar: Any) -> list[Any]:
         """The futures' results in submission order, advancing the bar as each completes."""
         try:
             for future in distributed.as_completed(futures):

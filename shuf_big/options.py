@@ -198,13 +198,14 @@ def resolve(
     scheduler: str | None = None,
     temp_url: str | None = None,
     quiet: bool = False,
+    held_pieces: int = 0,
 ) -> Job:
     """Validate and normalise :func:`shuf_big.shuffle`'s arguments into one :class:`Job`."""
     try:
         budget = parse_size(mem)
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
-    plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs)
+    plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs, held_pieces=held_pieces)
     outputs = _paths(dst)
     check_repeats(outputs, aligned, (), 0)
     check_conflicts(echo is not None, input_range is not None, random_source is not None, seed is not None, (), False)

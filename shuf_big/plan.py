@@ -53,8 +53,15 @@ class Plan:
 
     @classmethod
     def for_budget(
-        cls, mem: int, jobs: int = 1, fd_fanout_bits: int = MAX_FANOUT_BITS, fanout_bits: int | None = None
+        cls,
+        mem: int,
+        jobs: int = 1,
+        fd_fanout_bits: int = MAX_FANOUT_BITS,
+        fanout_bits: int | None = None,
+        held_pieces: int = 0,
     ) -> Plan:
+        """``held_pieces``: output pieces a consumer holds outside the engine
+        (:func:`shuf_big.iter_shuffled`'s queue), charged to the ordering budget."""
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
         if jobs < 1:
@@ -70,7 +77,7 @@ class Plan:
         max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD * inflight), 16), 1 << 21)
         # Ordering scratch: per worker a gather index (16 B per piece byte) and sort arrays
         # for one sub-bucket, and one built sub-bucket (about 2-4 pieces) per worker in flight.
-        scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + (jobs + 1) * 4 * piece
+        scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + ((jobs + 1) * 4 + held_pieces) * piece
         order_budget = max(mem - scratch, mem // 2)
         return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits)
 

@@ -60,30 +60,81 @@ def wanted(requested: bool | None, output_to_stdout: bool) -> bool:
     return on_terminal and not (output_to_stdout and same_terminal(1, 2))
 
 
-_TERMINAL = "{l_bar}{bar}| {n_fmt}iB/{total_fmt}iB [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
-_LOG = "{desc}: {percentage:3.0f}% {n_fmt}iB of {total_fmt}iB, {rate_fmt}, elapsed {elapsed}, ETA {remaining}{postfix}"
-_LOG_UNSIZED = "{desc}: {n_fmt}iB, {rate_fmt}, elapsed {elapsed}{postfix}"
+_TERMINAL = "{l_bar}{bar}| {done}/{size} [{elapsed}<{remaining}, {speed}{postfix}]"
+_TERMINAL_UNSIZED = "{desc}: {done} [{elapsed}, {speed}{postfix}]"
+_LOG = "{desc}: {percentage:3.0f}% {done} of {size}, {speed}, elapsed {elapsed}, ETA {remaining}{postfix}"
+_LOG_UNSIZED = "{desc}: {done}, {speed}, elapsed {elapsed}{postfix}"
+_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
 
-def _format(total: int | None, terminal: bool) -> str | None:
+def binary_size(n: float) -> str:
+    """``n`` bytes in binary units labelled as such (``512B``, ``1.50KiB``, ``20.0MiB``):
+    tqdm's own scaling writes ``kiB`` for KiB."""
+    for prefix in _PREFIXES:
+        if abs(n) < 999.5 or prefix == _PREFIXES[-1]:
+            if prefix == "":
+                return f"{n:.0f}B"
+            digits = 2 if abs(n) < 9.995 else 1 if abs(n) < 99.95 else 0
+            return f"{n:.{digits}f}{prefix}B"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+class _Bar(tqdm):
+    """A tqdm bar whose formats get byte counts in binary units (``{done}``, ``{size}``, ``{speed}``)."""
+
+    @property
+    def format_dict(self) -> dict[str, object]:
+        d = super().format_dict
+        elapsed = d.get("elapsed") or 0
+        rate = d.get("rate") or (d["n"] / elapsed if elapsed else None)
+        d["done"] = binary_size(d["n"])
+        d["size"] = binary_size(d["total"]) if d.get("total") is not None else "?"
+        d["speed"] = f"{binary_size(rate)}/s" if rate else "?B/s"
+        return d
+
+
+def _format(total: int | None, terminal: bool) -> str:
     if terminal:
-        return _TERMINAL if total is not None else None
+        return _TERMINAL if total is not None else _TERMINAL_UNSIZED
     return _LOG if total is not None else _LOG_UNSIZED
 
 
-def bar(total: int | None, desc: str, enabled: bool) -> tqdm:
-    """A byte-counting bar on stderr (binary units, labelled MiB); a silent counter when not ``enabled``."""
+def _stderr_kind(enabled: bool) -> tuple[bool, bool]:
+    """Whether stderr is a terminal, and whether that terminal reports its width."""
     try:
         terminal = enabled and os.isatty(sys.stderr.fileno())
         sized = terminal and os.get_terminal_size(sys.stderr.fileno()).columns > 0
     except (OSError, ValueError):
         terminal = sized = False
+    return terminal, sized
+
+
+def task_bar(desc: str, enabled: bool) -> tqdm:
+    """A bar counting tasks (the Dask engine's stages), by the same rules as :func:`bar`:
+    redrawn on a terminal, one plain line per interval in a log."""
+    terminal, sized = _stderr_kind(enabled)
     return tqdm(
+        total=0,
+        desc=desc,
+        unit="task",
+        disable=not enabled,
+        file=sys.stderr if terminal else LogLines(sys.stderr),
+        dynamic_ncols=sized,
+        ncols=100 if terminal and not sized else None,
+        bar_format=None if terminal else "{desc}: {n_fmt}/{total_fmt} tasks, elapsed {elapsed}, ETA {remaining}",
+        mininterval=0.1 if terminal else LOG_INTERVAL,
+        maxinterval=10.0 if terminal else LOG_INTERVAL,
+    )
+
+
+def bar(total: int | None, desc: str, enabled: bool) -> tqdm:
+    """A byte-counting bar on stderr (binary units, labelled MiB); a silent counter when not ``enabled``."""
+    terminal, sized = _stderr_kind(enabled)
+    return _Bar(
         total=total,
         desc=desc,
-        unit="iB",
-        unit_scale=True,
-        unit_divisor=1024,
+        unit="B",
         disable=not enabled,
         file=sys.stderr if terminal else LogLines(sys.stderr),
         dynamic_ncols=sized,

@@ -15,6 +15,7 @@ import numpy as np
 import psutil
 import pytest
 
+import shuf_big
 from shuf_big.api import run
 from shuf_big.options import resolve
 from shuf_big.plan import Plan
@@ -128,3 +129,23 @@ def test_peak_rss_of_process_tree_under_budget(
     assert out.stat().st_size == src.stat().st_size
     assert digest(out) == digest(src)
     assert not [p for p in os.listdir(tmp_path) if p.startswith("shuf-big-")]
+
+
+@pytest.mark.parametrize("lengths", [(5, 15), (1500, 2500)])
+def test_iter_shuffled_holds_its_queue_within_the_budget(tmp_path: Path, lengths: tuple[int, int]) -> None:
+    """The iterator's queued chunks count against --mem: the traced peak of the run and
+    the consumer together stays under it, and the records are the file output's."""
+    mem = 1 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, (2 if lengths[0] < 100 else 6) * mem, lengths, seed=5)
+    tracemalloc.start()
+    try:
+        acc = 0
+        for record in shuf_big.iter_shuffled(str(src), mem="1M", jobs=1, seed=1, tmp_dirs=[str(tmp_path)]):
+            acc += int.from_bytes(hashlib.blake2b(record, digest_size=8).digest(), "little")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"iter_shuffled {lengths}: traced peak {peak / MiB:.2f} MiB for mem='1M'")
+    assert peak <= mem
+    assert (acc % (1 << 128)).to_bytes(16, "little") == digest(src)
