@@ -56,9 +56,10 @@ class Shuffler:
             records, nbytes = in_memory.head(ctx, raw, what, out, head_count)
             self._count("streaming -n", records, nbytes)
             return
-        if size is None or size <= plan.mem:
+        if size is None or size <= plan.order_budget:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
-            # the budget of a stream, so that falling back to pass 1 stays in budget.
+            # the budget of a stream, so that falling back to pass 1 stays in budget.  A
+            # file larger than the ordering budget cannot fit and goes to pass 1 unread.
             room = len(self.sep)  # for a terminator the last record may lack
             probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
             reading = ctx.bar("reading")  # ended (a log line) only if the input is shuffled in memory
