@@ -10,12 +10,14 @@ seconds and at each phase's start and end, never a carriage return.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # Seconds between two lines of progress in a log (stderr not a terminal).
 LOG_INTERVAL = 30.0
@@ -80,18 +82,24 @@ def binary_size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-class _Bar(tqdm):
-    """A tqdm bar whose formats get byte counts in binary units (``{done}``, ``{size}``, ``{speed}``)."""
+@functools.cache
+def _bar_class() -> type[tqdm]:
+    """tqdm, imported when a bar is shown, with formats that get byte counts in binary
+    units (``{done}``, ``{size}``, ``{speed}``)."""
+    from tqdm import tqdm
 
-    @property
-    def format_dict(self) -> dict[str, object]:
-        d = super().format_dict
-        elapsed = d.get("elapsed") or 0
-        rate = d.get("rate") or (d["n"] / elapsed if elapsed else None)
-        d["done"] = binary_size(d["n"])
-        d["size"] = binary_size(d["total"]) if d.get("total") is not None else "?"
-        d["speed"] = f"{binary_size(rate)}/s" if rate else "?B/s"
-        return d
+    class Bar(tqdm):
+        @property
+        def format_dict(self) -> dict[str, object]:
+            d = super().format_dict
+            elapsed = d.get("elapsed") or 0
+            rate = d.get("rate") or (d["n"] / elapsed if elapsed else None)
+            d["done"] = binary_size(d["n"])
+            d["size"] = binary_size(d["total"]) if d.get("total") is not None else "?"
+            d["speed"] = f"{binary_size(rate)}/s" if rate else "?B/s"
+            return d
+
+    return Bar
 
 
 def _format(total: int | None, terminal: bool) -> str:
@@ -100,25 +108,60 @@ def _format(total: int | None, terminal: bool) -> str:
     return _LOG if total is not None else _LOG_UNSIZED
 
 
-def _stderr_kind(enabled: bool) -> tuple[bool, bool]:
+class Silent:
+    """What a bar counts, shown nowhere: a run without progress does not import tqdm."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.n: float = 0
+
+    def update(self, n: float) -> None:
+        self.n += n
+
+    def set_description_str(self, text: str, refresh: bool = False) -> None:
+        pass
+
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+        pass
+
+    def set_description(self, text: str) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _stderr_kind() -> tuple[bool, bool]:
     """Whether stderr is a terminal, and whether that terminal reports its width."""
     try:
-        terminal = enabled and os.isatty(sys.stderr.fileno())
+        terminal = os.isatty(sys.stderr.fileno())
         sized = terminal and os.get_terminal_size(sys.stderr.fileno()).columns > 0
     except (OSError, ValueError):
         terminal = sized = False
     return terminal, sized
 
 
-def task_bar(desc: str, enabled: bool) -> tqdm:
+def task_bar(desc: str, enabled: bool) -> Any:
     """A bar counting tasks (the Dask engine's stages), by the same rules as :func:`bar`:
     redrawn on a terminal, one plain line per interval in a log."""
-    terminal, sized = _stderr_kind(enabled)
+    if not enabled:
+        return Silent(0)
+    from tqdm import tqdm
+
+    terminal, sized = _stderr_kind()
     return tqdm(
         total=0,
         desc=desc,
         unit="task",
-        disable=not enabled,
         file=sys.stderr if terminal else LogLines(sys.stderr),
         dynamic_ncols=sized,
         ncols=100 if terminal and not sized else None,
@@ -128,14 +171,16 @@ def task_bar(desc: str, enabled: bool) -> tqdm:
     )
 
 
-def bar(total: int | None, desc: str, enabled: bool) -> tqdm:
-    """A byte-counting bar on stderr (binary units, labelled MiB); a silent counter when not ``enabled``."""
-    terminal, sized = _stderr_kind(enabled)
-    return _Bar(
+def bar(total: int | None, desc: str, enabled: bool) -> tqdm | Silent:
+    """A byte-counting tqdm bar on stderr (binary units, labelled MiB); a :class:`Silent`
+    counter when not ``enabled``."""
+    if not enabled:
+        return Silent(total)
+    terminal, sized = _stderr_kind()
+    return _bar_class()(
         total=total,
         desc=desc,
         unit="B",
-        disable=not enabled,
         file=sys.stderr if terminal else LogLines(sys.stderr),
         dynamic_ncols=sized,
         # a terminal without a size (a bare pty) reports 0 columns; a log line is never cut
