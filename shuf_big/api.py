@@ -45,7 +45,8 @@ def shuffle(
 
     Returns a :class:`~shuf_big.job.Result`: the ``seed`` (to rerun an unseeded shuffle),
     ``records`` and ``bytes`` written, ``records_in``/``bytes_in``, ``shard_records``,
-    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``peak_memory``, ``seconds``.
+    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``temp_dirs``, ``mem``,
+    ``peak_memory``, ``seconds``.
 
     Parameters
     ----------
@@ -60,14 +61,17 @@ def shuffle(
         ``"train-{shard:05d}-of-{shards:05d}.jsonl.gz"``.
     mem : int or str
         Memory budget for the whole run: bytes or a size like ``"4G"``, ``"512M"``,
-        ``"25%"`` (of physical RAM).  Inputs that fit are shuffled in memory; larger ones
-        go through temp files in ``tmp_dirs``.
+        ``"25%"`` (of the memory this process may use: the least of physical RAM, its
+        cgroup limit and its ``RLIMIT_AS``/``RLIMIT_DATA``; a larger size draws a
+        :class:`~shuf_big.errors.MemoryLimitWarning`).  Inputs that fit are shuffled in
+        memory; larger ones go through temp files in ``tmp_dirs``.
     seed : int, optional
         0 to 2**64-1.  The same seed gives the same output bytes whatever ``mem``,
         ``jobs`` or ``tmp_dirs``; None draws one from the operating system.
     tmp_dirs : list of str, optional
-        Where bucket files go (spread over all of them); default ``$TMPDIR`` or the
-        system temp dir.
+        Where bucket files go (spread over all of them); default ``$TMPDIR``, else the
+        system temp dir, or ``/var/tmp`` when that is in RAM (tmpfs).  Temp files in RAM
+        draw a :class:`~shuf_big.errors.RamTempWarning`.
     jobs : int, optional
         Worker threads (default: the CPUs available).  The budget is shared by all of
         them, and the output does not depend on their number.
@@ -191,5 +195,7 @@ def run(job: Job) -> Result:
     engine.check(job)
     result = engine.run(job)
     result.seconds = time.monotonic() - start
+    result.mem = job.plan.mem
+    result.temp_dirs = job.temp_dirs
     result.peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return result

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
-from .errors import CompressedInputWarning, ShufBigError, UsageError
+from .errors import CompressedInputWarning, MemoryLimitWarning, RamTempWarning, ShufBigError, UsageError
 from .getopt import GnuCommand
 from .signals import Interrupted, install_signal_handlers
 from .sizes import DEFAULT_MEM
@@ -40,13 +40,17 @@ Examples:
   shuf-big -r -n 10 -e heads tails
 
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
-percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
-The smallest --mem is 16K.
+percentage, as in GNU sort -S: 64K, 512M, 1.5G, 25%.  A percentage (and the
+default 25%) is of the memory shuf-big may use: the least of physical RAM, its
+cgroup memory limit (container, Slurm job) and its RLIMIT_AS/RLIMIT_DATA.  A
+larger explicit --mem is allowed, with a warning.  The smallest --mem is 16K.
 
 Inputs named *.gz, *.bz2, *.xz (*.lzma) or *.zst are decompressed, and an -o with
 such a name is compressed, by the name alone (--decompress for other names and
 standard input).  Input that does not fit --mem goes through temp files in -T:
-they need about the input's (decompressed) size plus 2 bytes per line.
+they need about the input's (decompressed) size plus 2 bytes per line.  When -T
+and TMPDIR are not given and /tmp is in RAM (tmpfs), /var/tmp is used; temp
+files in RAM draw a warning, as they take memory beyond --mem.
 
 Option names may be abbreviated to any unambiguous prefix, as with GNU shuf
 (--rep, --head=5).  Progress shows when stderr is a terminal that the output
@@ -150,7 +154,8 @@ Exit status:
     "mem",
     default=DEFAULT_MEM,
     metavar="SIZE",
-    help=f"Memory budget for the whole run, at least 16K (default {DEFAULT_MEM} of physical memory).",
+    help=f"Memory budget for the whole run, at least 16K (default {DEFAULT_MEM} of the memory shuf-big may "
+    "use: RAM, cgroup limit or rlimit, whichever is least).",
 )
 @click.option(
     "--seed",
@@ -166,7 +171,7 @@ Exit status:
     "temp_dirs",
     multiple=True,
     metavar="DIR",
-    help="Put temp files in DIR (repeat to spread them); default $TMPDIR or /tmp.",
+    help="Put temp files in DIR (repeat to spread them); default $TMPDIR, else /tmp (/var/tmp if /tmp is in RAM).",
 )
 @click.option("-z", "--zero-terminated", is_flag=True, help="Records end with NUL, not newline.")
 @click.option(
@@ -340,7 +345,8 @@ def _show_warning(message: Warning | str, *_args: object, **_kwargs: object) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     warnings.showwarning = _show_warning
-    warnings.simplefilter("always", CompressedInputWarning)
+    for category in (CompressedInputWarning, MemoryLimitWarning, RamTempWarning):
+        warnings.simplefilter("always", category)
     # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
     install_signal_handlers()
     try:

@@ -28,6 +28,14 @@ class CompressedInputWarning(UserWarning):
     """An input starts with a compression format's magic bytes but is read as it is."""
 
 
+class MemoryLimitWarning(UserWarning):
+    """An explicit ``--mem`` above the memory this process may use (cgroup limit, rlimit, RAM)."""
+
+
+class RamTempWarning(UserWarning):
+    """Temp files go to a RAM-backed directory (tmpfs, ramfs): they take memory beyond ``--mem``."""
+
+
 # The command's options and the API parameters they stand for, in messages.
 API_NAMES = {
     "--mem": "mem=",

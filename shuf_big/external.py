@@ -60,18 +60,17 @@ class External:
 
     def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
         plan = self.ctx.plan
-        if plan.fanout_bits is not None:
-            bits = plan.fanout_bits
-        elif size is None:
-            bits = min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+        if isinstance(first, Batch) and len(first.ends):
+            avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
         else:
-            if isinstance(first, Batch) and len(first.ends):
-                avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
-            else:
-                avg = float(plan.read_buffer)
-            bits = plan.bucket_bits(size + ORDER_BYTES_PER_RECORD * size / avg)
-            self.temp.check_space(int(size * (1 + 2.1 / avg)) + (1 << 20))
-        return bits
+            avg = float(plan.read_buffer)
+        # Fail now if the temp space is too small; warn if it is in RAM.
+        self.temp.check_space(None if size is None else int(size * (1 + 2.1 / avg)))
+        if plan.fanout_bits is not None:
+            return plan.fanout_bits
+        if size is None:
+            return min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+        return plan.bucket_bits(size + ORDER_BYTES_PER_RECORD * size / avg)
 
     def _scatter(
         self,

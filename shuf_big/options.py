@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from typing import IO
 
 from . import core
 from .compression import FORMATS
-from .errors import ShufBigError, UsageError, describe
+from .errors import MemoryLimitWarning, ShufBigError, UsageError, describe
 from .job import Job, Separator
+from .memory import MemoryLimit, available_memory
 from .plan import Plan, default_jobs
 from .records import read_fully
-from .sizes import DEFAULT_MEM, parse_size
+from .sizes import DEFAULT_MEM, format_size, parse_size
 from .tempfiles import default_temp_dirs
 
 PathLike = str | os.PathLike[str]
@@ -166,6 +168,18 @@ def _seed(seed: int | None, random_source: PathLike | None, head_count: int | No
         raise ShufBigError(f"invalid --seed: {err}") from None
 
 
+def _warn_above(budget: int, limit: MemoryLimit) -> None:
+    """An explicit ``--mem`` above what this process may use is allowed, with a warning."""
+    if budget > limit.nbytes:
+        warnings.warn(
+            MemoryLimitWarning(
+                f"--mem {format_size(budget)} is more than the {format_size(limit.nbytes)} this process "
+                f"may use ({limit.source}): the run may be killed"
+            ),
+            stacklevel=4,
+        )
+
+
 def _temp_dirs(tmp_dirs: Sequence[PathLike] | None) -> tuple[str, ...]:
     dirs = tuple(os.fspath(d) for d in tmp_dirs) if tmp_dirs else tuple(default_temp_dirs())
     for d in dirs:
@@ -201,8 +215,9 @@ def resolve(
     held_pieces: int = 0,
 ) -> Job:
     """Validate and normalise :func:`shuf_big.shuffle`'s arguments into one :class:`Job`."""
+    limit = available_memory()  # the base of N% and of the default
     try:
-        budget = parse_size(mem)
+        budget = parse_size(mem, limit.nbytes)
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
     plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs, held_pieces=held_pieces)
@@ -222,6 +237,8 @@ def resolve(
         raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
     if engine not in ("local", "dask"):
         raise ShufBigError(f"unknown engine '{engine}' (use local or dask)")
+    if scheduler is None:  # a remote cluster's workers have limits of their own
+        _warn_above(budget, limit)
     return Job(
         inputs=_paths(src),
         outputs=outputs if aligned else outputs[-1:],

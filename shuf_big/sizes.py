@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 # The default memory budget (--mem, mem=): a share of physical RAM, as GNU sort's default.
@@ -11,20 +10,16 @@ _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40,
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:(%)|([bBkKmMgGtTpPeE]?)(?:i?B)?)\s*$")
 
 
-def physical_memory() -> int:
-    """Bytes of physical RAM, the base of percentage sizes."""
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
-def parse_size(text: str | int) -> int:
+def parse_size(text: str | int, memory: int) -> int:
     """Return the byte count of a size such as ``"4G"``, ``"64K"``, ``"1.5G"``, ``"25%"``.
 
     Suffixes are powers of 1024 (``K``, ``M``, ``G``, ``T``, ``P``, ``E``, optionally
-    followed by ``iB``/``B``); ``%`` is a share of physical memory.  Unlike GNU sort, a
-    plain number means bytes.
+    followed by ``iB``/``B``); ``%`` is a share of ``memory`` (the memory this process may
+    use, :func:`shuf_big.memory.available_memory`).  Unlike GNU sort, a plain number means
+    bytes.
 
-    >>> parse_size("1.5K")
-    1536
+    >>> parse_size("1.5K", 0), parse_size("25%", 1000)
+    (1536, 250)
     """
     if isinstance(text, int) and not isinstance(text, bool):
         if text < 0:
@@ -38,7 +33,7 @@ def parse_size(text: str | int) -> int:
     if percent:
         if value > 100:
             raise ValueError(f"invalid size: '{text}' (more than 100%)")
-        return int(physical_memory() * value / 100)
+        return int(memory * value / 100)
     return int(value * _UNITS[unit.upper()])
 
 

@@ -92,6 +92,15 @@ def assert_one_error_line(stderr: bytes, *needles: str) -> str:
     return text
 
 
+def after_ram_warning(stderr: bytes, where: Path) -> bytes:
+    """What follows the one warning line a temp dir in RAM draws (checked to come first)."""
+    first, _, rest = stderr.partition(b"\n")
+    warning = f"shuf-big: warning: temporary directory '{where}' is in RAM (tmpfs): its files will take "
+    assert first.decode().startswith(warning), first
+    assert b"is in RAM" not in rest, rest
+    return rest
+
+
 # -- processes and signals ---------------------------------------------------------------------
 
 

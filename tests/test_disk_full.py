@@ -1,7 +1,8 @@
 """Disks that fill up, with real errors: ENOSPC on a size-limited tmpfs in pass 1, in
 pass 2 and on the output's file system; /dev/full; RLIMIT_FSIZE (EFBIG) on bucket files,
 the output and standard output; and the free-space check that fails before anything is
-written.  Each time: status 1, one ``shuf-big: ...`` line naming where the write failed,
+written.  Each time: status 1, one ``shuf-big: ...`` line naming where the write failed
+(after the warning a temp dir in RAM draws),
 an existing ``-o`` untouched and no temp files or partial outputs left.
 """
 
@@ -19,6 +20,7 @@ from helpers import (
     PRECIOUS,
     MiB,
     ShufBig,
+    after_ram_warning,
     assert_one_error_line,
     file_digest,
     numbered_lines,
@@ -58,7 +60,9 @@ def test_temp_space_runs_out_in_pass_1(sb: ShufBig, tmp_path: Path, mount_tmpfs)
     assert sb.leftovers(small) == []
     quiet = sb.run("--mem", "256K", "-T", small, "-o", out, input=data)
     assert quiet.returncode == 1
-    assert_one_error_line(quiet.stderr, "write error in temporary directory", "No space left on device")
+    assert_one_error_line(
+        after_ram_warning(quiet.stderr, small), "write error in temporary directory", "No space left on device"
+    )
     assert out.read_bytes() == PRECIOUS
     assert sb.leftovers(small) == []
 
@@ -85,7 +89,9 @@ def test_temp_space_runs_out_in_pass_2(sb: ShufBig, tmp_path: Path, mount_tmpfs)
     assert os.listdir(temp) == []
     quiet = sb.run("--mem", "64K", "-j", "1", "-T", temp, "-o", out, input=data)
     assert quiet.returncode == 1
-    assert_one_error_line(quiet.stderr, "write error in temporary directory", "No space left on device")
+    assert_one_error_line(
+        after_ram_warning(quiet.stderr, temp), "write error in temporary directory", "No space left on device"
+    )
     assert out.read_bytes() == PRECIOUS
     assert os.listdir(temp) == []
     assert sb.leftovers(temp) == []
@@ -101,7 +107,7 @@ def test_not_enough_temp_space_fails_before_writing(
     args = ["-o", out] if to_file else []
     proc = sb.run(big20, "--mem", "64K", "-T", tiny_tmpfs, *args)
     assert proc.returncode == 1
-    assert_one_error_line(proc.stderr, "not enough space", str(tiny_tmpfs))
+    assert_one_error_line(after_ram_warning(proc.stderr, tiny_tmpfs), "not enough space", str(tiny_tmpfs))
     assert proc.stdout == b""
     assert os.listdir(tiny_tmpfs) == []
     assert out.read_bytes() == PRECIOUS
