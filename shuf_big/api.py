@@ -10,13 +10,10 @@ import resource
 import time
 from collections.abc import Sequence
 
-from .dask_engine import DaskEngine
 from .errors import ShufBigError, for_api
-from .gnu import GnuEngine
 from .job import Engine, Job, Result
-from .local import LocalEngine
 from .options import Where, resolve
-from .plan import DEFAULT_MEM
+from .sizes import DEFAULT_MEM
 
 
 def shuffle(
@@ -169,11 +166,21 @@ def shuffle(
 
 
 def engine_for(job: Job) -> Engine:
-    """The engine that runs ``job``: Dask when asked, GNU shuf's modes for ``-e``/``-i``/``-r``."""
+    """The engine that runs ``job``: Dask when asked, GNU shuf's modes for ``-e``/``-i``/``-r``.
+
+    Each engine is imported when it is picked, so a run loads only its own (Dask never
+    without ``engine="dask"``).
+    """
     if job.engine == "dask":
+        from .dask_engine import DaskEngine
+
         return DaskEngine()
     if job.generated:
+        from .gnu import GnuEngine
+
         return GnuEngine()
+    from .local import LocalEngine
+
     return LocalEngine()
 
 

@@ -13,19 +13,18 @@ import os
 import signal
 import sys
 import warnings
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
-from .api import shuffle
 from .errors import CompressedInputWarning, ShufBigError, UsageError
 from .getopt import GnuCommand
-from .inputs import read_files_from
-from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
-from .plan import DEFAULT_MEM
-from .progress import wanted
 from .signals import Interrupted, install_signal_handlers
+from .sizes import DEFAULT_MEM
+
+if TYPE_CHECKING:
+    from .job import Result
 
 PROG = "shuf-big"
 
@@ -244,6 +243,12 @@ def cli(
     the lines (shuf-big -e ARG...); with -i LO-HI the numbers LO..HI are.  All GNU shuf
     options are accepted.
     """
+    # Imported only now that parsing is done: --help, --version and usage errors never load
+    # numpy or the engines (tests/test_startup.py).
+    from .inputs import read_files_from
+    from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
+    from .progress import wanted
+
     # Errors of single options first, as GNU shuf meets them while parsing.
     check_repeats(outputs, aligned, random_sources, len(input_ranges))
     if not aligned:
@@ -291,6 +296,13 @@ def cli(
         raise Interrupted(signal.SIGPIPE) from None
     if verbose:
         sys.stderr.write("".join(f"{PROG}: {line}\n" for line in result.report().splitlines()))
+
+
+def shuffle(*args: Any, **kwargs: Any) -> Result:
+    """:func:`shuf_big.shuffle`, imported at its first call so the command starts fast."""
+    from .api import shuffle as run_shuffle
+
+    return run_shuffle(*args, **kwargs)
 
 
 def _unescape(text: str) -> bytes:

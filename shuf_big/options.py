@@ -7,10 +7,8 @@ parses), and :func:`resolve` turns the API's arguments into the job every engine
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import secrets
 from collections.abc import Sequence
 from typing import IO
 
@@ -18,9 +16,9 @@ from . import core
 from .compression import FORMATS
 from .errors import ShufBigError, UsageError, describe
 from .job import Job, Separator
-from .plan import DEFAULT_MEM, Plan, default_jobs
+from .plan import Plan, default_jobs
 from .records import read_fully
-from .sizes import parse_size
+from .sizes import DEFAULT_MEM, parse_size
 from .tempfiles import default_temp_dirs
 
 PathLike = str | os.PathLike[str]
@@ -84,6 +82,8 @@ def seed_from_random_source(path: str | os.PathLike[str]) -> int:
     digest with ``digest_size=8``, read as a big-endian integer.  An empty FILE is an
     error, as GNU shuf's "end of file".
     """
+    import hashlib  # only here: loading it costs every other run a few milliseconds
+
     name = os.fspath(path)
     try:
         handle = open(name, "rb", buffering=0)  # noqa: SIM115 (closed below)
@@ -159,7 +159,7 @@ def _seed(seed: int | None, random_source: PathLike | None, head_count: int | No
     if random_source is not None and head_count != 0:  # as GNU shuf: -n 0 opens nothing
         seed = seed_from_random_source(random_source)
     if seed is None:
-        seed = secrets.randbits(64)
+        seed = int.from_bytes(os.urandom(8), "big")  # as secrets.randbits(64), without importing it
     try:
         return core.KeySpec.from_seed(int(seed))
     except ValueError as err:

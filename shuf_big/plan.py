@@ -14,7 +14,6 @@ from . import core
 from .errors import ShufBigError
 
 MIN_MEM = 16 * 1024
-DEFAULT_MEM = "25%"
 # Bytes of numpy arrays per record while a group is ordered in memory (offsets, keys,
 # sub-bucket order and temporaries); measured with tracemalloc, see tests/test_memory.py.
 ORDER_BYTES_PER_RECORD = 48

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import sys
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # Seconds between two lines of progress in a log (stderr not a terminal).
 LOG_INTERVAL = 30.0
@@ -71,8 +72,36 @@ def _format(total: int | None, terminal: bool) -> str | None:
     return _LOG if total is not None else _LOG_UNSIZED
 
 
-def bar(total: int | None, desc: str, enabled: bool) -> tqdm:
-    """A byte-counting bar on stderr (binary units, labelled MiB); a silent counter when not ``enabled``."""
+class Silent:
+    """What a bar counts, shown nowhere: a run without progress does not import tqdm."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.n: float = 0
+
+    def update(self, n: float) -> None:
+        self.n += n
+
+    def set_description_str(self, text: str, refresh: bool = False) -> None:
+        pass
+
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def bar(total: int | None, desc: str, enabled: bool) -> tqdm | Silent:
+    """A byte-counting tqdm bar on stderr (binary units, labelled MiB); a :class:`Silent` counter when not
+    ``enabled``."""
+    if not enabled:
+        return Silent(total)
+    from tqdm import tqdm
+
     try:
         terminal = enabled and os.isatty(sys.stderr.fileno())
         sized = terminal and os.get_terminal_size(sys.stderr.fileno()).columns > 0
@@ -84,7 +113,6 @@ def bar(total: int | None, desc: str, enabled: bool) -> tqdm:
         unit="iB",
         unit_scale=True,
         unit_divisor=1024,
-        disable=not enabled,
         file=sys.stderr if terminal else LogLines(sys.stderr),
         dynamic_ncols=sized,
         # a terminal without a size (a bare pty) reports 0 columns; a log line is never cut

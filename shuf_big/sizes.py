@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+# The default memory budget (--mem, mem=): a share of physical RAM, as GNU sort's default.
+DEFAULT_MEM = "25%"
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:(%)|([bBkKmMgGtTpPeE]?)(?:i?B)?)\s*$")
 

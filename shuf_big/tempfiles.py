@@ -7,7 +7,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import tempfile
 
 from .errors import ShufBigError, describe
@@ -20,7 +19,7 @@ TEMP_PREFIX = "shuf-big-"
 OUTPUT_SUFFIX = ".shuf-big.tmp"
 
 
-_HOST = socket.gethostname()
+_HOST = os.uname().nodename  # socket.gethostname(), without loading socket
 
 
 def owner_tag() -> str:
