@@ -301,7 +301,7 @@ def reduce_bucket(
         for j in range(1 << bits):
             group = _group(rows, spills, settings, plan, (bits, j) if bits else None)
             for b in range(group.count):
-                sink.write(group.parts(b))
+                sink.write(group.parts(b), group.records(b))
             del group
         sink.commit()
     except BaseException:

@@ -74,7 +74,7 @@ def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: by
     # Cache-sized chunks: 16 K keys at a time is 2-4x faster than 1 M.
     for indices in range_head_indices(spec, n, k, max(256, min(1 << 14, plan.mem // 256))):
         indices += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(indices, sep))])
+        out.write([memoryview(core.format_decimal(indices, sep))], len(indices))
 
 
 def _draws(spec: core.KeySpec, n: int, count: int | None, block: int) -> Iterator[np.ndarray]:
@@ -107,7 +107,7 @@ def _repeat_records(data: np.ndarray, sep: bytes, spec: core.KeySpec, plan: Plan
     lengths = np.diff(bounds)
     del bounds
     for picks in _draws(spec, nrecords, count, _block(plan)):
-        out.write(core.ordered_parts(data, starts[picks], lengths[picks], plan.piece))
+        out.write(core.ordered_parts(data, starts[picks], lengths[picks], plan.piece), len(picks))
 
 
 def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, count: int | None, out: Sink) -> None:
@@ -116,7 +116,7 @@ def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, c
         raise ShufBigError("no lines to repeat")
     for picks in _draws(spec, n, count, _block(plan)):
         picks += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(picks, sep))])
+        out.write([memoryview(core.format_decimal(picks, sep))], len(picks))
 
 
 def _load_records(srcs: Sequence[Source], sep: bytes, plan: Plan) -> np.ndarray:

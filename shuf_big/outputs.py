@@ -61,9 +61,15 @@ def descriptor_of(path: str) -> int | None:
 
 
 class Sink(Protocol):
-    """Where the engine writes ordered records (:class:`Output` or a sharded one)."""
+    """Where the engine writes ordered records (:class:`Output` or a sharded one).
 
-    def write(self, parts: list[memoryview]) -> int: ...
+    ``records``, when the engine knows it, is how many records end in ``parts``; a write
+    that ends more than one record then starts where a record starts (pass 2 and the
+    in-memory path write whole sub-buckets).  A sharded output finds its cuts from these
+    counts instead of searching every byte for separators.
+    """
+
+    def write(self, parts: list[memoryview], records: int | None = None) -> int: ...
     def expect(self, nrecords: int) -> None: ...
 
 
@@ -150,7 +156,7 @@ class Output:
         os.fchmod(self.fd, mode)
         self.target = target
 
-    def write(self, parts: list[memoryview]) -> int:
+    def write(self, parts: list[memoryview], records: int | None = None) -> int:
         """Write records; returns their byte count (before compression)."""
         if not (self.preamble or self.trim or self.encoder):
             done = self._write(parts)
@@ -273,13 +279,17 @@ class ShardedOutput:
 
     Shard ``s`` gets records ``[s * n // K, (s + 1) * n // K)`` of the shuffle, so the engine
     must call :meth:`expect` with ``n`` before writing (or ``limits`` are given: file ``s``
-    ends after record ``limits[s]``).  Record ends are found in the written bytes with the
-    separator; every file gets the header lines on top.
+    ends after record ``limits[s]``).  Every file gets the header lines on top.
+
+    A write that says how many records it holds goes whole to the current file unless a
+    cut falls inside it; only such a write (about ``K`` of them in a run) is searched for
+    record ends.  A write without a count is searched all through, as a stream.
     """
 
     def __init__(self, outputs: Sequence[ShardFile], sep: bytes, limits: list[int] | None = None) -> None:
         self.outputs = list(outputs)
-        self.framer = core.StreamFramer(sep)
+        self.sep = sep
+        self.framer = core.StreamFramer(sep)  # for writes without a record count: one stream
         self.limits = limits
         self.current = 0
         self.done = 0  # records written so far
@@ -317,26 +327,55 @@ class ShardedOutput:
         limits = self.limits or [0] * len(self.outputs)
         return [hi - lo for lo, hi in zip([0, *limits[:-1]], limits, strict=True)]
 
-    def write(self, parts: list[memoryview]) -> int:
+    def write(self, parts: list[memoryview], records: int | None = None) -> int:
         if self.limits is None:
             raise AssertionError("ShardedOutput.write before expect()")
+        if records is None:
+            return self._write_framed(parts, self.framer)
+        self._skip_full()
+        if self.current == len(self.outputs) - 1 or self.done + records <= self.limits[self.current]:
+            self.done += records
+            return self.outputs[self.current].write(parts)
+        # A cut inside: the write starts at a record start, so a fresh framer finds its records.
+        before = self.done
+        total = self._write_framed(parts, core.StreamFramer(self.sep))
+        if self.done - before != records:
+            raise AssertionError(f"a write said it held {records} records, its bytes hold {self.done - before}")
+        return total
+
+    def _skip_full(self) -> None:
+        """Move on past the shards that already hold all their records (empty ones included)."""
+        assert self.limits is not None
+        while self.current < len(self.outputs) - 1 and self.done >= self.limits[self.current]:
+            self.current += 1
+            self.outputs[self.current].open()
+
+    def _write_framed(self, parts: list[memoryview], framer: core.StreamFramer) -> int:
+        """Write ``parts``, cutting between shards where ``framer`` finds the limits' record ends."""
+        assert self.limits is not None
         total = 0
+        pending: list[memoryview] = []  # for the current file: written at a cut or at the end
         for part in parts:
             total += len(part)
-            ends = self.framer.feed(np.frombuffer(part, dtype=np.uint8))
+            ends = framer.feed(np.frombuffer(part, dtype=np.uint8))
             at = used = 0
             while self.current < len(self.outputs) - 1 and self.done + len(ends) - used >= self.limits[self.current]:
                 take = self.limits[self.current] - self.done
                 cut = int(ends[used + take - 1]) if take else at
                 if cut > at:
-                    self.outputs[self.current].write([part[at:cut]])
+                    pending.append(part[at:cut])
+                if pending:
+                    self.outputs[self.current].write(pending)
+                    pending = []
                 at, used = cut, used + take
                 self.done += take
                 self.current += 1
                 self.outputs[self.current].open()
             if at < len(part):
-                self.outputs[self.current].write([part[at:]])
+                pending.append(part[at:])
             self.done += len(ends) - used
+        if pending:
+            self.outputs[self.current].write(pending)
         return total
 
     def commit(self) -> None:

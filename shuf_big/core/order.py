@@ -89,6 +89,10 @@ class GroupOrder:
         ids, self.count = sub_bucket_ids(keys, int(bounds[-1]), SUB_BUCKET_RECORDS, 2 * piece)
         self.order, self.sub_bounds = partition(ids, self.count)
 
+    def records(self, b: int) -> int:
+        """How many records sub-bucket ``b`` holds (a sharded output cuts by these counts)."""
+        return int(self.sub_bounds[b + 1] - self.sub_bounds[b])
+
     def parts(self, b: int) -> list[memoryview]:
         """Sub-bucket ``b`` in key order, as :func:`ordered_parts` (long records not copied)."""
         recs = self.order[self.sub_bounds[b] : self.sub_bounds[b + 1]]
