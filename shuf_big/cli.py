@@ -21,7 +21,6 @@ from . import __version__
 from .api import shuffle
 from .errors import CompressedInputWarning, ShufBigError, UsageError
 from .getopt import GnuCommand
-from .inputs import read_files_from
 from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
 from .plan import DEFAULT_MEM
 from .progress import wanted
@@ -100,7 +99,8 @@ Exit status:
     "--files-from",
     metavar="LIST",
     default=None,
-    help="Read the input file names from LIST, one per line ('-': standard input).",
+    help="Read the input file names from LIST, one per line ('-': standard input; blank lines skipped). "
+    "All are checked before the run; an error names the line.",
 )
 @click.option(
     "--decompress",
@@ -113,7 +113,8 @@ Exit status:
     type=int,
     default=0,
     metavar="N",
-    help="Keep the first N lines of the first input on top; drop the first N of every later input.",
+    help="Keep the first N lines on top, from the first input that has N; every later input must start "
+    "with the same N lines (dropped), else nothing is written.",
 )
 @click.option(
     "--record-separator",
@@ -255,10 +256,8 @@ def cli(
         echo, input_range is not None, bool(random_sources), seed_value is not None, operands, files_from is not None
     )
     files = list(operands)
-    if files_from is not None:
-        files = read_files_from(files_from)
     if echo or input_range is not None:
-        files = ["-"]
+        files, files_from = ["-"], None
     separator = None if record_separator is None else _unescape(record_separator)
     show = wanted(progress, "-" in outputs or not outputs) and not quiet
     try:
@@ -285,6 +284,7 @@ def cli(
             scheduler=scheduler,
             temp_url=temp_url,
             quiet=quiet,
+            files_from=files_from,
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.

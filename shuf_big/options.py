@@ -19,6 +19,7 @@ from .compression import FORMATS
 from .errors import ShufBigError, UsageError, describe
 from .job import Job, Separator
 from .plan import DEFAULT_MEM, Plan, default_jobs
+from .preflight import read_files_from
 from .records import read_fully
 from .sizes import parse_size
 from .tempfiles import default_temp_dirs
@@ -198,6 +199,7 @@ def resolve(
     scheduler: str | None = None,
     temp_url: str | None = None,
     quiet: bool = False,
+    files_from: PathLike | None = None,
 ) -> Job:
     """Validate and normalise :func:`shuf_big.shuffle`'s arguments into one :class:`Job`."""
     try:
@@ -221,8 +223,16 @@ def resolve(
         raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
     if engine not in ("local", "dask"):
         raise ShufBigError(f"unknown engine '{engine}' (use local or dask)")
+    inputs = _paths(src)
+    origins: tuple[str, ...] = ()
+    if files_from is not None:
+        if inputs != ("-",):
+            raise UsageError("file operands cannot be combined with --files-from")
+        listed = read_files_from(os.fspath(files_from))
+        inputs = tuple(entry.path for entry in listed)
+        origins = tuple(entry.origin for entry in listed)
     return Job(
-        inputs=_paths(src),
+        inputs=inputs,
         outputs=outputs if aligned else outputs[-1:],
         sep=Separator.of(zero_terminated, record_separator),
         spec=spec,
@@ -241,4 +251,5 @@ def resolve(
         temp_url=temp_url,
         progress=progress,
         quiet=quiet,
+        origins=origins,
     )
