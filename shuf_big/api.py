@@ -40,6 +40,7 @@ def shuffle(
     scheduler: str | None = None,
     temp_url: str | None = None,
     quiet: bool = False,
+    files_from: str | os.PathLike[str] | None = None,
 ) -> Result:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
 
@@ -81,8 +82,9 @@ def shuffle(
         Records end with this string instead (several bytes allowed); ``""`` means
         documents separated by blank lines, written with one blank line between them.
     header : int
-        The first ``header`` records of the first input stay on top, unshuffled (on top
-        of every shard); those of later inputs are dropped.
+        The first ``header`` records stay on top, unshuffled (on top of every shard):
+        those of the first input that has that many.  Every other input must start with
+        the same records (they are dropped), else the run fails with nothing written.
     decompress : {"gzip", "bz2", "xz", "zstd"}, optional
         Decompress every input with this format, whatever its name (for stdin).
     shards : int, optional
@@ -131,6 +133,10 @@ def shuffle(
         the first of ``tmp_dirs``, enough for a ``LocalCluster``).
     quiet : bool
         Do not print the Dask dashboard's address when a ``LocalCluster`` starts.
+    files_from : path, optional
+        A file (``"-"``: stdin) listing the inputs, one path per line (blank lines
+        skipped), instead of ``src``.  Every input is checked before the run; errors name
+        the list's line (``shards.txt:12: cannot open 'x.gz': ...``).
 
     Raises
     ------
@@ -163,6 +169,7 @@ def shuffle(
                 scheduler=scheduler,
                 temp_url=temp_url,
                 quiet=quiet,
+                files_from=files_from,
             )
         )
     except ShufBigError as err:

@@ -103,7 +103,8 @@ Exit status:
     "--files-from",
     metavar="LIST",
     default=None,
-    help="Read the input file names from LIST, one per line ('-': standard input).",
+    help="Read the input file names from LIST, one per line ('-': standard input; blank lines skipped). "
+    "All are checked before the run; an error names the line.",
 )
 @click.option(
     "--decompress",
@@ -116,7 +117,8 @@ Exit status:
     type=int,
     default=0,
     metavar="N",
-    help="Keep the first N lines of the first input on top; drop the first N of every later input.",
+    help="Keep the first N lines on top, from the first input that has N; every later input must start "
+    "with the same N lines (dropped), else nothing is written.",
 )
 @click.option(
     "--record-separator",
@@ -250,7 +252,6 @@ def cli(
     """
     # Imported only now that parsing is done: --help, --version and usage errors never load
     # numpy or the engines (tests/test_startup.py).
-    from .inputs import read_files_from
     from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
     from .progress import wanted
 
@@ -265,10 +266,8 @@ def cli(
         echo, input_range is not None, bool(random_sources), seed_value is not None, operands, files_from is not None
     )
     files = list(operands)
-    if files_from is not None:
-        files = read_files_from(files_from)
     if echo or input_range is not None:
-        files = ["-"]
+        files, files_from = ["-"], None
     separator = None if record_separator is None else _unescape(record_separator)
     show = wanted(progress, "-" in outputs or not outputs) and not quiet
     try:
@@ -295,6 +294,7 @@ def cli(
             scheduler=scheduler,
             temp_url=temp_url,
             quiet=quiet,
+            files_from=files_from,
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.

@@ -37,13 +37,13 @@ from .dask_tasks import (
     map_block,
     overlaps_itself,
     reduce_bucket,
-    whole_input,
 )
 from .errors import ShufBigError, describe
-from .inputs import split_header
+from .headers import Headers, split_header
 from .job import Job, Result
 from .outputs import Output, shard_names
 from .plan import MAX_FANOUT_BITS, MIN_MEM, Plan
+from .preflight import check_job
 from .progress import task_bar
 from .records import read_fully
 from .remote import expand_globs, is_url, open_input, url_to_fs
@@ -120,11 +120,12 @@ class DaskEngine:
             raise ShufBigError("--engine dask reads and writes files or URLs, not file objects")
         if job.scheduler and not job.temp_url:
             raise ShufBigError("--engine dask with --scheduler needs --temp-url on storage every worker can reach")
+        check_job(job, remote=is_url)
 
     def run(self, job: Job) -> Result:
         self.job = job
         distributed, _ = _imports()
-        blocks, header = self._blocks()
+        blocks, heads = self._blocks()
         outputs = self._outputs()
         run_url = f"{(self.job.temp_url or self.job.temp_dirs[0]).rstrip('/')}/shuf-big-{secrets.token_hex(8)}"
         fs, run_path = url_to_fs(run_url)
@@ -150,10 +151,15 @@ class DaskEngine:
                 if not self.job.quiet and importlib.util.find_spec("bokeh") is not None:
                     print(f"shuf-big: Dask dashboard at {cluster.dashboard_link}", file=sys.stderr)
             threads = [w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()]
+            share = max(threads or [1])
             settings = Settings(
-                self.job.sep.token, self.job.spec, max(self.job.plan.mem // max(threads or [1]), MIN_MEM), run_url
+                self.job.sep.token,
+                self.job.spec,
+                max(self.job.plan.mem // share, MIN_MEM),
+                run_url,
+                threads=share,
             )
-            temps = self._stages(client, distributed, blocks, header, outputs, settings)
+            temps = self._stages(client, distributed, blocks, heads, outputs, settings)
             for out in outputs:
                 if isinstance(out, Output):
                     out.commit()
@@ -193,12 +199,14 @@ class DaskEngine:
             raise ShufBigError("--shards needs -o PATTERN naming the shard files")
         return [name if is_url(name) else Output(name) for name in names]
 
-    def _blocks(self) -> tuple[list[Block], bytes]:
-        """Every input as one block (cut later, see :func:`cut`); the first input's header."""
+    def _blocks(self) -> tuple[list[Block], list[bytes | None]]:
+        """Every input as one block (cut later, see :func:`cut`), and with ``--header`` each
+        input's first records: read here for plain inputs, None for a whole-input block
+        (compressed, or a separator that overlaps itself), whose count task returns them."""
         blocks: list[Block] = []
-        header = b""
+        heads: list[bytes | None] = []
         whole_file = overlaps_itself(self.job.sep.token)
-        for number, url in enumerate(expand_globs([str(where) for where in self.job.inputs])):
+        for url in expand_globs([str(where) for where in self.job.inputs]):
             what = f"'{url}'"
             fs, path = url_to_fs(url)
             try:
@@ -212,32 +220,26 @@ class DaskEngine:
             size = int(info.get("size") or 0)
             fmt = self.job.decompress or compression_of(path)
             if fmt is not None or whole_file:
-                block = Block(url, what, 0, -1, size, fmt, self.job.header)
-                if self.job.header and number == 0:
-                    raw, handle = whole_input(replace(block, skip=0))
-                    with handle:
-                        header, _, _ = split_header(
-                            functools.partial(read_fully, raw, what=what), self.job.sep.token, self.job.header
-                        )
-                blocks.append(block)
+                blocks.append(Block(url, what, 0, -1, size, fmt, self.job.header))
+                heads.append(None)
                 continue
             start = 0
+            head = b""
             if self.job.header:
                 with open_input(url, what) as handle:
                     head, _, start = split_header(
                         functools.partial(read_fully, handle, what=what), self.job.sep.token, self.job.header
                     )
-                if number == 0:
-                    header = head
             blocks.append(Block(url, what, start, size, size, None, 0))
-        return blocks, header
+            heads.append(head)
+        return blocks, heads
 
     def _stages(
         self,
         client: Any,
         distributed: Any,
-        blocks: list[Block],
-        header: bytes,
+        inputs: list[Block],
+        heads: list[bytes | None],
         outputs: list[Output | str],
         settings: Settings,
     ) -> list[tuple[Any, str, str]]:
@@ -245,7 +247,8 @@ class DaskEngine:
         outputs, for the caller to rename once every output is complete."""
         tag = secrets.token_hex(4)
         chunk = Plan.for_budget(settings.mem).read_buffer
-        blocks = [piece for block in blocks for piece in cut(block, chunk)]
+        numbered = [(n, piece) for n, block in enumerate(inputs) for piece in cut(block, chunk)]
+        blocks = [piece for _, piece in numbered]
         with task_bar("dask", self.job.progress) as bar:
 
             def stage(name: str, fn: Callable[..., Any], calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
@@ -259,10 +262,16 @@ class DaskEngine:
             )
             firsts = np.cumsum([0] + [s.records for s in spans]).tolist()
             total = firsts[-1]
+            header = self._header(inputs, heads, numbered, spans)
+            before: dict[int, int] = {}  # per input: records before its first line (for messages)
+            for i, (n, _) in enumerate(numbered):
+                before.setdefault(n, firsts[i] - self.job.header)
             nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in spans)
             workers = len(client.scheduler_info()["workers"])
             settings = replace(settings, fanout_bits=fanout_bits_for(nbytes, total, settings.mem, workers))
-            maps = [(str(i), (s, firsts[i], i, settings)) for i, s in enumerate(spans) if s.records]
+            maps = [
+                (str(i), (s, firsts[i], i, settings, before[numbered[i][0]])) for i, s in enumerate(spans) if s.records
+            ]
             spilled: list[tuple[str, np.ndarray]] = stage("scatter", map_block, maps)
             spills = [url for url, _ in spilled]
             buckets, per_bucket = bucket_rows([rows for _, rows in spilled])
@@ -285,6 +294,20 @@ class DaskEngine:
                     out.write([memoryview(header_bytes(header, compress[s], not pieces[s]))])
                     copy_pieces(pieces[s], out.write)
         return [(url_to_fs(o)[0], temp, url_to_fs(o)[1]) for (_, o), temp in zip(remote, written, strict=True)]
+
+    def _header(
+        self, inputs: list[Block], heads: list[bytes | None], numbered: list[tuple[int, Block]], spans: list[Span]
+    ) -> bytes:
+        """The header every input must agree on, as the local engine's: from the first
+        input that has ``--header`` records; an input that starts otherwise is an error."""
+        if not self.job.header:
+            return b""
+        counted = {n: span.head for (n, _), span in zip(numbered, spans, strict=True) if heads[n] is None}
+        headers = Headers(self.job.header, self.job.sep.token)
+        for n, block in enumerate(inputs):
+            head = heads[n]
+            headers.offer(counted.get(n, b"") if head is None else head, block.what)
+        return headers.header
 
     @staticmethod
     def _wait(distributed: Any, futures: list[Any], bar: Any) -> list[Any]:

@@ -24,6 +24,17 @@ class UsageError(ShufBigError):
     """Options that cannot be combined: the CLI adds the ``--help`` hint, as GNU shuf does."""
 
 
+class RecordTooLarge(ShufBigError):
+    """A record longer than the run can take.  ``index`` is its number in the whole stream
+    (from 0) and ``size`` its bytes: the engine, which knows the inputs and the plan, words
+    the message the user sees (which input, which line, which ``--mem`` would do)."""
+
+    def __init__(self, message: str, index: int = 0, size: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
+        self.size = size
+
+
 class CompressedInputWarning(UserWarning):
     """An input starts with a compression format's magic bytes but is read as it is."""
 
@@ -50,6 +61,7 @@ API_NAMES = {
     "--scheduler": "scheduler=",
     "--temp-url": "temp_url=",
     "--engine": "engine=",
+    "--files-from": "files_from=",
     "-n": "head_count=",
     "-e": "echo=",
     "-i": "input_range=",

@@ -28,6 +28,7 @@ from .job import Job, Result
 from .malloc import tune_for_budget
 from .outputs import Sink, open_output
 from .plan import Plan
+from .preflight import check_job
 from .progress import Progress
 from .readers import Source
 from .records import read_fully
@@ -167,6 +168,7 @@ class GnuEngine:
                 raise ShufBigError(f"-e, -i and -r cannot be combined with {option}")
         if job.scheduler is not None or job.temp_url is not None:
             raise ShufBigError("--scheduler and --temp-url need --engine dask")
+        check_job(job)
 
     def run(self, job: Job) -> Result:
         plan = job.plan.with_fd_limit(fd_fanout_bits())

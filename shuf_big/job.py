@@ -76,6 +76,7 @@ class Job:
     temp_url: str | None = None
     progress: bool = False
     quiet: bool = False
+    origins: tuple[str, ...] = ()  # per input, "LIST:LINE" of --files-from (for messages); () for operands
 
     @property
     def seed(self) -> int:

@@ -19,6 +19,7 @@ from .errors import MemoryLimitWarning, ShufBigError, UsageError, describe
 from .job import Job, Separator
 from .memory import MemoryLimit, available_memory
 from .plan import Plan, default_jobs
+from .preflight import read_files_from
 from .records import read_fully
 from .sizes import DEFAULT_MEM, format_size, parse_size
 from .tempfiles import default_temp_dirs
@@ -213,6 +214,7 @@ def resolve(
     temp_url: str | None = None,
     quiet: bool = False,
     held_pieces: int = 0,
+    files_from: PathLike | None = None,
 ) -> Job:
     """Validate and normalise :func:`shuf_big.shuffle`'s arguments into one :class:`Job`."""
     limit = available_memory()  # the base of N% and of the default
@@ -239,8 +241,16 @@ def resolve(
         raise ShufBigError(f"unknown engine '{engine}' (use local or dask)")
     if scheduler is None:  # a remote cluster's workers have limits of their own
         _warn_above(budget, limit)
+    inputs = _paths(src)
+    origins: tuple[str, ...] = ()
+    if files_from is not None:
+        if inputs != ("-",):
+            raise UsageError("file operands cannot be combined with --files-from")
+        listed = read_files_from(os.fspath(files_from))
+        inputs = tuple(entry.path for entry in listed)
+        origins = tuple(entry.origin for entry in listed)
     return Job(
-        inputs=_paths(src),
+        inputs=inputs,
         outputs=outputs if aligned else outputs[-1:],
         sep=Separator.of(zero_terminated, record_separator),
         spec=spec,
@@ -259,4 +269,5 @@ def resolve(
         temp_url=temp_url,
         progress=progress,
         quiet=quiet,
+        origins=origins,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from . import core
 from .errors import ShufBigError
+from .sizes import format_size, size_option
 
 MIN_MEM = 16 * 1024
 # Bytes of numpy arrays per record while a group is ordered in memory (offsets, keys,
@@ -94,6 +95,44 @@ class Plan:
     def order_need(self, nbytes: int, nrecords: int) -> int:
         """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory."""
         return nbytes + ORDER_BYTES_PER_RECORD * nrecords
+
+    def record_limit(self) -> int:
+        """The longest record a run takes: pass 1 streams a record longer than the read
+        buffer to its bucket file (and ``-n`` loads it) only up to the whole budget."""
+        return self.mem
+
+    def takes_record(self, size: int, kept: bool = False) -> bool:
+        """Whether a record of ``size`` bytes fits this plan; ``kept``: also when it must be
+        ordered in memory with its arrays (as ``-n`` keeps a selected record)."""
+        if kept and self.order_need(size, 1) > self.order_budget:
+            return False
+        return size <= self.record_limit()
+
+    def mem_for_record(self, size: int, kept: bool = False) -> int:
+        """The smallest budget (with as many jobs) whose plan takes a record of ``size``
+        bytes: what an error suggests for ``--mem``.  Budgets take longer records as they
+        grow, so a binary search finds it."""
+        high = max(self.mem, MIN_MEM)
+        while not Plan.for_budget(high, self.jobs).takes_record(size, kept):
+            high *= 2
+        low = MIN_MEM - 1  # does not take it (or is below the minimum)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if Plan.for_budget(middle, self.jobs).takes_record(size, kept):
+                high = middle
+            else:
+                low = middle
+        return high
+
+    def too_large(self, size: int, which: str, kept: bool = False, share: int = 1) -> str:
+        """What to say about a record of ``size`` bytes over this plan: ``which`` one it is
+        (``line 12 of 'x.gz'``), and the smallest ``--mem`` that takes it (``share``: how
+        many tasks split one ``--mem``, on the Dask engine)."""
+        need = size_option(self.mem_for_record(size, kept) * share)
+        return (
+            f"{which} is {size} bytes ({format_size(size)}), larger than the memory budget "
+            f"({format_size(self.mem)}): rerun with --mem {need} or more"
+        )
 
     def bucket_bits(self, need: float, at_least: float = 2) -> int:
         """Bucket-count bits so that each bucket of data needing ``need`` bytes to order

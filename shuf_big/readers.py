@@ -1,17 +1,21 @@
-"""Readers the inputs are built from: file objects given to the API, blank-line separated
-documents as records, and a peek at an input's first bytes (its compression's magic)."""
+"""Readers the inputs are built from: a plain file that must deliver its size, file objects
+given to the API, blank-line separated documents as records, and a peek at an input's
+first bytes (its compression's magic)."""
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import stat
-from typing import IO
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 import numpy as np
 
 from .compression import MAGIC_BYTES
-from .records import PrefixedReader, RawReader, read_fully
+from .errors import ShufBigError
+from .records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Paragraph normalising and header splitting work in pieces this size: their int64
 # temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.
@@ -19,6 +23,52 @@ CHUNK = 1 << 16
 
 # An input: a path ("-" is standard input) or a readable binary file object (the Python API).
 Source = str | IO[bytes]
+
+
+# Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+
+
+class Sized:
+    """A plain file that must deliver the ``size`` bytes it had when opened.
+
+    A file truncated by another process meanwhile would otherwise just end early, and the
+    run would succeed with part of the input.  Ending short is an error instead (a file
+    that grows is read to its new end).
+    """
+
+    def __init__(self, handle: io.FileIO, size: int, what: str) -> None:
+        self.handle = handle
+        self.size = size
+        self.what = what
+        self.count = 0
+
+    def readinto(self, view: memoryview) -> int:
+        return self._counted(self.handle.readinto(view) or 0, view)
+
+    def _counted(self, got: int, view: memoryview) -> int:
+        """Count ``got`` bytes read into ``view``; nothing read before ``size`` is a shrink."""
+        self.count += got
+        if not got and len(view) and self.count < self.size:
+            raise ShufBigError(
+                f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
+            )
+        return got
+
+    def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
+        """As :meth:`readinto`, in ``pieces`` positioned reads at once: several threads copy
+        from the page cache and fault in the buffer's fresh pages in parallel."""
+        fd = self.handle.fileno()
+        start = self.handle.tell()
+        ranges = list(itertools.pairwise([len(view) * i // pieces for i in range(pieces + 1)]))
+        got = map_fn(lambda r: pread_fully(fd, view[r[0] : r[1]], start + r[0]), ranges)
+        total = 0
+        for (lo, hi), n in zip(ranges, got, strict=True):
+            total += n
+            if n < hi - lo:  # the end of the file: what follows a short piece does not count
+                break
+        self.handle.seek(start + total)
+        return self._counted(total, view)
 
 
 def name_of(source: Source) -> str:

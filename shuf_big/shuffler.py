@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import core, in_memory
+from .errors import RecordTooLarge, ShufBigError
 from .external import External
 from .outputs import Sink
 from .plan import Plan
@@ -43,9 +44,20 @@ class Shuffler:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
         write only that many first records of the shuffle."""
         self.progress.new_stream()
-        with Workers(self.plan.jobs) as workers:
-            ctx = Context(self.plan, self.spec, self.sep, workers, self.progress)
-            self._run(ctx, raw, size, what, out, head_count)
+        try:
+            with Workers(self.plan.jobs) as workers:
+                ctx = Context(self.plan, self.spec, self.sep, workers, self.progress)
+                self._run(ctx, raw, size, what, out, head_count)
+        except RecordTooLarge as err:
+            raise self._too_large(err, raw, what, kept=head_count is not None) from None
+
+    def _too_large(self, err: RecordTooLarge, raw: RawReader, what: str, kept: bool) -> ShufBigError:
+        """What to do about a record over the budget: which input and line it is, and the
+        smallest ``--mem`` that takes it (``kept``: that ``-n`` can also keep in memory)."""
+        locate = getattr(raw, "locate", None)  # the inputs know which one holds a record
+        where, number = locate(err.index) if locate is not None else (what, err.index + 1)
+        unit = "line" if self.sep == b"\n" else "record"
+        return ShufBigError(self.plan.too_large(err.size, f"{unit} {number} of {where}", kept))
 
     def _run(
         self, ctx: Context, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None

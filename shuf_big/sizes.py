@@ -44,3 +44,20 @@ def format_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def size_option(n: int) -> str:
+    """A short, round size of at least ``n`` bytes, as ``--mem`` takes it: ``201K``,
+    ``1.21M``, ``3G`` (three significant digits, rounded up)."""
+    if n < 1024:
+        return str(n)
+    unit = next(u for u in ("K", "M", "G", "T", "P") if n <= 1000 * _UNITS[u] or u == "P")
+    scale = _UNITS[unit]
+    decimals = max(3 - len(str(max(n // scale, 1))), 0)
+    tenths = -(-n * 10**decimals // scale)  # in units of scale / 10**decimals, rounded up
+    while True:
+        whole, part = divmod(tenths, 10**decimals)
+        text = f"{whole}.{part:0{decimals}d}".rstrip("0").rstrip(".") if decimals else str(whole)
+        if parse_size(text + unit, 0) >= n:  # parse_size multiplies a float: it may round down
+            return text + unit
+        tenths += 1

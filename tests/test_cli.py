@@ -60,6 +60,7 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
                 "scheduler": None,
                 "temp_url": None,
                 "quiet": False,
+                "files_from": None,
             },
         )
     ]

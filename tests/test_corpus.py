@@ -211,7 +211,12 @@ def test_header_with_head_count_and_short_inputs(shuf_big_cmd: list[str], tmp_pa
     short = tmp_path / "short.csv"
     short.write_bytes(b"only")
     assert ok(run(shuf_big_cmd, "--header", 3, short)) == b"only\n"
-    assert ok(run(shuf_big_cmd, "--header", 1, a, short)).count(b"only") == 0  # a later header is dropped
+    # a later input must start with the same header (see tests/test_headers.py)
+    one_error(run(shuf_big_cmd, "--header", 1, a, short), "does not start with the header of")
+    same = tmp_path / "same.csv"
+    same.write_bytes(b"h1\n")  # the header and no record
+    out = ok(run(shuf_big_cmd, "--header", 1, a, same))
+    assert out.count(b"h1") == 1 and len(out.splitlines()) == 102  # a later header is dropped
 
 
 # -- record separators -----------------------------------------------------------------------

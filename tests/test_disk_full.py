@@ -119,12 +119,14 @@ def test_not_enough_temp_space_fails_before_writing(
 
 @pytest.mark.parametrize("mem", ["1G", "256K"], ids=["in-memory", "external"])
 def test_output_file_system_fills_while_writing(sb: ShufBig, tmp_path: Path, mount_tmpfs, mem: str) -> None:
+    """Through a pipe, whose size is not known in advance (for a file, the run fails before
+    writing: tests/test_fail_early.py)."""
     small = mount_tmpfs("small", 1 * MiB)
     out = small / "out.txt"
     out.write_bytes(PRECIOUS)
     src = write_numbered(tmp_path / "in.txt", 500_000)  # 4 MB
     before = file_digest(src)
-    proc = sb.run(src, "--mem", "1G" if mem == "1G" else "256K", "-o", out)
+    proc = sb.run("--mem", "1G" if mem == "1G" else "256K", "-o", out, input=src.read_bytes())
     assert proc.returncode == 1
     assert_one_error_line(proc.stderr, f"write error on '{out}': No space left on device")
     assert proc.stdout == b""
