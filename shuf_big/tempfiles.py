@@ -228,6 +228,15 @@ def private_dir(where: str, record: list[str]) -> str:
     return record[-1]
 
 
+def scratch_dir(where: str, record: list[str]) -> str:
+    """A private directory in ``where`` for another program's scratch files (a Dask
+    cluster's), stale ones of dead runs there removed first; see :func:`private_dir`."""
+    if not os.path.isdir(where):
+        raise ShufBigError(f"cannot use temporary directory '{where}': No such directory")
+    reap_stale(where, TEMP_PREFIX)
+    return private_dir(where, record)
+
+
 class TempDirs:
     """Where one run's temp files go, one folder per ``-T`` location, all removed on exit.
 
