@@ -15,6 +15,7 @@ import functools
 import importlib.util
 import logging
 import secrets
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -47,6 +48,7 @@ from .preflight import check_job
 from .progress import task_bar
 from .records import read_fully
 from .remote import expand_globs, is_url, open_input, url_to_fs
+from .tempfiles import owner_tag, scratch_dir
 
 
 def _imports() -> tuple[Any, Any]:
@@ -125,13 +127,18 @@ class DaskEngine:
     def run(self, job: Job) -> Result:
         self.job = job
         distributed, _ = _imports()
+        import dask  # installed with distributed
+
         blocks, heads = self._blocks()
         outputs = self._outputs()
-        run_url = f"{(self.job.temp_url or self.job.temp_dirs[0]).rstrip('/')}/shuf-big-{secrets.token_hex(8)}"
+        # Named like the local engine's temp dirs, so a later run on this host reaps it if this one is killed.
+        run_name = f"shuf-big-{owner_tag()}{secrets.token_hex(8)}"
+        run_url = f"{(self.job.temp_url or self.job.temp_dirs[0]).rstrip('/')}/{run_name}"
         fs, run_path = url_to_fs(run_url)
         cluster = None
         client = None
         temps: list[tuple[Any, str, str]] = []
+        scratch: list[str] = []  # the local cluster's scratch space, removed with it
         try:
             for out in outputs:
                 if isinstance(out, Output):
@@ -140,13 +147,18 @@ class DaskEngine:
             if self.job.scheduler:
                 client = distributed.Client(self.job.scheduler)
             else:
-                cluster = distributed.LocalCluster(
-                    n_workers=self.job.plan.jobs,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                    silence_logs=logging.ERROR,
-                )
+                # Dask's scratch space (dask-scratch-space/, lock files) in a private temp
+                # dir of this run: removed after the cluster, reaped by a later run if killed.
+                local = scratch_dir(self.job.temp_dirs[0], scratch)
+                with dask.config.set({"temporary-directory": local}):
+                    cluster = distributed.LocalCluster(
+                        n_workers=self.job.plan.jobs,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        silence_logs=logging.ERROR,
+                        local_directory=local,
+                    )
                 client = distributed.Client(cluster)
                 if not self.job.quiet and importlib.util.find_spec("bokeh") is not None:
                     print(f"shuf-big: Dask dashboard at {cluster.dashboard_link}", file=sys.stderr)
@@ -187,6 +199,8 @@ class DaskEngine:
                 client.close()
             if cluster is not None:
                 cluster.close()
+            for path in scratch:
+                shutil.rmtree(path, ignore_errors=True)
             with contextlib.suppress(Exception):
                 fs.rm(run_path, recursive=True)
 

@@ -8,7 +8,6 @@ no new randomness, so the output does not depend on how often that happens.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +21,7 @@ from .outputs import Sink
 from .plan import ORDER_BYTES_PER_RECORD
 from .progress import Phase, input_name, position
 from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
+from .signals import checkpoint
 from .tempfiles import TempDirs
 from .workers import Context
 
@@ -39,7 +39,7 @@ class External:
         self.bytes_in = 0
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
-        dirs = self.temp.create()
+        self.temp.create()
         with self.ctx.bar("pass 1/2: scatter") as bar:
             reader = RecordReader(
                 raw, self.ctx.sep, self.ctx.plan.read_buffer, self.ctx.plan.max_records, Counter().take, what
@@ -48,15 +48,17 @@ class External:
             def progress(reading: RecordReader) -> None:
                 bar.describe(input_name(raw))
                 bar.advance_to(position(raw, reading.bytes_read))
+                checkpoint("pass 1 started")
 
-            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), progress)
+            buckets = self._scatter(reader, "b", 0, lambda first: self._fanout_bits(first, size), progress)
             del reader  # its read buffer is pass 2's memory now
+        checkpoint("pass 1 done")
         total = sum(b.nbytes for b in buckets)
         self.bucket_count = len(buckets)
         self.records_in, self.bytes_in = sum(b.nrecords for b in buckets), total
         out.expect(self.records_in)
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
-            self._order_buckets(deque(buckets), dirs, out, bar)
+            self._order_buckets(deque(buckets), out, bar)
 
     def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
         plan = self.ctx.plan
@@ -75,7 +77,6 @@ class External:
     def _scatter(
         self,
         reader: RecordReader,
-        dirs: list[str],
         name: str,
         prefix_bits: int,
         choose_bits: Callable[[Batch | LongRecord], int],
@@ -83,7 +84,8 @@ class External:
     ) -> list[Bucket]:
         """Send every record of ``reader`` to a bucket file by its key bits.
 
-        The fan-out is chosen once the first batch shows the typical record length.
+        The fan-out is chosen once the first batch shows the typical record length, within
+        the descriptors free now (the buckets of earlier levels are still open).
         """
         plan = self.ctx.plan
         writer: BucketWriter | None = None
@@ -91,8 +93,9 @@ class External:
         try:
             for item in reader:
                 if scatter is None:
-                    bits = max(min(choose_bits(item), plan.max_fanout_bits(), 64 - prefix_bits), 1)
-                    writer = BucketWriter(dirs, name, prefix_bits, bits)
+                    free = self.temp.fanout_bits()
+                    bits = max(min(choose_bits(item), plan.max_fanout_bits(), free, 64 - prefix_bits), 1)
+                    writer = BucketWriter(self.temp, name, prefix_bits, bits)
                     scatter = Scatter(self.ctx, writer)
                 if isinstance(item, LongRecord):
                     scatter.long(item)
@@ -112,25 +115,24 @@ class External:
                 scatter.shutdown()
         buckets = writer.buckets() if writer is not None else []
         for bucket in buckets:
-            self.temp_bytes += bucket.nbytes + os.path.getsize(bucket.gaps_path)
+            self.temp_bytes += bucket.temp_bytes()
         return buckets
 
-    def _split(self, bucket: Bucket, dirs: list[str]) -> list[Bucket]:
+    def _split(self, bucket: Bucket, name: str) -> list[Bucket]:
         """Split a bucket too large for memory by the next key bits (no new randomness)."""
         self.split_count += 1
         plan = self.ctx.plan
         need = plan.order_need(bucket.nbytes, bucket.nrecords)
         bits = plan.fanout_bits or plan.bucket_bits(need)
-        with open(bucket.records_path, "rb", buffering=0) as records, open(bucket.gaps_path, "rb", buffering=0) as gaps:
-            where = f"temporary file '{bucket.records_path}'"
-            indices = IndexStream(gaps, max(plan.max_records, 4096), where)
-            reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, where)
-            name = os.path.basename(bucket.path) + "-"
-            buckets = self._scatter(reader, dirs, name, bucket.prefix_bits, lambda first: bits, lambda _: None)
+        records, gaps = bucket.streams()
+        indices = IndexStream(gaps, max(plan.max_records, 4096), bucket.gaps.what)
+        reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, bucket.what)
+        buckets = self._scatter(reader, name + "-", bucket.prefix_bits, lambda first: bits, lambda _: None)
+        checkpoint("bucket split")
         bucket.remove()
         return buckets
 
-    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Sink, bar: Phase) -> None:
+    def _order_buckets(self, queue: deque[Bucket], out: Sink, bar: Phase) -> None:
         """Order buckets in key order, loading as many consecutive ones as fit at once."""
         plan = self.ctx.plan
         while queue:
@@ -139,7 +141,7 @@ class External:
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
                 else:
-                    queue.extendleft(reversed(self._split(first, dirs)))
+                    queue.extendleft(reversed(self._split(first, f"s{self.split_count:x}")))
                     bar.set_postfix_str(f"{self.split_count} buckets split", refresh=False)
                 continue
             group = [first]
@@ -154,6 +156,7 @@ class External:
             self.ctx.workers.emit(self._order_group(group, nbytes, nrecords), out, bar)
             for bucket in group:
                 bucket.remove()
+            checkpoint("pass 2 started")
 
     def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> core.GroupOrder:
         """Load a group's buckets (with workers, several at once: each fills its own slice
@@ -165,12 +168,10 @@ class External:
         window = max(self.ctx.plan.piece, 1 << 16)
 
         def load(bucket: Bucket, at: int, count: int) -> None:
-            with open(bucket.records_path, "rb", buffering=0) as f:
-                got = read_fully(f, memoryview(data[at : at + bucket.nbytes]), f"'{bucket.records_path}'")
-            with open(bucket.gaps_path, "rb", buffering=0) as f:
-                decoded = core.decode_gaps(np.fromfile(f, dtype=np.uint16))
+            got = bucket.records_into(memoryview(data[at : at + bucket.nbytes]))
+            decoded = core.decode_gaps(bucket.read_gaps())
             if got != bucket.nbytes or len(decoded) != bucket.nrecords:
-                raise ShufBigError(f"temporary file '{bucket.records_path}' changed during the run")
+                raise ShufBigError(f"{bucket.what} changed during the run")
             keys[count : count + bucket.nrecords] = core.draw_keys(self.ctx.spec, decoded)
             del decoded
             ends = bounds[count + 1 : count + 1 + bucket.nrecords]
@@ -192,9 +193,9 @@ class External:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
         buffer = np.empty(self.ctx.plan.read_buffer, dtype=np.uint8)
         view = memoryview(buffer)
-        with open(bucket.records_path, "rb", buffering=0) as f:
-            while got := read_fully(f, view, f"'{bucket.records_path}'"):
-                bar.update(out.write([view[:got]]))
+        records, _ = bucket.streams()
+        while got := read_fully(records, view, bucket.what):
+            bar.update(out.write([view[:got]]))
         bucket.remove()
 
 

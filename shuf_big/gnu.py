@@ -171,7 +171,7 @@ class GnuEngine:
         check_job(job)
 
     def run(self, job: Job) -> Result:
-        plan = job.plan.with_fd_limit(fd_fanout_bits())
+        plan = job.plan.with_fd_limit(fd_fanout_bits(1))
         tune_for_budget(plan.mem)
         sep = job.sep.token
         data = echo_input(job.echo, sep) if job.echo is not None else None
@@ -212,7 +212,7 @@ class GnuEngine:
     @staticmethod
     def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink) -> Shuffler:
         """A full shuffle (or ``-n`` of the ``-e`` operands): the shuffler, as for any file."""
-        temp = TempDirs(list(job.temp_dirs))
+        temp = TempDirs(list(job.temp_dirs), 1)
         passes = 1 if job.head_count is not None else 2
         progress = Progress(job.progress)
         shuffler = Shuffler(plan, job.spec, temp, job.sep.token, progress)

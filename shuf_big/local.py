@@ -42,7 +42,8 @@ class LocalEngine:
         check_job(job)
 
     def run(self, job: Job) -> Result:
-        plan = job.plan.with_fd_limit(fd_fanout_bits())
+        reserved = len(job.outputs) * (job.shards or 1)  # output files open with the buckets
+        plan = job.plan.with_fd_limit(fd_fanout_bits(reserved))
         tune_for_budget(plan.mem)
         sep = job.sep
         # (inputs, their --files-from lines) read as one stream: each on its own with --aligned
@@ -62,7 +63,7 @@ class LocalEngine:
         passes = 1 if job.head_count is not None else 2  # -n streams once; a shuffle reads, then writes
         total = None if None in sizes else passes * sum(size or 0 for size in sizes)
         progress = Progress(job.progress and bool(inputs), total)
-        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs)), sep.token, progress)
+        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs), reserved), sep.token, progress)
         try:
             for inp in inputs:
                 inp.prime()

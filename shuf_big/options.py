@@ -18,11 +18,11 @@ from .compression import FORMATS
 from .errors import MemoryLimitWarning, ShufBigError, UsageError, describe
 from .job import Job, Separator
 from .memory import MemoryLimit, available_memory
+from .mounts import default_temp_dirs
 from .plan import Plan, default_jobs
 from .preflight import read_files_from
 from .records import read_fully
 from .sizes import DEFAULT_MEM, format_size, parse_size
-from .tempfiles import default_temp_dirs
 
 PathLike = str | os.PathLike[str]
 # A path, or a binary file object (src readable, dst writable).

@@ -1,7 +1,8 @@
 """Outputs: one destination written atomically, or ``--shards K`` files cut from one shuffle.
 
-A regular file is written to a hidden temp file beside it and renamed into place only when
-the run succeeded; every shard keeps that guarantee, compressed by its own name.
+A regular file is written to a nameless file in its directory (``O_TMPFILE``; where the
+file system has none, a hidden temp file beside it) and given its name only when the run
+succeeded; every shard keeps that guarantee, compressed by its own name.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import numpy as np
 from . import core
 from .compression import compression_of, make_encoder
 from .errors import ShufBigError, describe
-from .signals import deferred_signals
-from .tempfiles import OUTPUT_SUFFIX, owner_tag, reap_stale
+from .signals import checkpoint, deferred_signals
+from .tempfiles import OUTPUT_SUFFIX, commit_nameless, open_nameless, owner_tag, reap_stale
 
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 
@@ -76,9 +77,11 @@ class Sink(Protocol):
 class Output:
     """The destination: stdout, a device, or a regular file replaced atomically.
 
-    A regular-file destination is written to a hidden temp file beside it and renamed
-    over it only when the whole shuffle succeeded, so a failed or interrupted run leaves
-    an existing file untouched (and the input may be the output).
+    A regular-file destination is written to a nameless file in its directory, linked
+    into place only when the whole shuffle succeeded, so a failed, interrupted or killed
+    run leaves an existing file untouched and nothing else (and the input may be the
+    output).  Where the file system refuses nameless files, a hidden temp file beside the
+    destination is renamed over it instead.
     """
 
     def __init__(
@@ -89,6 +92,8 @@ class Output:
         self.path = path if isinstance(path, str) else "-"
         self.name = "standard output" if path == "-" else f"'{path}'" if isinstance(path, str) else "the file object"
         self.temp_path: str | None = None
+        self.nameless = False  # written to an O_TMPFILE file, linked into place at commit
+        self.mode = 0o600
         self.target = self.path
         self.fd = -1
         self.encoder = make_encoder(compress) if compress else None
@@ -141,10 +146,14 @@ class Output:
         folder = folder or "."
         reap_stale(folder, f".{base}.", OUTPUT_SUFFIX)
         try:
-            with deferred_signals():
-                self.fd, self.temp_path = tempfile.mkstemp(
-                    prefix=f".{base}.{owner_tag()}", suffix=OUTPUT_SUFFIX, dir=folder
-                )
+            fd = open_nameless(folder, os.O_RDWR, 0o600)  # readable: see commit_nameless
+            if fd is not None:
+                self.fd, self.nameless = fd, True
+            else:
+                with deferred_signals():
+                    self.fd, self.temp_path = tempfile.mkstemp(
+                        prefix=f".{base}.{owner_tag()}", suffix=OUTPUT_SUFFIX, dir=folder
+                    )
         except OSError as err:
             raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
         if st is not None:
@@ -154,6 +163,7 @@ class Output:
             os.umask(umask)
             mode = 0o666 & ~umask
         os.fchmod(self.fd, mode)
+        self.mode = mode
         self.target = target
 
     def write(self, parts: list[memoryview], records: int | None = None) -> int:
@@ -220,8 +230,18 @@ class Output:
         self._write(tail)
 
     def commit(self) -> None:
-        """Make the output visible by renaming it into place (as GNU tools, without fsync)."""
+        """Make the output visible by linking or renaming it into place (as GNU tools,
+        without fsync)."""
         self.finish()
+        if self.nameless:
+            try:
+                commit_nameless(self.fd, self.target, self.mode)
+            except OSError as err:
+                raise ShufBigError(f"cannot replace {self.name}: {describe(err)}") from None
+            self.nameless = False
+            os.close(self.fd)
+            self.fd = -1
+            return
         if self.temp_path is None:
             return
         os.close(self.fd)
@@ -381,8 +401,10 @@ class ShardedOutput:
     def commit(self) -> None:
         for out in self.outputs[self.current + 1 :]:
             out.open()  # a shard with no records still gets its file
+        checkpoint("shards written")
         for out in self.outputs:
             out.commit()
+            checkpoint("shard committed")
 
     def discard(self) -> None:
         for out in self.outputs:
