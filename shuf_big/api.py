@@ -31,6 +31,7 @@ def shuffle(
     record_separator: str | bytes | None = None,
     header: int = 0,
     decompress: str | None = None,
+    compress_level: int | None = None,
     shards: int | None = None,
     aligned: bool = False,
     progress: bool = False,
@@ -84,6 +85,12 @@ def shuffle(
         of every shard); those of later inputs are dropped.
     decompress : {"gzip", "bz2", "xz", "zstd"}, optional
         Decompress every input with this format, whatever its name (for stdin).
+    compress_level : int, optional
+        Compression level of compressed outputs: gzip 1-9 (default 2: about 12% larger
+        than ``gzip -6``, several times faster; 1-3 by ISA-L with the ``shuf-big[fast]``
+        extra), zstd 1-22 (default 3), bz2 1-9 (default 9), xz 0-9 (default 6).  An
+        error without a compressed output.  Outputs are written as independent blocks
+        compressed on all ``jobs`` (gzip members, zstd frames: one valid file).
     shards : int, optional
         Write this many files of near-equal record counts, named by the ``dst`` pattern.
     aligned : bool
@@ -150,6 +157,7 @@ def shuffle(
                 record_separator=record_separator,
                 header=header,
                 decompress=decompress,
+                compress_level=compress_level,
                 shards=shards,
                 aligned=aligned,
                 progress=progress,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .compression import compression_of
+from .compression import codec_for, compression_of
 from .dask_tasks import (
     BUCKET,
     RECORDS,
@@ -269,7 +269,9 @@ class DaskEngine:
             counts = [int(rows[:, RECORDS].sum()) for rows in per_bucket]
             if sum(counts) != total:
                 raise ShufBigError("the inputs changed while being read")
-            compress = [compression_of(o if isinstance(o, str) else o.path) for o in outputs]
+            names = [o if isinstance(o, str) else o.path for o in outputs]
+            level = self.job.compress_level
+            compress = [codec_for(fmt, level) if (fmt := compression_of(name)) else None for name in names]
             pieces: list[list[str]] = [[] for _ in outputs]
             reduces = []
             for b, rows, (first, limits) in zip(buckets, per_bucket, piece_limits(counts, len(outputs)), strict=True):

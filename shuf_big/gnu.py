@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from . import core
+from .compression import Compression
 from .errors import ShufBigError
 from .generated import BytesReader, RangeReader, echo_input
 from .inputs import Inputs
@@ -173,7 +174,8 @@ class GnuEngine:
         tune_for_budget(plan.mem)
         sep = job.sep.token
         data = echo_input(job.echo, sep) if job.echo is not None else None
-        out = open_output(job.outputs[0], None, sep)
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs)
+        out = open_output(job.outputs[0], None, sep, settings=compression)
         result = Result(seed=job.seed, path="generated", outputs=list(job.outputs))
         try:
             out.open()

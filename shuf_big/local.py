@@ -8,6 +8,7 @@ failure leaves every existing destination untouched.
 
 from __future__ import annotations
 
+from .compression import Compression
 from .errors import ShufBigError
 from .inputs import Inputs, count_in
 from .job import Job, Result
@@ -44,7 +45,8 @@ class LocalEngine:
         tune_for_budget(plan.mem)
         sep = job.sep
         groups = [[path] for path in job.inputs] if job.aligned else [list(job.inputs)]
-        outs = [open_output(path, job.shards, sep.token, sep.trim) for path in job.outputs]
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs)
+        outs = [open_output(path, job.shards, sep.token, sep.trim, compression) for path in job.outputs]
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []
         else:

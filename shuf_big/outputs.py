@@ -1,7 +1,8 @@
 """Outputs: one destination written atomically, or ``--shards K`` files cut from one shuffle.
 
 A regular file is written to a hidden temp file beside it and renamed into place only when
-the run succeeded; every shard keeps that guarantee, compressed by its own name.
+the run succeeded; every shard keeps that guarantee, compressed by its own name, in
+blocks that worker threads compress at once (the shards of a run share those threads).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import IO, Protocol
 import numpy as np
 
 from . import core
-from .compression import compression_of, make_encoder
+from .compression import DEFAULT_COMPRESSION, BlockPipeline, Blocks, Codec, Compression, compression_of
 from .errors import ShufBigError, describe
 from .signals import deferred_signals
 from .tempfiles import OUTPUT_SUFFIX, owner_tag, reap_stale
@@ -76,7 +77,13 @@ class Output:
     """
 
     def __init__(
-        self, path: str | IO[bytes], compress: str | None = None, preamble: bytes = b"", trim: bytes = b""
+        self,
+        path: str | IO[bytes],
+        compress: str | None = None,
+        preamble: bytes = b"",
+        trim: bytes = b"",
+        settings: Compression = DEFAULT_COMPRESSION,
+        pipeline: BlockPipeline | None = None,
     ) -> None:
         # A writable binary file object (the Python API) is written as it is, never closed.
         self.stream = None if isinstance(path, str) else path
@@ -85,7 +92,9 @@ class Output:
         self.temp_path: str | None = None
         self.target = self.path
         self.fd = -1
-        self.encoder = make_encoder(compress) if compress else None
+        self.blocks: Blocks | None = None
+        if compress:
+            self.blocks = Blocks(pipeline or settings.pipeline(settings.codec(compress, self.name)), self._write)
         self.preamble = preamble  # written first (--header lines)
         self.trim = trim  # dropped if the stream ends with it (paragraph mode's last blank line)
         self.held = b""
@@ -152,7 +161,7 @@ class Output:
 
     def write(self, parts: list[memoryview]) -> int:
         """Write records; returns their byte count (before compression)."""
-        if not (self.preamble or self.trim or self.encoder):
+        if not (self.preamble or self.trim or self.blocks):
             done = self._write(parts)
             self.written += done
             return done
@@ -163,9 +172,10 @@ class Output:
             self.preamble = b""
         if self.trim:
             parts = self._hold(parts)
-        if self.encoder is not None:
-            parts = [memoryview(self.encoder.compress(p)) for p in parts]
-        self._write(parts)
+        if self.blocks is not None:
+            self.blocks.write(parts)
+        else:
+            self._write(parts)
         return size
 
     def _hold(self, parts: list[memoryview]) -> list[memoryview]:
@@ -198,7 +208,8 @@ class Output:
             raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
 
     def finish(self) -> None:
-        """Write what is still held: a header of an empty output, held bytes, the compressor's tail."""
+        """Write what is still held: a header of an empty output, held bytes, the last
+        block (compressed blocks may be in flight until :meth:`commit`)."""
         if self.finished:
             return
         self.finished = True
@@ -208,14 +219,17 @@ class Output:
             tail.append(memoryview(self.held))
         elif self.held:
             self.written -= len(self.held)  # the trimmed last blank line was counted
-        if self.encoder is not None:
-            tail = [memoryview(self.encoder.compress(p)) for p in tail]
-            tail.append(memoryview(self.encoder.flush()))
-        self._write(tail)
+        if self.blocks is not None:
+            self.blocks.write(tail)
+            self.blocks.finish()
+        else:
+            self._write(tail)
 
     def commit(self) -> None:
         """Make the output visible by renaming it into place (as GNU tools, without fsync)."""
         self.finish()
+        if self.blocks is not None:
+            self.blocks.pipeline.drain()
         if self.temp_path is None:
             return
         os.close(self.fd)
@@ -229,6 +243,8 @@ class Output:
 
     def discard(self) -> None:
         """Drop a partial output (the existing destination is left as it was)."""
+        if self.blocks is not None:
+            self.blocks.pipeline.close()
         if self.fd >= 0 and self.path != "-":
             os.close(self.fd)
         self.fd = -1
@@ -264,6 +280,7 @@ class ShardFile(Protocol):
 
     def open(self) -> None: ...
     def write(self, parts: list[memoryview]) -> int: ...
+    def finish(self) -> None: ...
     def commit(self) -> None: ...
     def discard(self) -> None: ...
 
@@ -274,7 +291,8 @@ class ShardedOutput:
     Shard ``s`` gets records ``[s * n // K, (s + 1) * n // K)`` of the shuffle, so the engine
     must call :meth:`expect` with ``n`` before writing (or ``limits`` are given: file ``s``
     ends after record ``limits[s]``).  Record ends are found in the written bytes with the
-    separator; every file gets the header lines on top.
+    separator; every file gets the header lines on top.  A file is finished as soon as the
+    next one starts, so only one compressed block is being filled at a time.
     """
 
     def __init__(self, outputs: Sequence[ShardFile], sep: bytes, limits: list[int] | None = None) -> None:
@@ -285,13 +303,23 @@ class ShardedOutput:
         self.done = 0  # records written so far
 
     @classmethod
-    def from_pattern(cls, pattern: str, shards: int, sep: bytes, trim: bytes = b"") -> ShardedOutput:
-        """Shards named by ``pattern`` (see :func:`shard_names`), compressed by their names."""
+    def from_pattern(
+        cls, pattern: str, shards: int, sep: bytes, trim: bytes = b"", settings: Compression = DEFAULT_COMPRESSION
+    ) -> ShardedOutput:
+        """Shards named by ``pattern`` (see :func:`shard_names`), compressed by their names
+        on one pool of threads."""
         if shards < 1:
             raise ShufBigError(f"invalid number of shards: {shards}")
         if pattern == "-":
             raise ShufBigError("--shards needs -o PATTERN naming the shard files")
-        return cls([Output(name, compression_of(name), trim=trim) for name in shard_names(pattern, shards)], sep)
+        pipelines: dict[Codec, BlockPipeline] = {}
+        outputs = []
+        for name in shard_names(pattern, shards):
+            fmt = compression_of(name)
+            codec = settings.codec(fmt, f"'{name}'") if fmt else None
+            pipeline = pipelines.setdefault(codec, settings.pipeline(codec)) if codec else None
+            outputs.append(Output(name, fmt, trim=trim, settings=settings, pipeline=pipeline))
+        return cls(outputs, sep)
 
     def set_header(self, header: bytes) -> None:
         for out in self.outputs:
@@ -332,6 +360,7 @@ class ShardedOutput:
                     self.outputs[self.current].write([part[at:cut]])
                 at, used = cut, used + take
                 self.done += take
+                self.outputs[self.current].finish()
                 self.current += 1
                 self.outputs[self.current].open()
             if at < len(part):
@@ -343,6 +372,8 @@ class ShardedOutput:
         for out in self.outputs[self.current + 1 :]:
             out.open()  # a shard with no records still gets its file
         for out in self.outputs:
+            out.finish()  # every file complete before the first is renamed into place
+        for out in self.outputs:
             out.commit()
 
     def discard(self) -> None:
@@ -350,12 +381,19 @@ class ShardedOutput:
             out.discard()
 
 
-def open_output(path: str | IO[bytes], shards: int | None, sep: bytes, trim: bytes = b"") -> Output | ShardedOutput:
-    """The destination for ``-o path`` (compressed by its extension), sharded if asked."""
+def open_output(
+    path: str | IO[bytes],
+    shards: int | None,
+    sep: bytes,
+    trim: bytes = b"",
+    settings: Compression = DEFAULT_COMPRESSION,
+) -> Output | ShardedOutput:
+    """The destination for ``-o path`` (compressed by its extension, as ``settings`` say),
+    sharded if asked."""
     if not isinstance(path, str):
         if shards is not None:
             raise ShufBigError("--shards needs -o PATTERN naming the shard files, not a file object")
         return Output(path, trim=trim)
     if shards is not None:
-        return ShardedOutput.from_pattern(path, shards, sep, trim)
-    return Output(path, None if path == "-" else compression_of(path), trim=trim)
+        return ShardedOutput.from_pattern(path, shards, sep, trim, settings)
+    return Output(path, None if path == "-" else compression_of(path), trim=trim, settings=settings)

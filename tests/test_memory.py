@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import subprocess
@@ -128,3 +129,22 @@ def test_peak_rss_of_process_tree_under_budget(
     assert out.stat().st_size == src.stat().st_size
     assert digest(out) == digest(src)
     assert not [p for p in os.listdir(tmp_path) if p.startswith("shuf-big-")]
+
+
+def test_compressed_blocks_in_flight_stay_under_the_budget(tmp_path: Path) -> None:
+    """Blocks compressed on two workers, their compressed copies, the encoders and the
+    records being ordered: tracemalloc's peak stays under --mem."""
+    mem = 8 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, 4 * mem, (1500, 2500))
+    out = tmp_path / "out.gz"
+    tracemalloc.start()
+    try:
+        run(resolve(str(src), str(out), seed=1, mem=mem, jobs=2, tmp_dirs=[str(tmp_path)]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"gzip, --mem 8M -j 2: traced peak {peak / MiB:.2f} MiB")
+    assert peak <= mem
+    (tmp_path / "out.txt").write_bytes(gzip.decompress(out.read_bytes()))
+    assert digest(tmp_path / "out.txt") == digest(src)
