@@ -13,8 +13,6 @@ same work when it is not installed.
 from __future__ import annotations
 
 import bz2
-import gzip
-import io
 import lzma
 import os
 import zlib
@@ -22,9 +20,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-from .errors import ShufBigError, describe
+from .errors import ShufBigError
 
 # File name endings and the compression formats they stand for.
 EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz", ".zst": "zstd", ".zstd": "zstd"}
@@ -306,42 +304,3 @@ class Compression:
 
 # Each format's default level, its own block size, one thread.
 DEFAULT_COMPRESSION = Compression()
-
-
-class Decompressed:
-    """A raw reader that decompresses ``handle``; corrupt data becomes a one-line error."""
-
-    def __init__(self, handle: BinaryIO, fmt: str, what: str) -> None:
-        self.what = what
-        self.fmt = fmt
-        self.errors: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, OSError)
-        self.stream: io.BufferedIOBase
-        if fmt == "gzip":
-            isal = isal_zlib()
-            if isal is not None:
-                from isal import igzip
-
-                self.stream = igzip.GzipFile(fileobj=handle, mode="rb")
-                self.errors = (*self.errors, isal.error)
-            else:
-                self.stream = gzip.GzipFile(fileobj=handle, mode="rb")
-        elif fmt == "bz2":
-            self.stream = bz2.BZ2File(handle, mode="rb")
-        elif fmt == "xz":
-            self.stream = lzma.LZMAFile(handle, mode="rb")  # noqa: SIM115 (closed by close())
-        elif fmt == "zstd":
-            zstandard = zstandard_module()
-            self.stream = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
-            self.errors = (*self.errors, zstandard.ZstdError)
-        else:
-            raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
-
-    def readinto(self, view: memoryview) -> int:
-        try:
-            return self.stream.readinto(view) or 0
-        except self.errors as err:
-            reason = describe(err) if isinstance(err, OSError) and err.errno else str(err)
-            raise ShufBigError(f"read error on {self.what}: not valid {self.fmt} data ({reason})") from None
-
-    def close(self) -> None:
-        self.stream.close()

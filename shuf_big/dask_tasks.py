@@ -21,11 +21,12 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 
 from . import core
-from .compression import Codec, Decompressed
+from .compression import Codec
 from .errors import ShufBigError
 from .inputs import split_header
 from .outputs import ShardedOutput
 from .plan import Plan
+from .readers import Decompressed
 from .records import Counter, LongRecord, PrefixedReader, RecordReader, parts_within, read_fully
 from .remote import AtomicFile, Limited, open_input
 

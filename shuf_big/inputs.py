@@ -22,9 +22,9 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 
 from . import core
-from .compression import FORMATS, MAGIC_BYTES, Decompressed, compression_of, sniff
+from .compression import FORMATS, MAGIC_BYTES, compression_of, sniff
 from .errors import CompressedInputWarning, ShufBigError, describe
-from .readers import CHUNK, FileObject, Paragraphs, Source, hand_out, name_of, peek
+from .readers import CHUNK, Decompressed, FileObject, Paragraphs, Source, hand_out, name_of, peek
 from .records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
@@ -100,7 +100,7 @@ def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.File
         handle.close()
         raise ShufBigError(f"cannot read '{path}': Is a directory")
     if fmt is not None:
-        return Decompressed(handle, fmt, what), handle, what, None
+        return Decompressed(handle, fmt, what, ahead=stat.S_ISREG(st.st_mode)), handle, what, None
     head, reader = peek(handle, st)
     looks = sniff(head)
     if stat.S_ISREG(st.st_mode):
