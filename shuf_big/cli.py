@@ -113,7 +113,7 @@ Exit status:
     type=int,
     default=None,
     metavar="N",
-    help="Compression level of a compressed -o: gzip 1-9 (default 2, ~12%% larger than gzip -6 and "
+    help="Compression level of a compressed -o: gzip 1-9 (default 2, ~12% larger than gzip -6 and "
     "many times faster), zstd 1-22 (default 3), bz2 1-9 (9), xz 0-9 (6).",
 )
 @click.option(

@@ -20,7 +20,7 @@ from .buckets import Bucket, BucketWriter
 from .errors import ShufBigError
 from .outputs import Sink
 from .plan import ORDER_BYTES_PER_RECORD
-from .progress import Phase, input_name, position
+from .progress import Phase, expected_size, input_name, position
 from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
 from .tempfiles import TempDirs
 from .workers import Context
@@ -49,7 +49,7 @@ class External:
                 bar.describe(input_name(raw))
                 bar.advance_to(position(raw, reading.bytes_read))
 
-            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), progress)
+            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size, raw), progress)
             del reader  # its read buffer is pass 2's memory now
         total = sum(b.nbytes for b in buckets)
         self.bucket_count = len(buckets)
@@ -58,20 +58,22 @@ class External:
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
             self._order_buckets(deque(buckets), dirs, out, bar)
 
-    def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
+    def _fanout_bits(self, first: Batch | LongRecord, size: int | None, raw: RawReader) -> int:
+        """Pass 1's fan-out, from the input's size, or for compressed inputs the size their
+        compression ratio so far foretells (a misestimate only costs splits or small buckets)."""
         plan = self.ctx.plan
         if plan.fanout_bits is not None:
-            bits = plan.fanout_bits
-        elif size is None:
-            bits = min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+            return plan.fanout_bits
+        expected = size if size is not None else expected_size(raw)
+        if expected is None:
+            return min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+        if isinstance(first, Batch) and len(first.ends):
+            avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
         else:
-            if isinstance(first, Batch) and len(first.ends):
-                avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
-            else:
-                avg = float(plan.read_buffer)
-            bits = plan.bucket_bits(size + ORDER_BYTES_PER_RECORD * size / avg)
+            avg = float(plan.read_buffer)
+        if size is not None:
             self.temp.check_space(int(size * (1 + 2.1 / avg)) + (1 << 20))
-        return bits
+        return plan.bucket_bits(expected + ORDER_BYTES_PER_RECORD * expected / avg)
 
     def _scatter(
         self,

@@ -251,6 +251,7 @@ class Inputs:
         self.current_what = self.what
         self.pending = b""
         self.tail = core.StreamFramer(self.sep)
+        self.given = 0  # bytes handed out (decompressed), against consumed() on disk
 
     def prime(self) -> None:
         """Open the first input (so its header is known before any output is written)."""
@@ -321,6 +322,7 @@ class Inputs:
             if got:
                 if len(self.paths) > 1:  # only the seams between inputs need the framing state
                     self.tail.feed(np.frombuffer(view[:got], dtype=np.uint8))
+                self.given += got
                 return got
             self.pending = self.tail.terminator() if len(self.paths) > 1 else b""
             self._close_current()
