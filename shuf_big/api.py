@@ -28,6 +28,7 @@ def shuffle(
     record_separator: str | bytes | None = None,
     header: int = 0,
     decompress: str | None = None,
+    compress_level: int | None = None,
     shards: int | None = None,
     aligned: bool = False,
     progress: bool = False,
@@ -87,6 +88,12 @@ def shuffle(
         the same records (they are dropped), else the run fails with nothing written.
     decompress : {"gzip", "bz2", "xz", "zstd"}, optional
         Decompress every input with this format, whatever its name (for stdin).
+    compress_level : int, optional
+        Compression level of compressed outputs: gzip 1-9 (default 2: about 12% larger
+        than ``gzip -6``, several times faster; 1-3 by ISA-L with the ``shuf-big[fast]``
+        extra), zstd 1-22 (default 3), bz2 1-9 (default 9), xz 0-9 (default 6).  An
+        error without a compressed output.  Outputs are written as independent blocks
+        compressed on all ``jobs`` (gzip members, zstd frames: one valid file).
     shards : int, optional
         Write this many files of near-equal record counts, named by the ``dst`` pattern.
     aligned : bool
@@ -157,6 +164,7 @@ def shuffle(
                 record_separator=record_separator,
                 header=header,
                 decompress=decompress,
+                compress_level=compress_level,
                 shards=shards,
                 aligned=aligned,
                 progress=progress,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .compression import compression_of
+from .compression import codec_for, compression_of
 from .dask_tasks import (
     BUCKET,
     RECORDS,
@@ -42,12 +42,13 @@ from .dask_tasks import (
 from .errors import ShufBigError, describe
 from .headers import Headers, split_header
 from .job import Job, Result
-from .outputs import Output, shard_names
+from .outputs import Output
 from .plan import MAX_FANOUT_BITS, MIN_MEM, Plan
 from .preflight import check_job
 from .progress import task_bar
 from .records import read_fully
 from .remote import expand_globs, is_url, open_input, url_to_fs
+from .shards import shard_names
 from .tempfiles import owner_tag, scratch_dir
 
 
@@ -292,7 +293,9 @@ class DaskEngine:
             counts = [int(rows[:, RECORDS].sum()) for rows in per_bucket]
             if sum(counts) != total:
                 raise ShufBigError("the inputs changed while being read")
-            compress = [compression_of(o if isinstance(o, str) else o.path) for o in outputs]
+            names = [o if isinstance(o, str) else o.path for o in outputs]
+            level = self.job.compress_level
+            compress = [codec_for(fmt, level) if (fmt := compression_of(name)) else None for name in names]
             pieces: list[list[str]] = [[] for _ in outputs]
             reduces = []
             for b, rows, (first, limits) in zip(buckets, per_bucket, piece_limits(counts, len(outputs)), strict=True):

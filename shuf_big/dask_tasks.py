@@ -21,13 +21,14 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 
 from . import core
-from .compression import Decompressed, make_encoder
+from .compression import Codec
 from .errors import RecordTooLarge, ShufBigError
 from .headers import split_header
-from .outputs import ShardedOutput
 from .plan import Plan
+from .readers import Decompressed
 from .records import Counter, LongRecord, PrefixedReader, RecordReader, parts_within, read_fully
 from .remote import AtomicFile, Limited, open_input
+from .shards import ShardedOutput
 
 # Index columns of a spill file's ranges, one row per (batch, bucket) with records.
 BUCKET, DATA_AT, DATA_LEN, GAPS_AT, GAPS_LEN, RECORDS, BASE = range(7)
@@ -303,7 +304,12 @@ def _group(
 
 
 def reduce_bucket(
-    rows: np.ndarray, spills: list[str], pieces: list[str], limits: list[int], compress: str | None, settings: Settings
+    rows: np.ndarray,
+    spills: list[str],
+    pieces: list[str],
+    limits: list[int],
+    compress: Codec | None,
+    settings: Settings,
 ) -> list[str]:
     """Stage 3: order one bucket's records by key into ``pieces`` (piece ``p`` ends after
     record ``limits[p]`` of the bucket); returns the piece URLs.
@@ -337,17 +343,17 @@ def copy_pieces(pieces: Iterable[str], write: Callable[[list[memoryview]], objec
                 write([memoryview(buffer)[:got]])
 
 
-def header_bytes(header: bytes, compress: str | None, empty: bool) -> bytes:
+def header_bytes(header: bytes, compress: Codec | None, empty: bool) -> bytes:
     """The header as written on top of an output (its own compressed stream if compressed)."""
     if compress is None:
         return header
     if not header and not empty:
         return b""
-    encoder = make_encoder(compress)
+    encoder = compress.encoder()
     return encoder.compress(memoryview(header)) + encoder.flush()
 
 
-def concat_output(url: str, header: bytes, pieces: list[str], compress: str | None) -> str:
+def concat_output(url: str, header: bytes, pieces: list[str], compress: Codec | None) -> str:
     """Stage 4: write ``header`` and ``pieces`` to a temporary file beside ``url``; returns
     its path (renamed into place by the driver once every output is complete)."""
     out = AtomicFile(url)

@@ -56,6 +56,7 @@ API_NAMES = {
     "--shards": "shards=",
     "--aligned": "aligned=True",
     "--decompress": "decompress=",
+    "--compress-level": "compress_level=",
     "--record-separator": "record_separator=",
     "--random-source": "random_source=",
     "--scheduler": "scheduler=",

@@ -19,7 +19,7 @@ from .buckets import Bucket, BucketWriter
 from .errors import ShufBigError
 from .outputs import Sink
 from .plan import ORDER_BYTES_PER_RECORD
-from .progress import Phase, input_name, position
+from .progress import Phase, expected_size, input_name, position
 from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
 from .signals import checkpoint
 from .tempfiles import TempDirs
@@ -50,7 +50,7 @@ class External:
                 bar.advance_to(position(raw, reading.bytes_read))
                 checkpoint("pass 1 started")
 
-            buckets = self._scatter(reader, "b", 0, lambda first: self._fanout_bits(first, size), progress)
+            buckets = self._scatter(reader, "b", 0, lambda first: self._fanout_bits(first, size, raw), progress)
             del reader  # its read buffer is pass 2's memory now
         checkpoint("pass 1 done")
         total = sum(b.nbytes for b in buckets)
@@ -60,7 +60,9 @@ class External:
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
             self._order_buckets(deque(buckets), out, bar)
 
-    def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
+    def _fanout_bits(self, first: Batch | LongRecord, size: int | None, raw: RawReader) -> int:
+        """Pass 1's fan-out, from the input's size, or for compressed inputs the size their
+        compression ratio so far foretells (a misestimate only costs splits or small buckets)."""
         plan = self.ctx.plan
         if isinstance(first, Batch) and len(first.ends):
             avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
@@ -70,9 +72,10 @@ class External:
         self.temp.check_space(None if size is None else int(size * (1 + 2.1 / avg)))
         if plan.fanout_bits is not None:
             return plan.fanout_bits
-        if size is None:
+        expected = size if size is not None else expected_size(raw)
+        if expected is None:
             return min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
-        return plan.bucket_bits(size + ORDER_BYTES_PER_RECORD * size / avg)
+        return plan.bucket_bits(expected + ORDER_BYTES_PER_RECORD * expected / avg)
 
     def _scatter(
         self,

@@ -21,17 +21,19 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from . import core
+from .compression import Compression
 from .errors import ShufBigError
 from .generated import BytesReader, RangeReader, echo_input
 from .inputs import Inputs
 from .job import Job, Result
 from .malloc import tune_for_budget
-from .outputs import Sink, open_output
+from .outputs import Sink
 from .plan import Plan
 from .preflight import check_job
 from .progress import Progress
 from .readers import Source
 from .records import read_fully
+from .shards import open_output
 from .shuffler import Shuffler
 from .sizes import format_size
 from .tempfiles import TempDirs, fd_fanout_bits
@@ -175,7 +177,8 @@ class GnuEngine:
         tune_for_budget(plan.mem)
         sep = job.sep.token
         data = echo_input(job.echo, sep) if job.echo is not None else None
-        out = open_output(job.outputs[0], None, sep)
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs)
+        out = open_output(job.outputs[0], None, sep, settings=compression)
         result = Result(seed=job.seed, path="generated", outputs=list(job.outputs))
         try:
             out.open()

@@ -24,10 +24,10 @@ from typing import BinaryIO, cast
 import numpy as np
 
 from . import core
-from .compression import FORMATS, MAGIC_BYTES, Decompressed, compression_of, sniff
+from .compression import FORMATS, MAGIC_BYTES, compression_of, sniff
 from .errors import CompressedInputWarning, ShufBigError, describe
 from .headers import Headers, split_header
-from .readers import FileObject, Mapper, Paragraphs, Sized, Source, hand_out, name_of, peek
+from .readers import Decompressed, FileObject, Mapper, Paragraphs, Sized, Source, hand_out, name_of, peek
 from .records import PrefixedReader, RawReader, read_fully
 
 NEWLINE = b"\n"
@@ -60,7 +60,7 @@ def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.File
         handle.close()
         raise ShufBigError(f"cannot read '{path}': Is a directory")
     if fmt is not None:
-        return Decompressed(handle, fmt, what), handle, what, None
+        return Decompressed(handle, fmt, what, ahead=stat.S_ISREG(st.st_mode)), handle, what, None
     head, reader = peek(handle, st)
     looks = sniff(head)
     if stat.S_ISREG(st.st_mode):
@@ -176,6 +176,7 @@ class Inputs:
         self.current_what = self.what
         self.pending = b""
         self.tail = core.StreamFramer(self.sep)
+        self.given = 0  # bytes handed out (decompressed), against consumed() on disk
         # Records counted as they pass (cheaply: see _feed), to say where a record or an
         # error is: records ended so far, and where each opened input's records start.
         self.counted = 0
@@ -295,6 +296,7 @@ class Inputs:
             got = self._read_current(view)
             if got:
                 self._feed(np.frombuffer(view[:got], dtype=np.uint8))
+                self.given += got
                 return got
             self.pending = self.tail.terminator() if len(self.paths) > 1 else b""
             self.counted += bool(self.pending)

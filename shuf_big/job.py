@@ -65,6 +65,7 @@ class Job:
     temp_dirs: tuple[str, ...]
     header: int = 0
     decompress: str | None = None
+    compress_level: int | None = None  # validated for every compressed output; None: each format's default
     shards: int | None = None
     aligned: bool = False
     head_count: int | None = None

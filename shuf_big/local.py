@@ -8,14 +8,15 @@ failure leaves every existing destination untouched.
 
 from __future__ import annotations
 
+from .compression import Compression
 from .errors import ShufBigError
 from .inputs import Inputs, count_in
 from .job import Job, Result
 from .malloc import tune_for_budget
-from .outputs import ShardedOutput, open_output
 from .plan import Plan
 from .preflight import check_job
 from .progress import Progress
+from .shards import ShardedOutput, open_output
 from .shuffler import Shuffler
 from .tempfiles import TempDirs, fd_fanout_bits
 
@@ -51,7 +52,8 @@ class LocalEngine:
             groups = [([path], list(job.origins[n : n + 1])) for n, path in enumerate(job.inputs)]
         else:
             groups = [(list(job.inputs), list(job.origins))]
-        outs = [open_output(path, job.shards, sep.token, sep.trim) for path in job.outputs]
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs)
+        outs = [open_output(path, job.shards, sep.token, sep.trim, compression) for path in job.outputs]
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []
         else:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from . import core
-from .compression import FORMATS
+from .compression import FORMATS, Codec, codec_for, compression_of
 from .errors import MemoryLimitWarning, ShufBigError, UsageError, describe
 from .job import Job, Separator
 from .memory import MemoryLimit, available_memory
@@ -181,6 +181,18 @@ def _warn_above(budget: int, limit: MemoryLimit) -> None:
         )
 
 
+def _codecs(outputs: Sequence[str | IO[bytes]], level: int | None) -> list[Codec]:
+    """The codec of each compressed output (a shard pattern's, by its name), at ``level``."""
+    codecs = [
+        codec_for(fmt, level, f"'{out}'")
+        for out in outputs
+        if isinstance(out, str) and out != "-" and (fmt := compression_of(out)) is not None
+    ]
+    if level is not None and not codecs:
+        raise ShufBigError("--compress-level needs a compressed output: -o NAME.gz, .bz2, .xz or .zst")
+    return codecs
+
+
 def _temp_dirs(tmp_dirs: Sequence[PathLike] | None) -> tuple[str, ...]:
     dirs = tuple(os.fspath(d) for d in tmp_dirs) if tmp_dirs else tuple(default_temp_dirs())
     for d in dirs:
@@ -201,6 +213,7 @@ def resolve(
     record_separator: str | bytes | None = None,
     header: int = 0,
     decompress: str | None = None,
+    compress_level: int | None = None,
     shards: int | None = None,
     aligned: bool = False,
     progress: bool = False,
@@ -222,9 +235,13 @@ def resolve(
         budget = parse_size(mem, limit.nbytes)
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
-    plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs, held_pieces=held_pieces)
     outputs = _paths(dst)
     check_repeats(outputs, aligned, (), 0)
+    outputs = outputs if aligned else outputs[-1:]
+    codecs = _codecs(outputs, compress_level)
+    plan = Plan.for_budget(
+        budget, jobs=default_jobs() if jobs is None else jobs, held_pieces=held_pieces, codecs=codecs
+    )
     check_conflicts(echo is not None, input_range is not None, random_source is not None, seed is not None, (), False)
     numbers = _range(input_range)
     spec = _seed(seed, random_source, head_count)
@@ -251,13 +268,14 @@ def resolve(
         origins = tuple(entry.origin for entry in listed)
     return Job(
         inputs=inputs,
-        outputs=outputs if aligned else outputs[-1:],
+        outputs=outputs,
         sep=Separator.of(zero_terminated, record_separator),
         spec=spec,
         plan=plan,
         temp_dirs=dirs,
         header=header,
         decompress=decompress,
+        compress_level=compress_level,
         shards=shards,
         aligned=aligned,
         head_count=head_count,

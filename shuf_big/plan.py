@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from . import core
+from .compression import Codec
 from .errors import ShufBigError
 from .sizes import format_size, size_option
 
@@ -50,6 +52,7 @@ class Plan:
     fd_fanout_bits: int = MAX_FANOUT_BITS
     jobs: int = 1
     fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
+    compress_block: int = 0  # bytes per independently compressed block of compressed outputs
 
     @classmethod
     def for_budget(
@@ -59,6 +62,7 @@ class Plan:
         fd_fanout_bits: int = MAX_FANOUT_BITS,
         fanout_bits: int | None = None,
         held_pieces: int = 0,
+        codecs: Sequence[Codec] = (),
     ) -> Plan:
         """``held_pieces``: output pieces a consumer holds outside the engine
         (:func:`shuf_big.iter_shuffled`'s queue), charged to the ordering budget."""
@@ -78,8 +82,12 @@ class Plan:
         # Ordering scratch: per worker a gather index (16 B per piece byte) and sort arrays
         # for one sub-bucket, and one built sub-bucket (about 2-4 pieces) per worker in flight.
         scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + ((jobs + 1) * 4 + held_pieces) * piece
+        # Compressed outputs (``codecs``: one per output file being written at a time): their
+        # blocks in flight on the workers, compressed copies and encoders, while records are written.
+        block = max((codec.block_for(mem) for codec in codecs), default=0)
+        scratch += sum(codec.memory(block, jobs) for codec in codecs)
         order_budget = max(mem - scratch, mem // 2)
-        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits)
+        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits, block)
 
     def with_fd_limit(self, fd_fanout_bits: int) -> Plan:
         """The same plan, its fan-out capped by the open-file limit the engine found."""

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from .compression import compression_of
 from .errors import ShufBigError, describe
 from .job import Job
-from .outputs import descriptor_of, shard_names
+from .outputs import descriptor_of
+from .shards import shard_names
 from .sizes import format_size
 
 

@@ -202,6 +202,19 @@ def position(raw: object, read: int) -> int:
     return read
 
 
+def expected_size(raw: object) -> int | None:
+    """What ``raw`` will give in all when only its size on disk is known (compressed
+    inputs): the bytes given so far, scaled by the share of the disk bytes consumed.  An
+    estimate, for planning only; None where nothing tells."""
+    raw = _unwrapped(raw)
+    consumed = getattr(raw, "consumed", None)
+    disk, given = getattr(raw, "disk_size", None), getattr(raw, "given", 0)
+    if consumed is None or not disk or not given:
+        return None
+    done = int(consumed())
+    return given * disk // done if done > 0 else None
+
+
 def _unwrapped(raw: object) -> object:
     return getattr(raw, "rest", raw)  # a probe put back in front of the input
 

@@ -1,25 +1,36 @@
 """Readers the inputs are built from: a plain file that must deliver its size, file objects
-given to the API, blank-line separated documents as records, and a peek at an input's
-first bytes (its compression's magic)."""
+given to the API, decompressed files (read ahead on a thread of their own), blank-line
+separated documents as records, and a peek at an input's first bytes (its compression's
+magic)."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 import itertools
+import lzma
 import os
+import queue
 import stat
+import threading
+import zlib
 from collections.abc import Callable, Sequence
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
-from .compression import MAGIC_BYTES
-from .errors import ShufBigError
+from .compression import FORMATS, MAGIC_BYTES, isal_zlib, zstandard_module
+from .errors import ShufBigError, describe
 from .records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Paragraph normalising and header splitting work in pieces this size: their int64
 # temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.
 CHUNK = 1 << 16
+
+# Decompressed input is read ahead by this many blocks of this size.
+AHEAD_BLOCK = 1 << 20
+AHEAD_DEPTH = 2
 
 # An input: a path ("-" is standard input) or a readable binary file object (the Python API).
 Source = str | IO[bytes]
@@ -166,3 +177,114 @@ def peek(handle: io.FileIO, st: os.stat_result) -> tuple[bytes, RawReader]:
     head = np.empty(MAGIC_BYTES, dtype=np.uint8)
     got = read_fully(handle, memoryview(head), "standard input" if handle.fileno() == 0 else "input")
     return head[:got].tobytes(), PrefixedReader(head[:got], handle)
+
+
+class Decompressed:
+    """A raw reader that decompresses ``handle``; corrupt data becomes a one-line error.
+
+    With ``ahead``, a thread of its own decompresses a few blocks ahead of the reader, so
+    decompression overlaps with what the engine does with the bytes (framing, scattering).
+    Only for regular files: a read from a stalled pipe could not be interrupted to close.
+    """
+
+    def __init__(self, handle: BinaryIO, fmt: str, what: str, ahead: bool = False) -> None:
+        self.what = what
+        self.fmt = fmt
+        self.ahead: ReadAhead | None = None
+        self.errors: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, OSError)
+        self.stream: io.BufferedIOBase
+        if fmt == "gzip":
+            isal = isal_zlib()
+            if isal is not None:
+                from isal import igzip
+
+                self.stream = igzip.GzipFile(fileobj=handle, mode="rb")
+                self.errors = (*self.errors, isal.error)
+            else:
+                self.stream = gzip.GzipFile(fileobj=handle, mode="rb")
+        elif fmt == "bz2":
+            self.stream = bz2.BZ2File(handle, mode="rb")
+        elif fmt == "xz":
+            self.stream = lzma.LZMAFile(handle, mode="rb")  # noqa: SIM115 (closed by close())
+        elif fmt == "zstd":
+            zstandard = zstandard_module()
+            self.stream = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+            self.errors = (*self.errors, zstandard.ZstdError)
+        else:
+            raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
+        if ahead:
+            self.ahead = ReadAhead(self._decompress)
+
+    def readinto(self, view: memoryview) -> int:
+        if self.ahead is not None:
+            return self.ahead.readinto(view)
+        return self._decompress(view)
+
+    def _decompress(self, view: memoryview) -> int:
+        try:
+            return self.stream.readinto(view) or 0
+        except self.errors as err:
+            reason = describe(err) if isinstance(err, OSError) and err.errno else str(err)
+            raise ShufBigError(f"read error on {self.what}: not valid {self.fmt} data ({reason})") from None
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead.close()
+        self.stream.close()
+
+
+class ReadAhead:
+    """Calls ``read`` on a thread of its own, up to :data:`AHEAD_DEPTH` blocks of
+    :data:`AHEAD_BLOCK` bytes ahead of :meth:`readinto`; its errors are raised in order."""
+
+    def __init__(self, read: Callable[[memoryview], int]) -> None:
+        self.read = read
+        self.ready: queue.Queue[memoryview | BaseException] = queue.Queue(AHEAD_DEPTH)
+        self.pending = memoryview(b"")
+        self.done = False
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="shuf-big-decompress", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            block = bytearray(AHEAD_BLOCK)
+            try:
+                got = self.read(memoryview(block))
+            except BaseException as err:  # handed to the reader, in order
+                self._put(err)
+                return
+            self._put(memoryview(block)[:got])
+            if not got:
+                return
+
+    def _put(self, item: memoryview | BaseException) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readinto(self, view: memoryview) -> int:
+        if not self.pending:
+            if self.done:
+                return 0
+            item = self.ready.get()
+            if isinstance(item, BaseException):
+                self.done = True
+                raise item
+            if not item:
+                self.done = True
+                return 0
+            self.pending = item
+        n = min(len(view), len(self.pending))
+        view[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+    def close(self) -> None:
+        """Stop the thread (it finishes the block it is decompressing) before the file closes."""
+        self.stopping.set()
+        self.thread.join()
+        self.pending = memoryview(b"")

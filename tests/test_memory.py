@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import subprocess
@@ -149,3 +150,22 @@ def test_iter_shuffled_holds_its_queue_within_the_budget(tmp_path: Path, lengths
     print(f"iter_shuffled {lengths}: traced peak {peak / MiB:.2f} MiB for mem='1M'")
     assert peak <= mem
     assert (acc % (1 << 128)).to_bytes(16, "little") == digest(src)
+
+
+def test_compressed_blocks_in_flight_stay_under_the_budget(tmp_path: Path) -> None:
+    """Blocks compressed on two workers, their compressed copies, the encoders and the
+    records being ordered: tracemalloc's peak stays under --mem."""
+    mem = 8 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, 4 * mem, (1500, 2500))
+    out = tmp_path / "out.gz"
+    tracemalloc.start()
+    try:
+        run(resolve(str(src), str(out), seed=1, mem=mem, jobs=2, tmp_dirs=[str(tmp_path)]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"gzip, --mem 8M -j 2: traced peak {peak / MiB:.2f} MiB")
+    assert peak <= mem
+    (tmp_path / "out.txt").write_bytes(gzip.decompress(out.read_bytes()))
+    assert digest(tmp_path / "out.txt") == digest(src)
