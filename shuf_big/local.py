@@ -45,7 +45,7 @@ class LocalEngine:
         tune_for_budget(plan.mem)
         sep = job.sep
         groups = [[path] for path in job.inputs] if job.aligned else [list(job.inputs)]
-        compression = Compression(job.compress_level, plan.compress_block, plan.jobs)
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
         outs = [open_output(path, job.shards, sep.token, sep.trim, compression) for path in job.outputs]
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []
