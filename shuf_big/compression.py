@@ -1,10 +1,11 @@
 """Compression formats: chosen by file name or ``--decompress``; outputs compressed in
 independent blocks on all workers, inputs decompressed as streams.
 
-gzip members, bzip2 and xz streams and zstd frames each concatenate into one valid file
-(``gzip -dc``, ``zstd -dc`` and Python's readers decode the whole series), so an output is
-cut into blocks of a few MiB that worker threads compress at once and the writer appends
-in order: the same bytes after decompression as one stream, at the speed of all cores.
+gzip members, bzip2 streams and zstd frames each concatenate into one valid file (``gzip
+-dc``, ``zstd -dc`` and Python's readers decode the whole series), so an output is cut into
+blocks of a few MiB that worker threads compress at once and the writer appends in order:
+the same bytes after decompression as one stream, at the speed of all cores.  xz stays one
+stream on one thread: its strength is matches far back, which blocks would cut off.
 With the ``fast`` extra (the ``isal`` package, ISA-L) gzip levels 1-3 are compressed and
 gzip inputs decompressed several times faster than by the stdlib's zlib, which does the
 same work when it is not installed.
@@ -32,16 +33,23 @@ FORMATS = ("gzip", "bz2", "xz", "zstd")
 
 # (lowest, highest, default) level of each format.  gzip's default 2 writes about 12% more
 # than ``gzip -6`` (measured on the docs and sentences corpora: 11-13% by ISA-L, 13-14% by
-# zlib) at 3-15 times its speed; the others are their command-line tools' defaults.
-LEVELS = {"gzip": (1, 9, 2), "bz2": (1, 9, 9), "xz": (0, 9, 6), "zstd": (1, 22, 3)}
+# zlib) at 3-15 times its speed; zstd's default 1 writes 9% more than ``gzip -6`` (level 3:
+# 10% less) at 2.7x level 3's speed; bzip2's and xz's are their command-line tools' defaults.
+LEVELS = {"gzip": (1, 9, 2), "bz2": (1, 9, 9), "xz": (0, 9, 6), "zstd": (1, 22, 1)}
 # gzip levels ISA-L compresses when it is installed (its own levels 1-3: sizes within a few
 # percent of zlib's at the same level); zlib compresses levels 4-9.
 ISAL_LEVELS = range(1, 4)
-# The block each format would like: deflate looks back 32 KiB, so 1 MiB loses nothing; zstd
-# and xz find matches further back (zstd level 3: 1.5% larger than one stream at 4 MiB,
-# 7% at 1 MiB).
-BLOCKS = {"gzip": 1 << 20, "bz2": 1 << 20, "xz": 4 << 20, "zstd": 4 << 20}
+# The block each format would like: deflate looks back 32 KiB, so 1 MiB loses nothing;
+# zstd from level 2 finds matches further back (level 3: 1.5% larger than one stream at
+# 4 MiB, 7% at 1 MiB; level 1: 0.3%).  For xz, its presets' dictionary (4 MiB blocks
+# would cost 37-65% in size on the docs and sentences corpora).
+BLOCKS = {"gzip": 1 << 20, "bz2": 1 << 20, "zstd": 4 << 20}
+XZ_DICTIONARIES = [1 << 18, 1 << 20, 2 << 20, 4 << 20, 4 << 20, 8 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20]
 MIN_BLOCK = 64 << 10
+# Blocks queued for the workers: up to this share of the budget and this many bytes, so
+# they keep compressing while the engine loads its next group of records.
+QUEUE_SHARE = 32
+MAX_QUEUE = 8 << 20
 
 # How many first bytes :func:`sniff` looks at.
 MAGIC_BYTES = 10
@@ -109,33 +117,35 @@ class Codec:
     level: int
     isal: bool = False  # gzip by ISA-L (the ``fast`` extra)
 
+    @property
+    def in_blocks(self) -> bool:
+        """Whether outputs are compressed in independent blocks (all but xz)."""
+        return self.fmt != "xz"
+
     def compress(self, data: memoryview) -> bytes:
-        """``data`` as one self-contained gzip member, bzip2 or xz stream, or zstd frame.
+        """``data`` as one self-contained gzip member, bzip2 stream or zstd frame.
 
         Runs on worker threads: every codec here releases the GIL while it compresses.
         """
-        if self.fmt == "gzip":
-            encoder = self.encoder()
-            return encoder.compress(data) + encoder.flush()
         if self.fmt == "zstd":  # one-shot: the encoder's tables are sized to the block
             zstd = zstandard_module("compression").ZstdCompressor(level=self.level, write_content_size=False)
             return zstd.compress(data)
         if self.fmt == "bz2":
             return bz2.compress(data, self.level)
-        # An xz block never looks back further than itself: a dictionary of its size keeps
-        # the encoder's memory to ~11x the block whatever the preset (preset 9 alone: 674 MiB).
-        dict_size = max(min(len(data), 64 << 20), 4096)
-        return lzma.compress(data, format=lzma.FORMAT_XZ, filters=_xz_filters(self.level, dict_size))
+        encoder = self.encoder()
+        return encoder.compress(data) + encoder.flush()
 
-    def encoder(self) -> Encoder:
-        """A streaming compressor (one output stream of any length; the Dask engine's pieces)."""
+    def encoder(self, dictionary: int = 0) -> Encoder:
+        """A streaming compressor: one stream of any length (xz's outputs, the Dask engine's
+        pieces); an xz ``dictionary`` smaller than its preset's keeps it in the budget."""
         if self.fmt == "gzip":
             module = isal_zlib() if self.isal else None
             return (module or zlib).compressobj(self.level, zlib.DEFLATED, 31)
         if self.fmt == "bz2":
             return bz2.BZ2Compressor(self.level)
         if self.fmt == "xz":
-            return lzma.LZMACompressor(lzma.FORMAT_XZ, preset=self.level)
+            filters = [{"id": lzma.FILTER_LZMA2, "preset": self.level, "dict_size": dictionary or self.block}]
+            return lzma.LZMACompressor(lzma.FORMAT_XZ, filters=filters)
         # No content size in the frame header: a reader that stops after one frame when it
         # knows the size (python-zstandard's ``decompress``) fails instead of truncating.
         zstandard = zstandard_module("compression")
@@ -143,33 +153,40 @@ class Codec:
 
     @property
     def block(self) -> int:
-        """The block size this codec would like (zstd's strong levels take ~18 MiB of tables
-        per 1 MiB block and thread: they get 1 MiB)."""
-        return 1 << 20 if self.fmt == "zstd" and self.level > 9 else BLOCKS[self.fmt]
+        """The block size this codec would like (zstd's level 1 gains nothing from more than
+        1 MiB, its strong levels take ~18 MiB of tables per 1 MiB block and thread); xz's
+        dictionary."""
+        if self.fmt == "xz":
+            return XZ_DICTIONARIES[self.level]
+        return 1 << 20 if self.fmt == "zstd" and not 2 <= self.level <= 9 else BLOCKS[self.fmt]
 
     def block_for(self, mem: int) -> int:
         """The block size within a budget of ``mem`` bytes: :attr:`block`, less for small budgets."""
         return max(min(self.block, mem // 32), MIN_BLOCK)
 
-    def memory(self, block: int, jobs: int) -> int:
-        """Bytes compressing ``block``-sized blocks on ``jobs`` threads holds at most: the
-        blocks in flight, their compressed copies, and each thread's encoder state."""
-        inflight = jobs + 1 if jobs > 1 else 1
-        buffers = (inflight + 1) * block + inflight * (block + block // 8)
+    def memory(self, block: int, jobs: int, depth: int) -> int:
+        """Bytes compressing ``block``-sized blocks on ``jobs`` threads, ``depth`` in flight,
+        holds at most: those blocks, their compressed copies, the one being filled and each
+        thread's encoder state.  xz: its one encoder, ~12x its dictionary ``block``."""
+        if self.fmt == "xz":
+            return 12 * block + (1 << 20)
+        buffers = (depth + 1) * block + depth * (block + block // 8)
         if self.fmt == "gzip":
             state = 1 << 20  # zlib ~270 KiB, ISA-L level 3 ~1 MiB
         elif self.fmt == "bz2":
             state = 8 << 20  # bzip2 -9: 400 KiB + 8 x 900 KiB
-        elif self.fmt == "xz":
-            state = 12 * block
         else:  # zstd sizes its tables to the block: ~1.3 MiB at level 3, ~18 MiB at 19-22 for 1 MiB
             params = zstandard_module("compression").ZstdCompressionParameters.from_level(self.level, source_size=block)
             state = params.estimated_compression_context_size()
-        return buffers + min(jobs, inflight) * state
+        return buffers + min(jobs, depth) * state
 
 
-def _xz_filters(level: int, dict_size: int) -> list[dict[str, int]]:
-    return [{"id": lzma.FILTER_LZMA2, "preset": level, "dict_size": dict_size}]
+def depth_for(block: int, jobs: int, mem: int) -> int:
+    """Blocks in flight: one per worker and one more, or more while they take at most
+    ``1/QUEUE_SHARE`` of the budget (and :data:`MAX_QUEUE`); one without workers."""
+    if jobs < 2:
+        return 1
+    return max(jobs + 1, min(mem // QUEUE_SHARE, MAX_QUEUE) // max(block, 1))
 
 
 def codec_for(fmt: str, level: int | None = None, what: str = "") -> Codec:
@@ -192,15 +209,16 @@ class BlockPipeline:
     """Compresses blocks on ``jobs`` threads (inline with one) and hands each result, in the
     order the blocks came, to the function that writes it.
 
-    At most ``jobs + 1`` blocks are in flight, and their buffers are reused, so the memory
-    held is what :meth:`Codec.memory` counts.  Several outputs (the shards of one run) may
-    share a pipeline: each output's blocks still reach it in order.
+    At most ``depth`` blocks are in flight, and their buffers are reused, so the memory held
+    is what :meth:`Codec.memory` counts.  Several outputs (the shards of one run) may share a
+    pipeline: each output's blocks still reach it in order.
     """
 
-    def __init__(self, codec: Codec, block: int, jobs: int) -> None:
+    def __init__(self, codec: Codec, block: int, jobs: int, depth: int) -> None:
         self.codec = codec
         self.block = block
         self.jobs = jobs
+        self.depth = depth
         self.pool: ThreadPoolExecutor | None = None
         self.pending: deque[tuple[Future[bytes], bytearray, Callable[[bytes], object]]] = deque()
         self.free: list[bytearray] = []
@@ -218,7 +236,7 @@ class BlockPipeline:
             return
         if self.pool is None:
             self.pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="shuf-big-compress")
-        while len(self.pending) > self.jobs:
+        while len(self.pending) >= self.depth:
             self._write_oldest()
         self.pending.append((self.pool.submit(self.codec.compress, memoryview(buffer)[:size]), buffer, write))
 
@@ -247,7 +265,8 @@ class BlockPipeline:
 
 class Blocks:
     """One output's bytes cut into blocks for a (maybe shared) :class:`BlockPipeline`;
-    ``write`` gets the compressed blocks, in order."""
+    ``write`` gets the compressed blocks, in order.  An xz output is one stream instead,
+    compressed as it comes with a dictionary of the pipeline's block size."""
 
     def __init__(self, pipeline: BlockPipeline, write: Callable[[list[memoryview]], object]) -> None:
         self.pipeline = pipeline
@@ -255,9 +274,14 @@ class Blocks:
         self.block: bytearray | None = None  # the block being filled
         self.fill = 0
         self.count = 0  # blocks handed to the pipeline
+        codec = pipeline.codec
+        self.stream = None if codec.in_blocks else codec.encoder(pipeline.block)
 
     def write(self, parts: list[memoryview]) -> None:
         """Copy ``parts`` into blocks, handing every full one to the compressing threads."""
+        if self.stream is not None:
+            self.write_out([memoryview(self.stream.compress(part)) for part in parts])
+            return
         for part in parts:
             at = 0
             while at < len(part):
@@ -272,6 +296,9 @@ class Blocks:
 
     def finish(self) -> None:
         """Hand over the last block; an empty output still gets one (empty) member or frame."""
+        if self.stream is not None:
+            self.write_out([memoryview(self.stream.flush())])
+            return
         if self.fill or not self.count:
             self._submit()
 
@@ -289,17 +316,19 @@ class Blocks:
 @dataclass(frozen=True)
 class Compression:
     """How compressed outputs are written: the level asked for (None: each format's
-    default), the block size (0: the format's own) and the threads compressing blocks."""
+    default), the block size (0: the format's own), the threads compressing blocks and
+    how many blocks may be in flight (0: one more than the threads)."""
 
     level: int | None = None
     block: int = 0
     jobs: int = 1
+    depth: int = 0
 
     def codec(self, fmt: str, what: str = "") -> Codec:
         return codec_for(fmt, self.level, what)
 
     def pipeline(self, codec: Codec) -> BlockPipeline:
-        return BlockPipeline(codec, self.block or codec.block, self.jobs)
+        return BlockPipeline(codec, self.block or codec.block, self.jobs, self.depth or self.jobs + 1)
 
 
 # Each format's default level, its own block size, one thread.

@@ -177,7 +177,7 @@ class GnuEngine:
         tune_for_budget(plan.mem)
         sep = job.sep.token
         data = echo_input(job.echo, sep) if job.echo is not None else None
-        compression = Compression(job.compress_level, plan.compress_block, plan.jobs)
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
         out = open_output(job.outputs[0], None, sep, settings=compression)
         result = Result(seed=job.seed, path="generated", outputs=list(job.outputs))
         try:

@@ -163,8 +163,10 @@ class Inputs:
         """Bytes of the inputs read from disk so far (compressed bytes for compressed ones)."""
         done = self.finished_bytes
         if self.handle is not None:
+            current = self.current.raw if isinstance(self.current, Paragraphs) else self.current
+            ahead = current.position() if isinstance(current, Decompressed) else None
             with contextlib.suppress(OSError, ValueError):
-                done += self.handle.tell() - self.opened_at
+                done += (self.handle.tell() if ahead is None else ahead) - self.opened_at
         return done
 
     def _reset(self) -> None:

@@ -52,7 +52,7 @@ class LocalEngine:
             groups = [([path], list(job.origins[n : n + 1])) for n, path in enumerate(job.inputs)]
         else:
             groups = [(list(job.inputs), list(job.origins))]
-        compression = Compression(job.compress_level, plan.compress_block, plan.jobs)
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
         outs = [open_output(path, job.shards, sep.token, sep.trim, compression) for path in job.outputs]
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from . import core
-from .compression import Codec
+from .compression import Codec, depth_for
 from .errors import ShufBigError
 from .sizes import format_size, size_option
 
@@ -53,6 +53,7 @@ class Plan:
     jobs: int = 1
     fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
     compress_block: int = 0  # bytes per independently compressed block of compressed outputs
+    compress_depth: int = 1  # such blocks in flight on the workers
 
     @classmethod
     def for_budget(
@@ -85,9 +86,10 @@ class Plan:
         # Compressed outputs (``codecs``: one per output file being written at a time): their
         # blocks in flight on the workers, compressed copies and encoders, while records are written.
         block = max((codec.block_for(mem) for codec in codecs), default=0)
-        scratch += sum(codec.memory(block, jobs) for codec in codecs)
+        depth = depth_for(block, jobs, mem)
+        scratch += sum(codec.memory(block, jobs, depth) for codec in codecs)
         order_budget = max(mem - scratch, mem // 2)
-        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits, block)
+        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits, block, depth)
 
     def with_fd_limit(self, fd_fanout_bits: int) -> Plan:
         """The same plan, its fan-out capped by the open-file limit the engine found."""

@@ -31,6 +31,9 @@ CHUNK = 1 << 16
 # Decompressed input is read ahead by this many blocks of this size.
 AHEAD_BLOCK = 1 << 20
 AHEAD_DEPTH = 2
+# A block is filled this much at a time: a codec that meets corrupt data drops what it
+# decoded in that call (ISA-L's gzip reader decodes all it can before raising).
+DECOMPRESS_PIECE = 1 << 16
 
 # An input: a path ("-" is standard input) or a readable binary file object (the Python API).
 Source = str | IO[bytes]
@@ -191,6 +194,7 @@ class Decompressed:
         self.what = what
         self.fmt = fmt
         self.ahead: ReadAhead | None = None
+        self.failed: ShufBigError | None = None  # raised on the read after the good bytes
         self.errors: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, OSError)
         self.stream: io.BufferedIOBase
         if fmt == "gzip":
@@ -213,7 +217,13 @@ class Decompressed:
         else:
             raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
         if ahead:
-            self.ahead = ReadAhead(self._decompress)
+            self.ahead = ReadAhead(self._decompress, handle.tell)
+
+    def position(self) -> int | None:
+        """Where in the compressed file the bytes handed out so far end (None without
+        read-ahead: the file's own position says it).  The decompressing thread's
+        position would run ahead by a varying amount, and plans made from it would vary."""
+        return self.ahead.position if self.ahead is not None else None
 
     def readinto(self, view: memoryview) -> int:
         if self.ahead is not None:
@@ -221,11 +231,23 @@ class Decompressed:
         return self._decompress(view)
 
     def _decompress(self, view: memoryview) -> int:
+        """Fill ``view`` a piece at a time (``readinto1``), so that the records before
+        corrupt data are handed out before its error (one large read would drop them)."""
+        if self.failed is not None:
+            raise self.failed
+        got = 0
         try:
-            return self.stream.readinto(view) or 0
+            while got < len(view):
+                n = self.stream.readinto1(view[got : got + DECOMPRESS_PIECE])
+                if not n:
+                    break
+                got += n
         except self.errors as err:
             reason = describe(err) if isinstance(err, OSError) and err.errno else str(err)
-            raise ShufBigError(f"read error on {self.what}: not valid {self.fmt} data ({reason})") from None
+            self.failed = ShufBigError(f"read error on {self.what}: not valid {self.fmt} data ({reason})")
+            if not got:
+                raise self.failed from None
+        return got
 
     def close(self) -> None:
         if self.ahead is not None:
@@ -237,9 +259,11 @@ class ReadAhead:
     """Calls ``read`` on a thread of its own, up to :data:`AHEAD_DEPTH` blocks of
     :data:`AHEAD_BLOCK` bytes ahead of :meth:`readinto`; its errors are raised in order."""
 
-    def __init__(self, read: Callable[[memoryview], int]) -> None:
+    def __init__(self, read: Callable[[memoryview], int], where: Callable[[], int]) -> None:
         self.read = read
-        self.ready: queue.Queue[memoryview | BaseException] = queue.Queue(AHEAD_DEPTH)
+        self.where = where  # the compressed file's position
+        self.position = where()  # ... where the blocks handed out so far end
+        self.ready: queue.Queue[tuple[memoryview, int] | BaseException] = queue.Queue(AHEAD_DEPTH)
         self.pending = memoryview(b"")
         self.done = False
         self.stopping = threading.Event()
@@ -254,11 +278,11 @@ class ReadAhead:
             except BaseException as err:  # handed to the reader, in order
                 self._put(err)
                 return
-            self._put(memoryview(block)[:got])
+            self._put((memoryview(block)[:got], self.where()))
             if not got:
                 return
 
-    def _put(self, item: memoryview | BaseException) -> None:
+    def _put(self, item: tuple[memoryview, int] | BaseException) -> None:
         while not self.stopping.is_set():
             try:
                 self.ready.put(item, timeout=0.1)
@@ -274,10 +298,11 @@ class ReadAhead:
             if isinstance(item, BaseException):
                 self.done = True
                 raise item
-            if not item:
+            block, self.position = item
+            if not block:
                 self.done = True
                 return 0
-            self.pending = item
+            self.pending = block
         n = min(len(view), len(self.pending))
         view[:n] = self.pending[:n]
         self.pending = self.pending[n:]
