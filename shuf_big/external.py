@@ -19,7 +19,6 @@ from . import core
 from .buckets import Bucket, BucketWriter
 from .errors import ShufBigError
 from .outputs import Sink
-from .plan import ORDER_BYTES_PER_RECORD
 from .progress import Phase, input_name, position
 from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
 from .tempfiles import TempDirs
@@ -69,7 +68,7 @@ class External:
                 avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
             else:
                 avg = float(plan.read_buffer)
-            bits = plan.bucket_bits(size + ORDER_BYTES_PER_RECORD * size / avg)
+            bits = plan.bucket_bits(plan.order_need(size, int(size / avg)))
             self.temp.check_space(int(size * (1 + 2.1 / avg)) + (1 << 20))
         return bits
 
@@ -136,7 +135,7 @@ class External:
         plan = self.ctx.plan
         while queue:
             first = queue.popleft()
-            if plan.order_need(first.nbytes, first.nrecords) > plan.order_budget:
+            if plan.order_need(first.nbytes, first.nrecords, partition=False) > plan.order_budget:
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
                 else:
@@ -187,7 +186,7 @@ class External:
         else:
             for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
                 future.result()
-        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece)
+        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, self.ctx.plan.partition(nbytes, nrecords))
 
     def _copy_file(self, bucket: Bucket, out: Sink, bar: Phase) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
