@@ -300,7 +300,7 @@ def _group(
     np.cumsum(lens, out=bounds[1:])
     data = np.concatenate(datas) if datas else np.empty(0, dtype=np.uint8)
     all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
-    return core.GroupOrder(data, bounds, all_keys, plan.piece)
+    return core.GroupOrder(data, bounds, all_keys, plan.piece, plan.partition(len(data), len(all_keys)))
 
 
 def reduce_bucket(
@@ -318,7 +318,7 @@ def reduce_bucket(
     read once per sub-range of its next key bits, keeping one sub-range at a time.
     """
     plan = Plan.for_budget(settings.mem)
-    need = plan.order_need(int(rows[:, DATA_LEN].sum()), int(rows[:, RECORDS].sum()))
+    need = plan.order_need(int(rows[:, DATA_LEN].sum()), int(rows[:, RECORDS].sum()), partition=False)
     bits = plan.bucket_bits(need) if need > plan.order_budget else 0
     bits = min(bits, 16, 64 - settings.fanout_bits)
     sink = ShardedOutput([AtomicFile(url, compress) for url in pieces], settings.sep, limits)

@@ -18,7 +18,6 @@ from . import core
 from .buckets import Bucket, BucketWriter
 from .errors import ShufBigError
 from .outputs import Sink
-from .plan import ORDER_BYTES_PER_RECORD
 from .progress import Phase, expected_size, input_name, position
 from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
 from .signals import checkpoint
@@ -75,7 +74,7 @@ class External:
         expected = size if size is not None else expected_size(raw)
         if expected is None:
             return min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
-        return plan.bucket_bits(expected + ORDER_BYTES_PER_RECORD * expected / avg)
+        return plan.bucket_bits(plan.order_need(expected, int(expected / avg)))
 
     def _scatter(
         self,
@@ -140,7 +139,7 @@ class External:
         plan = self.ctx.plan
         while queue:
             first = queue.popleft()
-            if plan.order_need(first.nbytes, first.nrecords) > plan.order_budget:
+            if plan.order_need(first.nbytes, first.nrecords, partition=False) > plan.order_budget:
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
                 else:
@@ -190,7 +189,7 @@ class External:
         else:
             for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
                 future.result()
-        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece)
+        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, self.ctx.plan.partition(nbytes, nrecords))
 
     def _copy_file(self, bucket: Bucket, out: Sink, bar: Phase) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""

@@ -50,7 +50,7 @@ def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink) -> Non
         keys[lo:hi] = core.draw_keys(ctx.spec, np.arange(lo, hi, dtype=np.int64))
 
     ctx.workers.map(draw, range(0, nrecords, KEY_RANGE))
-    group = core.GroupOrder(data, bounds, keys, ctx.plan.piece)
+    group = core.GroupOrder(data, bounds, keys, ctx.plan.piece, ctx.plan.partition(len(data), nrecords))
     out.expect(len(group.keys))
     with ctx.bar("shuffling", writes=len(data)) as bar:
         ctx.workers.emit(group, out, bar)
@@ -85,7 +85,7 @@ def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> tupl
                 selection.offer(record, ends, core.draw_keys(ctx.spec, np.array([item.index])))
             else:
                 selection.offer(item.data, item.ends, core.draw_keys(ctx.spec, item.indices))
-            if plan.order_need(selection.nbytes, selection.count) > plan.order_budget:
+            if plan.order_need(selection.nbytes, selection.count, partition=False) > plan.order_budget:
                 raise ShufBigError(
                     f"-n {count} keeps more lines than fit in --mem {format_size(plan.mem)}: "
                     "raise --mem, or pipe the whole shuffle to head"

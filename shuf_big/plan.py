@@ -20,6 +20,11 @@ MIN_MEM = 16 * 1024
 # Bytes of numpy arrays per record while a group is ordered in memory (offsets, keys,
 # sub-bucket order and temporaries); measured with tracemalloc, see tests/test_memory.py.
 ORDER_BYTES_PER_RECORD = 48
+# The same when short records are first partitioned by sub-bucket (which also takes a
+# second copy of the bytes): offsets, keys, ids, moved keys and lengths; and per record
+# of a block being moved (core.BLOCK_RECORDS at most), its temporaries.
+PARTITION_BYTES_PER_RECORD = 32
+BLOCK_BYTES_PER_RECORD = 64
 # Bytes of arrays per record while a batch is scattered in pass 1.
 SCATTER_BYTES_PER_RECORD = 96
 # A bucket is planned to fill this share of the ordering budget, so random size
@@ -102,8 +107,15 @@ class Plan:
         per_batch = max(self.max_records // MIN_RECORDS_PER_WRITE, 2).bit_length() - 1
         return max(min(self.fd_fanout_bits, max(per_batch, 2)), 1)
 
-    def order_need(self, nbytes: int, nrecords: int) -> int:
-        """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory."""
+    def order_need(self, nbytes: int, nrecords: int, partition: bool | None = None) -> int:
+        """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory:
+        partitioned by sub-bucket first (the default for short records, see
+        :func:`shuf_big.core.partitions`) or not."""
+        if partition is None:
+            partition = core.partitions(nbytes, nrecords)
+        if partition:
+            block = BLOCK_BYTES_PER_RECORD * min(nrecords, core.BLOCK_RECORDS)
+            return 2 * nbytes + PARTITION_BYTES_PER_RECORD * nrecords + block
         return nbytes + ORDER_BYTES_PER_RECORD * nrecords
 
     def record_limit(self) -> int:
@@ -143,6 +155,11 @@ class Plan:
             f"{which} is {size} bytes ({format_size(size)}), larger than the memory budget "
             f"({format_size(self.mem)}): rerun with --mem {need} or more"
         )
+
+    def partition(self, nbytes: int, nrecords: int) -> bool:
+        """Whether to partition a group by sub-bucket before ordering it: its records are
+        short, and the second copy of their bytes fits the budget."""
+        return core.partitions(nbytes, nrecords) and self.order_need(nbytes, nrecords, True) <= self.order_budget
 
     def bucket_bits(self, need: float, at_least: float = 2) -> int:
         """Bucket-count bits so that each bucket of data needing ``need`` bytes to order

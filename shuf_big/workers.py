@@ -85,8 +85,10 @@ class Workers:
         """Write a group's sub-buckets in order; with workers, build the next ones meanwhile.
 
         At most ``jobs`` sub-buckets are built ahead of the one being written, so the
-        memory in flight is bounded (counted in the plan's scratch).
+        memory in flight is bounded (counted in the plan's scratch).  A partitioned group
+        is first partitioned on all workers.
         """
+        group.prepare(self.map, self.jobs)
         if self.pool is None:
             for b in range(group.count):
                 progress.update(out.write(group.parts(b), group.records(b)))

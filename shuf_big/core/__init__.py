@@ -18,9 +18,11 @@ is split by its next key bits, the same way, with no new randomness, so the orde
 unchanged.
 
 Pass 2 loads a group of whole buckets, cuts it by leading key bits into cache-sized
-sub-buckets (about 32 K records each), orders each sub-bucket by key and writes the
-sub-buckets in turn: short records gathered into new buffers, long ones written
-straight from the loaded bytes (``order``, ``gather``).
+sub-buckets (about 32 K records each), orders each sub-bucket by key (two 16-bit radix
+passes) and writes the sub-buckets in turn.  Short records are first moved so that each
+sub-bucket's bytes lie together, a cache-sized block at a time, then gathered in key
+order within that sub-bucket; long ones are written straight from the loaded bytes
+(``order``, ``gather``).
 
 The other modes are read off the same order:
 
@@ -55,7 +57,7 @@ from .framing import (
 from .gather import MIN_RECORDS_PER_LENGTH_CLASS, SLICE_COPY_MIN_AVERAGE, gather_into, ordered_parts, segments
 from .head import SmallestKeys, enumerate_smallest_keys, walk_smallest_keys
 from .keys import MASK64, KeySpec, draw_below, draw_keys, invert_keys, repeat_spec
-from .order import SUB_BUCKET_RECORDS, GroupOrder, key_order, order_group, sub_bucket_ids
+from .order import BLOCK_RECORDS, SUB_BUCKET_RECORDS, GroupOrder, order_group, partitions, radix_order, sub_bucket_ids
 from .scatter import (
     GAP_ESCAPE,
     GapDecoder,
@@ -69,6 +71,7 @@ from .scatter import (
 )
 
 __all__ = [
+    "BLOCK_RECORDS",
     "GAP_ESCAPE",
     "MASK64",
     "MIN_RECORDS_PER_LENGTH_CLASS",
@@ -97,11 +100,12 @@ __all__ = [
     "frame_into",
     "gather_into",
     "invert_keys",
-    "key_order",
     "last_end",
     "order_group",
     "ordered_parts",
     "partition",
+    "partitions",
+    "radix_order",
     "repeat_spec",
     "scatter",
     "segments",

@@ -69,7 +69,7 @@ def gather_into(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: 
         lens = lengths[i:j]
         dst = np.cumsum(lens)
         dst -= lens
-        _gather_windows(out[offset : offset + size], data, starts[i:j], lens, dst)
+        _gather_windows(out[offset : offset + size], data, starts[i:j], lens, dst, piece)
 
 
 def _long_run(size: int, count: int) -> bool:
@@ -107,7 +107,9 @@ def ordered_parts(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pie
 _FEW = 64
 
 
-def _gather_windows(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens: np.ndarray, dst: np.ndarray) -> None:
+def _gather_windows(
+    out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens: np.ndarray, dst: np.ndarray, piece: int
+) -> None:
     """Move short records with one fancy-indexed copy of ``width`` bytes each.
 
     ``dst`` ascends, and numpy assigns a 1-d fancy index in order, so each record's
@@ -120,24 +122,86 @@ def _gather_windows(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens:
     n = len(lens)
     if n == 0:
         return
-    width = min(int(lens.max()), max(4 * len(out) // n, 8))
+    width = window_width(int(lens.max()), len(out), n)
     fits = (lens <= width) & (starts <= len(data) - width) & (dst <= len(out) - width)
     if fits.all():
-        _fixed_width(out, width)[dst] = _fixed_width(data, width)[starts]
+        copy_windows(out, data, starts, dst, width, piece)
         return
     if width and len(out) >= width and len(data) >= width:
         picked = np.flatnonzero(fits)
-        _fixed_width(out, width)[dst[picked]] = _fixed_width(data, width)[starts[picked]]
+        copy_windows(out, data, starts[picked], dst[picked], width, piece)
     rest = np.flatnonzero(~fits)
-    if len(rest) <= _FEW:
-        target = out.data
-        source = data.data
-        for at, start, length in zip(dst[rest].tolist(), starts[rest].tolist(), lens[rest].tolist(), strict=True):
-            target[at : at + length] = source[start : start + length]
-    elif not _gather_by_length(out, data, starts[rest], lens[rest], dst[rest]):
-        lens = lens[rest]
-        within = _arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)  # byte k of its record
-        out[np.repeat(dst[rest], lens) + within] = data[np.repeat(starts[rest], lens) + within]
+    copy_exactly(out, data, starts[rest], lens[rest], dst[rest])
+
+
+def window_width(longest: int, size: int, count: int) -> int:
+    """The window of a fixed-width copy of ``count`` records of ``size`` bytes: the
+    longest record, capped at 4x the average or :data:`MIN_WINDOW_CAP` (the longer ones
+    are copied exactly).  A wider window costs little (the per-record overhead of numpy
+    dominates), while every exactly-copied record costs a mask and a gather more."""
+    return max(min(longest, max(4 * size // max(count, 1), MIN_WINDOW_CAP)), 1)
+
+
+# Windows may always be this wide, whatever the average: scratch is bounded by chunking.
+MIN_WINDOW_CAP = 128
+
+
+# A window copy moves at most this many bytes per numpy call (its temporary), so that
+# the temporary stays in the cache; less when the piece is smaller.
+WINDOW_CHUNK_BYTES = 1 << 18
+
+
+def copy_windows(
+    out: np.ndarray, data: np.ndarray, starts: np.ndarray, dst: np.ndarray, width: int, piece: int
+) -> None:
+    """Copy ``width`` bytes from each ``data[starts[k]:]`` to ``out[dst[k]:]``, in order.
+
+    The caller guarantees that every window lies inside ``data`` and ``out``, and that
+    whatever a window writes past its record's end is overwritten later (by the next
+    record in ``out``, which comes later here, or by an exact copy afterwards).  The
+    temporary of each numpy call is at most ``piece`` bytes (and 256 KiB).
+    """
+    source = _fixed_width(data, width)
+    target = _fixed_width(out, width)
+    step = max(min(WINDOW_CHUNK_BYTES, piece) // max(width, 1), 16)
+    for lo in range(0, len(starts), step):
+        target[dst[lo : lo + step]] = source[starts[lo : lo + step]]
+
+
+def copy_exactly(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens: np.ndarray, dst: np.ndarray) -> None:
+    """Copy records to any positions of ``out``, byte-exact (nothing written past them).
+
+    Few or long records go as slices; many short ones by length class or through a
+    per-byte index, in runs of bounded scratch.
+    """
+    if len(lens) <= _FEW:
+        _copy_slices(out, data, starts, lens, dst)
+        return
+    long = lens >= SLICE_COPY_MIN_AVERAGE
+    if long.any():
+        picked = np.flatnonzero(long)
+        _copy_slices(out, data, starts[picked], lens[picked], dst[picked])
+        short = np.flatnonzero(~long)
+        starts, lens, dst = starts[short], lens[short], dst[short]
+    if _gather_by_length(out, data, starts, lens, dst):
+        return
+    step = max(_EXACT_SCRATCH // SLICE_COPY_MIN_AVERAGE, 1)
+    for lo in range(0, len(lens), step):
+        ls = lens[lo : lo + step]
+        within = _arange(int(ls.sum())) - np.repeat(np.cumsum(ls) - ls, ls)  # byte k of its record
+        out[np.repeat(dst[lo : lo + step], ls) + within] = data[np.repeat(starts[lo : lo + step], ls) + within]
+
+
+# Bytes a per-byte index run of copy_exactly covers (its scratch is ~24 bytes per byte).
+_EXACT_SCRATCH = 1 << 16
+
+
+def _copy_slices(out: np.ndarray, data: np.ndarray, starts: np.ndarray, lens: np.ndarray, dst: np.ndarray) -> None:
+    """One slice copy (memcpy) per record: cheapest for a few records or long ones."""
+    target = out.data
+    source = data.data
+    for at, start, length in zip(dst.tolist(), starts.tolist(), lens.tolist(), strict=True):
+        target[at : at + length] = source[start : start + length]
 
 
 def _fixed_width(buffer: np.ndarray, width: int) -> np.ndarray:

@@ -42,9 +42,9 @@ def encode_gaps(indices: np.ndarray, previous: np.ndarray) -> np.ndarray:
     of temp space instead of the 8 a stored key would.
     """
     gaps: np.ndarray = indices - previous
-    escapes = gaps // GAP_ESCAPE
-    if not escapes.any():
+    if len(gaps) == 0 or int(gaps.max()) < GAP_ESCAPE:  # nearly always: no escapes (and no division)
         return gaps.astype(np.uint16)
+    escapes = gaps // GAP_ESCAPE
     out = np.full(len(gaps) + int(escapes.sum()), GAP_ESCAPE, dtype=np.uint16)
     out[np.cumsum(escapes + 1) - 1] = gaps % GAP_ESCAPE
     return out
