@@ -75,15 +75,18 @@ def test_no_warning_when_no_temp_file_is_written(sb: ShufBig, tmp_path: Path, mo
 # -- the default: /tmp in RAM -----------------------------------------------------------------
 
 
-def _in_namespace(script: str, stdin: Path, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
-    """Run ``script`` (sh) in a private mount namespace, ``$SB`` being the command; skip
-    where namespaces or mounts are not allowed."""
+def _in_namespace(script: str, stdin: Path, system_temp: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run ``script`` (sh) in a private mount namespace, ``$SB`` being the command, with
+    ``system_temp`` as the system's temp dir (``TEMP``, which :func:`tempfile.gettempdir`
+    takes when ``TMPDIR`` is unset: a tmpfs over /tmp itself would hide an interpreter or
+    a checkout that lives under /tmp); skip where namespaces or mounts are not allowed."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("a private mount namespace needs root and unshare(1)")
     probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"unshare --mount is not allowed: {probe.stderr.decode(errors='replace').strip()}")
     env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR", "TEMP", "TMP")}
+    env["TEMP"] = str(system_temp)
     env["SB"] = f"{sys.executable} -m shuf_big"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     with stdin.open("rb") as data:
@@ -98,17 +101,20 @@ def _in_namespace(script: str, stdin: Path, tmp_path: Path) -> subprocess.Comple
 
 
 def test_default_tmp_in_ram_gives_way_to_var_tmp(sb: ShufBig, tmp_path: Path) -> None:
-    """/tmp is a 64 KiB tmpfs, far too small for the run: it succeeds through /var/tmp (here
-    a directory of this test, on disk, bind-mounted there)."""
+    """The system's temp dir is a 64 KiB tmpfs, far too small for the run: it succeeds
+    through /var/tmp (here a directory of this test, on disk, bind-mounted there)."""
     src = tmp_path / "in.txt"
     src.write_bytes(ROWS)
     var_tmp = tmp_path / "var-tmp"
     var_tmp.mkdir()
+    system = tmp_path / "system-tmp"
+    system.mkdir()
     expected = sb.run(src, "--seed", "6", "--mem", "128K").stdout
     proc = _in_namespace(
-        f"mount --bind {var_tmp} /var/tmp; mount -t tmpfs -o size=64k tmpfs /tmp; exec $SB --seed 6 --mem 128K -v",
+        f"mount --bind {var_tmp} /var/tmp; mount -t tmpfs -o size=64k tmpfs {system}; "
+        "exec $SB --seed 6 --mem 128K -v",
         src,
-        tmp_path,
+        system,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == expected
@@ -120,17 +126,19 @@ def test_default_tmp_in_ram_gives_way_to_var_tmp(sb: ShufBig, tmp_path: Path) ->
 def test_default_tmp_in_ram_stays_when_var_tmp_is_not_writable(sb: ShufBig, tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
     src.write_bytes(ROWS)
+    system = tmp_path / "system-tmp"
+    system.mkdir()
     expected = sb.run(src, "--seed", "7", "--mem", "128K").stdout
     proc = _in_namespace(
-        "mount -t tmpfs -o size=64m tmpfs /tmp; mount -t tmpfs -o ro,size=64k tmpfs /var/tmp; "
+        f"mount -t tmpfs -o size=64m tmpfs {system}; mount -t tmpfs -o ro,size=64k tmpfs /var/tmp; "
         "exec $SB --seed 7 --mem 128K -v",
         src,
-        tmp_path,
+        system,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == expected
     stderr = proc.stderr.decode()
     assert stderr.startswith(
-        "shuf-big: warning: temporary directory '/tmp' is in RAM (tmpfs): its files will take about 197.3 KiB"
+        f"shuf-big: warning: temporary directory '{system}' is in RAM (tmpfs): its files will take about 197.3 KiB"
     )
-    assert "of temp files in /tmp\n" in stderr
+    assert f"of temp files in {system}\n" in stderr
