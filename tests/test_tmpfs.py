@@ -111,8 +111,7 @@ def test_default_tmp_in_ram_gives_way_to_var_tmp(sb: ShufBig, tmp_path: Path) ->
     system.mkdir()
     expected = sb.run(src, "--seed", "6", "--mem", "128K").stdout
     proc = _in_namespace(
-        f"mount --bind {var_tmp} /var/tmp; mount -t tmpfs -o size=64k tmpfs {system}; "
-        "exec $SB --seed 6 --mem 128K -v",
+        f"mount --bind {var_tmp} /var/tmp; mount -t tmpfs -o size=64k tmpfs {system}; exec $SB --seed 6 --mem 128K -v",
         src,
         system,
     )
