@@ -353,16 +353,6 @@ def _show_warning(message: Warning | str, *_args: object, **_kwargs: object) -> 
     sys.stderr.flush()
 
 
-def _interrupt_behind(exc: BaseException) -> Interrupted | None:
-    """The signal an error arose while handling (a temp file closed under a reader), if any."""
-    seen = exc.__context__
-    while seen is not None:
-        if isinstance(seen, Interrupted):
-            return seen
-        seen = seen.__context__
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     warnings.showwarning = _show_warning
@@ -371,13 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
     install_signal_handlers()
     try:
-        try:
-            cli.main(args=argv, prog_name=PROG, standalone_mode=False)
-        except (ShufBigError, OSError) as exc:
-            signal_behind = _interrupt_behind(exc)
-            if signal_behind is not None:
-                raise signal_behind from None  # cleanup failed because of the signal: die by it
-            raise
+        cli.main(args=argv, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:

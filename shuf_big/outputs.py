@@ -248,13 +248,13 @@ class Output:
             except OSError as err:
                 raise ShufBigError(f"cannot replace {self.name}: {describe(err)}") from None
             self.nameless = False
-            os.close(self.fd)
-            self.fd = -1
+            fd, self.fd = self.fd, -1  # forgotten first: a signal after the close cannot close it twice
+            os.close(fd)
             return
         if self.temp_path is None:
             return
-        os.close(self.fd)
-        self.fd = -1
+        fd, self.fd = self.fd, -1
+        os.close(fd)
         try:
             with deferred_signals():
                 os.replace(self.temp_path, self.target)
@@ -266,9 +266,9 @@ class Output:
         """Drop a partial output (the existing destination is left as it was)."""
         if self.blocks is not None:
             self.blocks.pipeline.close()
-        if self.fd >= 0 and self.path != "-":
-            os.close(self.fd)
-        self.fd = -1
+        fd, self.fd = self.fd, -1
+        if fd >= 0 and self.path != "-":
+            os.close(fd)
         if self.temp_path is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.temp_path)

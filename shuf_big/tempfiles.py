@@ -209,8 +209,10 @@ class TempFile:
     def close(self) -> None:
         """Close (idempotent) and remove its name."""
         if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+            # Forgotten before it is closed: a signal raised just after os.close returns
+            # must not leave the number to be closed again, maybe reused by then.
+            fd, self.fd = self.fd, -1
+            os.close(fd)
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
