@@ -18,11 +18,15 @@ import numpy as np
 from . import core
 from .buckets import Bucket, BucketWriter
 from .errors import ShufBigError
+from .malloc import Arena
 from .outputs import Sink
 from .progress import Phase, input_name, position
 from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
 from .tempfiles import TempDirs
 from .workers import Context
+
+# Index gaps decoded at a time when a bucket is loaded.
+GAP_CHUNK = 1 << 16
 
 
 class External:
@@ -36,6 +40,7 @@ class External:
         self.temp_bytes = 0  # records and index gaps written to bucket files
         self.records_in = 0
         self.bytes_in = 0
+        self.arena = Arena()  # pass 2's group arrays, reused group after group
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
         dirs = self.temp.create()
@@ -55,7 +60,10 @@ class External:
         self.records_in, self.bytes_in = sum(b.nrecords for b in buckets), total
         out.expect(self.records_in)
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
-            self._order_buckets(deque(buckets), dirs, out, bar)
+            try:
+                self._order_buckets(deque(buckets), dirs, out, bar)
+            finally:
+                self.arena.release()
 
     def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
         plan = self.ctx.plan
@@ -136,6 +144,7 @@ class External:
         while queue:
             first = queue.popleft()
             if plan.order_need(first.nbytes, first.nrecords, partition=False) > plan.order_budget:
+                self.arena.release()  # the split's buffers take its memory
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
                 else:
@@ -151,6 +160,11 @@ class External:
                 group.append(queue.popleft())
                 nbytes += nxt.nbytes
                 nrecords += nxt.nrecords
+            # the last group is written: its arrays are dead.  The arena may be as large
+            # as the budget leaves beside this group's temporaries.
+            partition = plan.partition(nbytes, nrecords)
+            arrays = core.group_arrays(nbytes, nrecords, partition)
+            self.arena.reset(arrays, arrays + plan.order_budget - plan.order_need(nbytes, nrecords, partition))
             self.ctx.workers.emit(self._order_group(group, nbytes, nrecords), out, bar)
             for bucket in group:
                 bucket.remove()
@@ -158,21 +172,18 @@ class External:
     def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> core.GroupOrder:
         """Load a group's buckets (with workers, several at once: each fills its own slice
         of the group's bytes, offsets and keys) and cut it into sub-buckets."""
-        data = np.empty(nbytes, dtype=np.uint8)
-        bounds = np.empty(nrecords + 1, dtype=np.int64)
+        empty = self.arena.empty
+        data = empty(nbytes, np.uint8)
+        bounds = empty(nrecords + 1, np.int64)
         bounds[0] = 0
-        keys = np.empty(nrecords, dtype=np.uint64)
+        keys = empty(nrecords, np.uint64)
         window = max(self.ctx.plan.piece, 1 << 16)
 
         def load(bucket: Bucket, at: int, count: int) -> None:
             with open(bucket.records_path, "rb", buffering=0) as f:
                 got = read_fully(f, memoryview(data[at : at + bucket.nbytes]), f"'{bucket.records_path}'")
-            with open(bucket.gaps_path, "rb", buffering=0) as f:
-                decoded = core.decode_gaps(np.fromfile(f, dtype=np.uint16))
-            if got != bucket.nbytes or len(decoded) != bucket.nrecords:
+            if got != bucket.nbytes or self._keys_wrong(bucket, keys[count : count + bucket.nrecords]):
                 raise ShufBigError(f"temporary file '{bucket.records_path}' changed during the run")
-            keys[count : count + bucket.nrecords] = core.draw_keys(self.ctx.spec, decoded)
-            del decoded
             ends = bounds[count + 1 : count + 1 + bucket.nrecords]
             if core.ends_into(ends, data[at : at + bucket.nbytes], self.ctx.sep, window, at) != bucket.nrecords:
                 raise ShufBigError("temporary files are corrupt (record count mismatch)")
@@ -186,7 +197,23 @@ class External:
         else:
             for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
                 future.result()
-        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, self.ctx.plan.partition(nbytes, nrecords))
+        partition = self.ctx.plan.partition(nbytes, nrecords)
+        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, partition, empty)
+
+    def _keys_wrong(self, bucket: Bucket, keys: np.ndarray) -> bool:
+        """Fill ``keys`` from the bucket's index gaps, decoded a chunk at a time (so the
+        temporaries stay small beside the group's arrays); True if the record count is wrong."""
+        decoder = core.GapDecoder()
+        chunk = np.empty(GAP_CHUNK, dtype=np.uint16)
+        filled = 0
+        with open(bucket.gaps_path, "rb", buffering=0) as f:
+            while got := read_fully(f, memoryview(chunk).cast("B"), f"'{bucket.gaps_path}'"):
+                indices = decoder.feed(chunk[: got // 2])
+                if filled + len(indices) > len(keys):
+                    return True
+                keys[filled : filled + len(indices)] = core.draw_keys(self.ctx.spec, indices)
+                filled += len(indices)
+        return filled != len(keys)
 
     def _copy_file(self, bucket: Bucket, out: Sink, bar: Phase) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
