@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -21,7 +21,7 @@ from .errors import ShufBigError
 from .malloc import Arena
 from .outputs import Sink
 from .progress import Phase, input_name, position
-from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
+from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, Span, read_fully
 from .tempfiles import TempDirs
 from .workers import Context
 
@@ -45,15 +45,19 @@ class External:
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
         dirs = self.temp.create()
         with self.ctx.bar("pass 1/2: scatter") as bar:
+            counter = Counter()
             reader = RecordReader(
-                raw, self.ctx.sep, self.ctx.plan.read_buffer, self.ctx.plan.max_records, Counter().take, what
+                raw, self.ctx.sep, self.ctx.plan.read_buffer, self.ctx.plan.max_records, counter.take, what
             )
+            # a one-byte separator: batches are only counted here, framed where they are scattered
+            items = reader.spans(counter) if len(self.ctx.sep) == 1 else iter(reader)
 
             def progress(reading: RecordReader) -> None:
                 bar.describe(input_name(raw))
                 bar.advance_to(position(raw, reading.bytes_read))
 
-            buckets = self._scatter(reader, dirs, "b", 0, lambda first: self._fanout_bits(first, size), progress)
+            choose = lambda first: self._fanout_bits(first, size)  # noqa: E731
+            buckets = self._scatter(reader, items, dirs, "b", 0, choose, progress)
             del reader  # its read buffer is pass 2's memory now
         total = sum(b.nbytes for b in buckets)
         self.bucket_count = len(buckets)
@@ -65,7 +69,7 @@ class External:
             finally:
                 self.arena.release()
 
-    def _fanout_bits(self, first: Batch | LongRecord, size: int | None) -> int:
+    def _fanout_bits(self, first: Batch | Span | LongRecord, size: int | None) -> int:
         plan = self.ctx.plan
         if plan.fanout_bits is not None:
             bits = plan.fanout_bits
@@ -74,6 +78,8 @@ class External:
         else:
             if isinstance(first, Batch) and len(first.ends):
                 avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
+            elif isinstance(first, Span):
+                avg = max(first.size / first.count, 1.0)
             else:
                 avg = float(plan.read_buffer)
             bits = plan.bucket_bits(plan.order_need(size, int(size / avg)))
@@ -83,13 +89,14 @@ class External:
     def _scatter(
         self,
         reader: RecordReader,
+        items: Iterator[Batch | Span | LongRecord],
         dirs: list[str],
         name: str,
         prefix_bits: int,
-        choose_bits: Callable[[Batch | LongRecord], int],
+        choose_bits: Callable[[Batch | Span | LongRecord], int],
         progress: Callable[[RecordReader], None],
     ) -> list[Bucket]:
-        """Send every record of ``reader`` to a bucket file by its key bits.
+        """Send every record of ``items`` (read by ``reader``) to a bucket file by its key bits.
 
         The fan-out is chosen once the first batch shows the typical record length.
         """
@@ -97,7 +104,7 @@ class External:
         writer: BucketWriter | None = None
         scatter: Scatter | None = None
         try:
-            for item in reader:
+            for item in items:
                 if scatter is None:
                     bits = max(min(choose_bits(item), plan.max_fanout_bits(), 64 - prefix_bits), 1)
                     writer = BucketWriter(dirs, name, prefix_bits, bits)
@@ -134,7 +141,8 @@ class External:
             indices = IndexStream(gaps, max(plan.max_records, 4096), where)
             reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, where)
             name = os.path.basename(bucket.path) + "-"
-            buckets = self._scatter(reader, dirs, name, bucket.prefix_bits, lambda first: bits, lambda _: None)
+            choose = lambda first: bits  # noqa: E731
+            buckets = self._scatter(reader, iter(reader), dirs, name, bucket.prefix_bits, choose, lambda _: None)
         bucket.remove()
         return buckets
 
@@ -244,19 +252,25 @@ class Scatter:
         self.pending: deque[tuple[Future[None], tuple[np.ndarray, np.ndarray]]] = deque()
         self.writes = ThreadPoolExecutor(1, thread_name_prefix="shuf-big-write") if ctx.workers.parallel else None
 
-    def _scatter(self, data: np.ndarray, item: Batch, out: np.ndarray) -> core.Scattered:
+    def _scatter(self, data: np.ndarray, item: Batch | Span, out: np.ndarray) -> core.Scattered:
+        if isinstance(item, Span):  # frame it here, on this worker
+            window = max(self.ctx.plan.max_records, 4096)
+            ends = core.find_ends(data[: item.size], self.ctx.sep, item.count, window)
+            if len(ends) != item.count:
+                raise ShufBigError("the input changed while being read")
+            indices = np.arange(item.first, item.first + item.count, dtype=np.int64)
+        else:
+            ends, indices = item.ends, item.indices
         w = self.writer
-        return core.scatter(
-            data, item.ends, item.indices, self.ctx.spec, w.prefix_bits, w.fanout_bits, out, self.ctx.plan.piece
-        )
+        return core.scatter(data, ends, indices, self.ctx.spec, w.prefix_bits, w.fanout_bits, out, self.ctx.plan.piece)
 
-    def batch(self, item: Batch) -> None:
+    def batch(self, item: Batch | Span) -> None:
         if self.writes is None:
             self.writer.write(self._scatter(item.data, item, self.free[0][1]))
             return
         self.drain(self.ctx.plan.jobs)
         copy, out = self.free.pop()
-        size = int(item.ends[-1])
+        size = item.size if isinstance(item, Span) else int(item.ends[-1])
         copy[:size] = item.data[:size]
         scattered = self.ctx.workers.submit(self._scatter, copy, item, out)
         self.pending.append((self.writes.submit(self._write, scattered), (copy, out)))
