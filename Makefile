@@ -16,6 +16,8 @@ lint:
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# The benchmark suite (benchmarks/README.md), about an hour: `make bench TERASHUF=/path/to/terashuf`
+# adds terashuf side by side (else the one on PATH, if any); DuckDB runs when `duckdb` is installed.
 bench:
 	$(VENV)/bin/pip install -q -r benchmarks/requirements.txt
-	$(PY) benchmarks/run.py --size 2G
+	$(PY) benchmarks/run.py --size 2G $(if $(TERASHUF),--terashuf $(TERASHUF))

@@ -11,12 +11,21 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pipeline
 from corpus import format_size
 
 MiB = 1 << 20
-SLICE_KINDS = ("sort_slice", "shuf_slice")
-CHART_COLORS = {"floor": "0.65", "external": "tab:blue", "inmem": "tab:green", "shuf": "tab:orange"}
+SLICE_KINDS = ("sort_slice", "shuf_slice", "inmem_slice", "terashuf_slice")
+CHART_COLORS = {
+    "floor": "0.65",
+    "external": "tab:blue",
+    "inmem": "tab:green",
+    "shuf": "tab:orange",
+    "terashuf": "tab:brown",
+    "duckdb": "tab:pink",
+}
 
 
 def fmt_s(x: float | None) -> str:
@@ -50,10 +59,16 @@ def header(data: dict) -> list[str]:
         f"- Machine: {m['cpu_model']}; {m['cores_usable']} usable cores; {fmt_mib(m['ram_bytes'])} RAM; "
         f"Linux {m['kernel']}; Python {m['python']}; numpy {m['numpy']}; {m['coreutils']}.",
         f"- Work files (outputs and temp) on {m['work_filesystem']}; load average at start: {load}.",
+        f"- Peers: terashuf {peer(m.get('terashuf'), 'not run (no binary)')}; "
+        f"DuckDB {peer(m.get('duckdb'), 'not run (duckdb not importable)')}.",
         "- Inputs are in the page cache (just built or read), outputs and temp files are written to the "
         "page cache and synced between runs: these are CPU-bound figures. Column meanings and caveats: "
         "benchmarks/README.md.",
     ]
+
+
+def peer(value: str | None, missing: str) -> str:
+    return f"`{value}`" if value else missing
 
 
 def ratio_table(data: dict) -> list[str]:
@@ -97,6 +112,60 @@ def ratio_table(data: dict) -> list[str]:
     if flagged:
         lines[-1] += " A ratio marked (warn) or (fail) comes from runs whose check column below says what went wrong."
     return lines
+
+
+def peer_table(data: dict) -> list[str]:
+    """shuf-big against terashuf and DuckDB at the same memory, and the small-input (slice) case."""
+    kinds = {t["kind"] for res in data["profiles"].values() for t in res["tools"].values()}
+    if not kinds & {"terashuf", "duckdb", "inmem_slice"}:
+        return []  # results of a suite that had none of these runs
+    small = format_size(data["config"]["slice"])
+    lines = [
+        "## Against terashuf and DuckDB, and on small inputs",
+        "",
+        "| profile | external, s | terashuf, s | external / terashuf | target | met | DuckDB, s | DuckDB / external "
+        "| slice | in memory, s | GNU shuf, s | in memory / GNU shuf | target | met | terashuf / GNU shuf |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for profile, res in data["profiles"].items():
+        r = res["ratios"]
+        tools = res["tools"]
+
+        def wall(key: str | None, tools: dict = tools) -> str:
+            return fmt_s(tools.get(key or "", {}).get("summary", {}).get("wall_median_s"))
+
+        slice_size = format_size(res["corpus"]["bytes"] if res.get("slice_is_corpus") else res.get("slice_bytes", 0))
+        lines.append(
+            f"| {profile} | {wall(r['external_key'])} | {wall('terashuf')} "
+            f"| {fmt_ratio(r.get('external_vs_terashuf'))} "
+            f"| <= {r.get('external_vs_terashuf_target', 0.4)}x | {fmt_met(r.get('external_vs_terashuf_met'))} "
+            f"| {wall('duckdb')} | {fmt_ratio(r.get('duckdb_vs_external'))} "
+            f"| {slice_size} | {wall(r.get('slice_inmem_key'))} | {wall(r.get('slice_shuf_key'))} "
+            f"| {fmt_ratio(r.get('slice_inmem_vs_shuf'))} | <= {r.get('slice_inmem_vs_shuf_target', 0.7)}x "
+            f"| {fmt_met(r.get('slice_inmem_vs_shuf_met'))} | {fmt_ratio(r.get('slice_terashuf_vs_shuf'))} |"
+        )
+    cfg = data["config"]
+    notes = [
+        "",
+        "terashuf: not run (no binary: `--terashuf PATH`, see benchmarks/README.md)."
+        if "terashuf" not in kinds
+        else f"terashuf runs as `MEMORY={cfg.get('terashuf_memory_gib') or 0:g} SEED=1 TMPDIR=TMP terashuf < IN > OUT` "
+        f"(MEMORY in GiB, the external runs' --mem {cfg['external_mem']}; its real peak is about twice MEMORY on short "
+        "lines, as its per-line index is not counted); on the slice, with the in-memory run's --mem. "
+        f"The slice is the corpus's first {small}, cut at a line end: wall times there include start-up.",
+        "DuckDB: not run (`pip install duckdb` for its column)."
+        if "duckdb" not in kinds
+        else "DuckDB runs `ORDER BY random()` (benchmarks/peers.py) with `memory_limit` = the external --mem and "
+        "one thread per core. It refuses input that is not valid UTF-8: such a corpus is cleaned with `iconv -c` "
+        "first (the bytes dropped are in results.json) and DuckDB's column is on that copy. Its output is not "
+        "reproducible "
+        "(`random()` has no seed that survives threads) and is checked for size only; terashuf's likewise.",
+    ]
+    dropped = {p: res.get("duckdb_input_dropped_bytes") for p, res in data["profiles"].items()}
+    cleaned = [f"{p} ({n:,} bytes dropped)" for p, n in dropped.items() if n]
+    if cleaned:
+        notes[-1] += " Cleaned for DuckDB here: " + ", ".join(cleaned) + "."
+    return lines + notes
 
 
 def profile_table(profile: str, res: dict) -> list[str]:
@@ -153,7 +222,10 @@ def profile_table(profile: str, res: dict) -> list[str]:
 
 
 def write_markdown(path: Path, data: dict) -> None:
-    lines = [*header(data), "", *ratio_table(data)]
+    peers = peer_table(data)
+    lines = [*header(data), "", *ratio_table(data), *(["", *peers] if peers else [])]
+    if data.get("pipeline"):
+        lines += ["", *pipeline.markdown(data, data["config"]["external_mem"])]
     for profile, res in data["profiles"].items():
         lines += ["", *profile_table(profile, res)]
     lines += [
@@ -173,13 +245,21 @@ def write_markdown(path: Path, data: dict) -> None:
     ]
     lines += ["", "## Commands", "", "As run, with `LC_ALL=C`, standard output to /dev/null:"]
     for profile, res in data["profiles"].items():
-        lines += ["", f"{profile}:", "", "```sh", *(shlex.join(t["argv"]) for t in res["tools"].values()), "```"]
+        commands = [t.get("command") or shlex.join(t["argv"]) for t in res["tools"].values()]
+        lines += ["", f"{profile}:", "", "```sh", *commands, "```"]
+    if data.get("pipeline"):
+        runs = data["pipeline"]["runs"].values()
+        lines += ["", "pipeline:", "", "```sh", *(shlex.join(r["argv"]) for r in runs), "```"]
     path.write_text("\n".join(lines) + "\n")
 
 
 def chart_label(tool: dict) -> str:
     if tool["kind"] == "floor":
         return "I/O floor\n(cat x2)"
+    if tool["kind"] == "duckdb":
+        return "DuckDB\nORDER BY random()"
+    if tool["kind"] == "terashuf":
+        return tool["label"].replace(" MEMORY", "\nMEMORY")
     return tool["label"].replace("shuf-big ", "").replace(" (--mem", "\n(--mem")
 
 
@@ -193,12 +273,15 @@ def write_chart(path: Path, data: dict) -> bool:
         print("matplotlib is missing, so no chart: pip install -r benchmarks/requirements.txt", file=sys.stderr)
         return False
     profiles = list(data["profiles"])
-    fig, axes = plt.subplots(1, len(profiles), figsize=(4.6 * len(profiles), 5.0), squeeze=False)
+    panels = len(profiles) + (1 if data.get("pipeline") else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 5.0), squeeze=False)
     handles: dict[str, object] = {}
-    for ax, profile in zip(axes[0], profiles, strict=True):
+    if data.get("pipeline"):
+        pipeline_panel(axes[0][-1], data["pipeline"])
+    for ax, profile in zip(axes[0], profiles, strict=False):
         res = data["profiles"][profile]
         r = res["ratios"]
-        tools = {k: t for k, t in res["tools"].items() if t["kind"] in CHART_COLORS}
+        tools = {k: t for k, t in res["tools"].items() if t["kind"] in CHART_COLORS and "wall_median_s" in t["summary"]}
         values = [t["summary"].get("wall_median_s", 0.0) for t in tools.values()]
         colors = [
             "tab:cyan" if t["kind"] == "external" and t["jobs"] != 1 else CHART_COLORS[t["kind"]]
@@ -219,6 +302,11 @@ def write_chart(path: Path, data: dict) -> bool:
             i = list(tools).index("in_memory")
             goal = shuf * r["inmem_vs_shuf_target"]
             handles["inmem"] = ax.hlines(goal, i - 0.45, i + 0.45, color="tab:purple", linewidth=2.5)
+        terashuf = tools.get("terashuf", {}).get("summary", {}).get("wall_median_s")
+        if terashuf and r.get("external_key") in tools:
+            i = list(tools).index(r["external_key"])
+            goal = terashuf * r["external_vs_terashuf_target"]
+            handles["terashuf"] = ax.hlines(goal, i - 0.45, i + 0.45, color="tab:red", linewidth=2.5)
         c = res["corpus"]
         ax.set_title(
             f"{profile}: {format_size(c['bytes'])}, {c['bytes_per_line']:.0f} B/line\n"
@@ -232,18 +320,20 @@ def write_chart(path: Path, data: dict) -> bool:
         "floor": "two-pass I/O floor",
         "external": "external target (x floor)",
         "inmem": "in-memory target (x GNU shuf)",
+        "terashuf": "external target (x terashuf)",
     }
     fig.legend(
         [handles[k] for k in names if k in handles],
         [names[k] for k in names if k in handles],
         loc="lower center",
-        ncol=3,
+        ncol=4,
         fontsize=8,
         frameon=False,
     )
     m = data["machine"]
     fig.suptitle(
-        f"shuf-big (external: --mem {data['config']['external_mem']}) against GNU shuf and the I/O floor; "
+        f"shuf-big (external: --mem {data['config']['external_mem']}) against GNU shuf, terashuf, DuckDB and the "
+        "I/O floor; "
         f"median of {data['config']['rounds']} round(s), {m['cores_usable']} cores, {m['date'][:10]}. "
         "sort -R: see results.md",
         fontsize=10,
@@ -252,6 +342,18 @@ def write_chart(path: Path, data: dict) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def pipeline_panel(ax: Any, p: dict) -> None:
+    """The pipeline runs' median wall times, one bar each."""
+    runs = [r for r in p["runs"].values() if "wall_median_s" in r["summary"]]
+    values = [r["summary"]["wall_median_s"] for r in runs]
+    bars = ax.bar(range(len(values)), values, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=8)
+    labels = [r["label"].replace(" -> ", "\n-> ") for r in runs]
+    ax.set_xticks(range(len(values)), labels, rotation=30, ha="right", fontsize=8)
+    ax.set_title(f"pipeline: {p['profile']}, {p['shards']} shards in and out", fontsize=9)
+    ax.set_ylabel("median wall time, s")
 
 
 def write_all(out_dir: Path, data: dict) -> None:

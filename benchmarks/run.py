@@ -10,7 +10,12 @@ once per round (A B C ... A B C ..., the order rotated by one each round):
 * ``shuf-big external -j J``: ``--mem 256M -T TMPDIR --seed S -j J`` for each J of ``--jobs``;
 * ``shuf-big in memory``: ``--mem`` at least 2x the input, enough for the in-memory path;
 * ``GNU shuf``;
-* ``sort -R -S 256M`` and ``GNU shuf`` on a ``--slice`` (200M) prefix of the corpus.
+* ``terashuf`` with ``MEMORY`` = the external ``--mem``, when a binary is given or on PATH;
+* ``DuckDB ORDER BY random()`` under the same memory limit, when ``duckdb`` is importable;
+* on a ``--slice`` (200M) prefix of the corpus: ``sort -R -S 256M``, ``GNU shuf``, shuf-big in
+  memory and terashuf (the small-input case, where start-up weighs);
+
+and then the corpus pipeline case (pipeline.py): sharded and compressed inputs and outputs.
 
 Each run records wall time, user+sys CPU of the process tree (``wait4``), peak resident
 memory of the tree (summed VmRSS, sampled every ``--interval`` seconds; psutil finds the
@@ -39,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import corpus
+import peers
+import pipeline
 import report
 
 try:
@@ -52,9 +59,14 @@ MiB = 1 << 20
 EXTERNAL_MEM = "256M"
 SORT_MEM = "256M"
 SEED = 12345
-# The project's targets (DESIGN-NOTES section 1 and the issue): ratio ceilings per profile.
-TARGET_EXTERNAL_VS_FLOOR = {"words": 3.0, "sentences": 4.0, "docs": 2.0}
-TARGET_INMEM_VS_SHUF = {"words": 0.5, "sentences": 0.5, "docs": 0.7}
+# The project's targets (DESIGN-NOTES section 1, issue 14): ratio ceilings per profile.
+TARGET_EXTERNAL_VS_FLOOR = {"words": 5.0, "sentences": 4.0, "docs": 2.0}
+TARGET_EXTERNAL_VS_TERASHUF = 0.40  # at least 2.5x faster than terashuf at the same memory
+TARGET_INMEM_VS_SHUF = {"words": 0.5, "sentences": 0.5, "docs": 0.6}
+# Inputs up to SMALL_INPUT bytes (the 200M slice, or --size 200M) have one in-memory target:
+# there start-up is a large share of the time.
+TARGET_INMEM_VS_SHUF_SMALL = 0.7
+SMALL_INPUT = 256 * MiB
 TARGET_RSS_OVER_BUDGET = 64 * MiB  # peak RSS target: the external run's --mem plus this
 # Extra bytes per record granted to the in-memory run on top of 2x the input: the engine
 # needs the data plus about 48 bytes of arrays per record (README, "Memory and disk") to
@@ -168,13 +180,22 @@ def own_rss_after_reset() -> int:
 
 
 def measure(
-    argv: list[str], stderr_path: Path, *, interval: float, timeout: float | None, env: dict[str, str]
+    argv: list[str],
+    stderr_path: Path,
+    *,
+    interval: float,
+    timeout: float | None,
+    env: dict[str, str],
+    stdin: Path | None = None,
+    stdout: Path | None = None,
 ) -> Measurement:
-    """Run ``argv`` (stdout to /dev/null) and measure it and every process it starts."""
+    """Run ``argv`` (stdin and stdout from and to /dev/null unless files are given) and
+    measure it and every process it starts."""
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
+    out_flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC if stdout else os.O_WRONLY
     actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 0, str(stdin or os.devnull), os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(stdout or os.devnull), out_flags, 0o644),
         (os.POSIX_SPAWN_OPEN, 2, str(stderr_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
     ]
     spawner_rss = own_rss_after_reset()
@@ -280,9 +301,32 @@ class Tool:
     label: str
     argv: list[str]
     input: Path
-    kind: str  # floor | external | inmem | shuf | sort_slice | shuf_slice
+    kind: str  # floor | external | inmem | shuf | terashuf | duckdb | sort_slice | shuf_slice | inmem_slice ...
     jobs: int | None = None
     rounds: list[dict] = field(default_factory=list)
+    stdin: Path | None = None  # terashuf reads standard input and writes standard output
+    stdout: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    input_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.input_bytes = self.input.stat().st_size  # before a slice or UTF-8 copy is deleted
+
+    @property
+    def command(self) -> str:
+        """The command as a shell would run it (settings and redirections included)."""
+        text = shlex.join(self.argv)
+        if self.extra_env:
+            text = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.extra_env.items()) + " " + text
+        if self.stdin:
+            text += f" < {shlex.quote(str(self.stdin))}"
+        if self.stdout:
+            text += f" > {shlex.quote(str(self.stdout))}"
+        return text
+
+
+# Runs whose output is shuf-big's, checked to be a permutation of their input.
+SHUF_BIG_KINDS = ("external", "inmem", "inmem_slice")
 
 
 def cpu_count() -> int:
@@ -321,8 +365,24 @@ def make_slice(src: Path, dst: Path, limit: int) -> Path:
     return dst
 
 
-def plan_tools(data: Path, slice_path: Path, work: Path, meta: dict, args: argparse.Namespace) -> list[Tool]:
-    """The runs of one profile, in the order each round runs them."""
+def terashuf_tool(key: str, label: str, data: Path, work: Path, mem: int, kind: str, args: argparse.Namespace) -> Tool:
+    """terashuf reads standard input and writes standard output, its settings in the environment."""
+    extra = peers.terashuf_env({}, mem, work / "tmp")
+    label = f"{label} MEMORY={extra['MEMORY']}"
+    return Tool(key, label, [args.terashuf], data, kind, stdin=data, stdout=work / "out", extra_env=extra)
+
+
+def plan_tools(
+    data: Path,
+    slice_path: Path | None,
+    slice_lines: int,
+    work: Path,
+    meta: dict,
+    args: argparse.Namespace,
+    duck_input: Path | None,
+) -> list[Tool]:
+    """The runs of one profile, in the order each round runs them (slice runs only when
+    ``slice_path`` is a real prefix; DuckDB when ``duck_input`` is given)."""
     sb = shuf_big_command(args.shuf_big)
     out = str(work / "out")
     tmp = str(work / "tmp")
@@ -339,11 +399,30 @@ def plan_tools(data: Path, slice_path: Path, work: Path, meta: dict, args: argpa
     else:
         log(f"skipping the in-memory run: it needs --mem {mem // MiB}M, more than {INMEM_MAX_SHARE:.0%} of RAM")
     tools.append(Tool("gnu_shuf", "GNU shuf", ["shuf", str(data), "-o", out], data, "shuf"))
-    if not args.no_sort:
-        argv = ["sort", "-R", "-S", SORT_MEM, "-T", tmp, "-o", out, str(slice_path)]
-        tools.append(Tool("sort_r_slice", f"sort -R -S {SORT_MEM}, slice", argv, slice_path, "sort_slice"))
-        argv = ["shuf", str(slice_path), "-o", out]
-        tools.append(Tool("gnu_shuf_slice", "GNU shuf, slice", argv, slice_path, "shuf_slice"))
+    external_mem = corpus.parse_size(args.external_mem)
+    if args.terashuf:
+        tools.append(terashuf_tool("terashuf", "terashuf", data, work, external_mem, "terashuf", args))
+    if duck_input is not None:
+        argv = [sys.executable, str(HERE / "peers.py"), "duckdb", str(duck_input), out]
+        argv += ["--mem", args.external_mem, "--threads", str(cpu_count()), "--temp", tmp]
+        label = "DuckDB ORDER BY random()" + (", UTF-8 copy" if duck_input != data else "")
+        tools.append(Tool("duckdb", label, argv, duck_input, "duckdb"))
+    if slice_path is not None:
+        if not args.no_sort:
+            argv = ["sort", "-R", "-S", SORT_MEM, "-T", tmp, "-o", out, str(slice_path)]
+            tools.append(Tool("sort_r_slice", f"sort -R -S {SORT_MEM}, slice", argv, slice_path, "sort_slice"))
+        if slice_path != data:
+            argv = ["shuf", str(slice_path), "-o", out]
+            tools.append(Tool("gnu_shuf_slice", "GNU shuf, slice", argv, slice_path, "shuf_slice"))
+            small = inmem_budget(slice_path.stat().st_size, slice_lines)
+            argv = [*sb, str(slice_path), "-o", out, "--mem", f"{small // MiB}M", "-T", tmp, "--seed", str(SEED)]
+            label = f"shuf-big in memory (--mem {small // MiB}M), slice"
+            tools.append(Tool("in_memory_slice", label, argv, slice_path, "inmem_slice"))
+            if args.terashuf:
+                tools.append(
+                    terashuf_tool("terashuf_slice", "terashuf", slice_path, work, small, "terashuf_slice", args)
+                )
+                tools[-1].label += ", slice"
     return tools
 
 
@@ -362,10 +441,11 @@ def check_output(tool: Tool, m: Measurement, out: Path, state: dict) -> tuple[st
     """(status, message), status ok, warn or fail.
 
     Every output must have the input's size.  A shuf-big output must also be a
-    permutation of the input: the first one is digested (line count and order-independent
-    digest, compared with the input's) and kept as the reference; later ones, which use
-    the same --seed and so must be the same bytes whatever --mem or -j, are compared with
-    it byte for byte, and digested only if they differ.
+    permutation of the input: the first one of each input (the corpus, the slice) is
+    digested (line count and order-independent digest, compared with the input's) and
+    kept as the reference; later ones, which use the same --seed and so must be the same
+    bytes whatever --mem or -j, are compared with it byte for byte, and digested only if
+    they differ.
     """
     if m.timed_out:
         return "fail", "timed out (killed)"
@@ -374,19 +454,20 @@ def check_output(tool: Tool, m: Measurement, out: Path, state: dict) -> tuple[st
         return "fail", f"exit status {m.exit_code}: {last[0][:200]}"
     if not out.exists():
         return "fail", "no output file"
-    in_size = tool.input.stat().st_size
+    in_size = tool.input_bytes
     if out.stat().st_size != in_size:
         return "fail", f"output is {out.stat().st_size} bytes, input {in_size}"
-    if tool.kind not in ("external", "inmem"):
+    if tool.kind not in SHUF_BIG_KINDS:
         return "ok", "size ok"
-    reference: Path | None = state.get("reference")
+    references: dict[Path, Path] = state.setdefault("references", {})
+    reference = references.get(tool.input)
     if reference is not None and same_bytes(out, reference):
         return "ok", "permutation (same bytes as the checked output)"
     digest = line_digest(out)
-    if digest != state["input_digest"]:
+    if digest != state["digests"][tool.input]:
         return "fail", f"NOT a permutation of the input ({digest[0]} lines; digest differs)"
     if reference is None:
-        state["reference"] = out.rename(out.with_name("reference"))
+        references[tool.input] = out.rename(out.with_name(f"reference-{len(references)}"))
         return "ok", "permutation (line count and digest)"
     return "warn", "a permutation, but not the same bytes as the other runs with the same --seed"
 
@@ -396,7 +477,15 @@ def run_once(tool: Tool, round_no: int, work: Path, state: dict, args: argparse.
     if args.sync:
         os.sync()  # start every run without a backlog of dirty pages from the last one
     out = work / "out"
-    m = measure(tool.argv, work / "stderr.txt", interval=args.interval, timeout=args.timeout, env=env)
+    m = measure(
+        tool.argv,
+        work / "stderr.txt",
+        interval=args.interval,
+        timeout=args.timeout,
+        env={**env, **tool.extra_env},
+        stdin=tool.stdin,
+        stdout=tool.stdout,
+    )
     leftovers = sorted(p.name for p in (work / "tmp").iterdir() if p.name != "floor.tmp")
     out_size = out.stat().st_size if out.exists() else 0
     status, message = check_output(tool, m, out, state)
@@ -405,7 +494,7 @@ def run_once(tool: Tool, round_no: int, work: Path, state: dict, args: argparse.
         temp_bytes = max(m.io["write_bytes"] - out_size, 0)
     if status == "ok" and temp_bytes is not None:
         wrote_temp = temp_bytes > tool.input.stat().st_size / 20
-        if tool.kind == "inmem" and wrote_temp:
+        if tool.kind in ("inmem", "inmem_slice") and wrote_temp:
             status, message = "warn", f"took the external path (wrote temp files); {message}"
         elif tool.kind == "external" and not wrote_temp:
             status, message = "warn", f"took the in-memory path (the input fits --mem); {message}"
@@ -440,14 +529,21 @@ def run_profile(profile: str, meta: dict, args: argparse.Namespace, env: dict[st
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    slice_path = make_slice(data, args.work_dir / f"{profile}.slice", args.slice)
-    tools = plan_tools(data, slice_path, work, meta, args)
+    slice_path = make_slice(data, args.work_dir / f"{profile}.slice", args.slice) if args.slice else None
     log(f"[{profile}] checking the input: line count and digest of {corpus.format_size(meta['bytes'])} ...")
     started = time.perf_counter()
-    state: dict = {"input_digest": line_digest(data)}
+    state: dict = {"digests": {data: line_digest(data)}}
     digest_s = time.perf_counter() - started
-    if state["input_digest"][0] != meta["lines"]:
-        log(f"[{profile}] warning: {state['input_digest'][0]} lines, its metadata says {meta['lines']}")
+    if state["digests"][data][0] != meta["lines"]:
+        log(f"[{profile}] warning: {state['digests'][data][0]} lines, its metadata says {meta['lines']}")
+    if slice_path is not None and slice_path != data:
+        state["digests"][slice_path] = line_digest(slice_path)
+    slice_lines = state["digests"][slice_path][0] if slice_path is not None else 0
+    duck_input, dropped = None, 0
+    if args.duckdb:
+        log(f"[{profile}] checking that the corpus is valid UTF-8 for DuckDB ...")
+        duck_input, dropped = peers.utf8_copy(data, args.work_dir / f"{profile}.utf8")
+    tools = plan_tools(data, slice_path, slice_lines, work, meta, args, duck_input)
     load_before = os.getloadavg()
     try:
         for r in range(1, args.rounds + 1):
@@ -462,12 +558,15 @@ def run_profile(profile: str, meta: dict, args: argparse.Namespace, env: dict[st
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        slice_bytes = slice_path.stat().st_size
-        if slice_path != data:
-            slice_path.unlink(missing_ok=True)
+        slice_bytes = slice_path.stat().st_size if slice_path is not None else 0
+        for copy in (slice_path, duck_input):
+            if copy is not None and copy != data:
+                copy.unlink(missing_ok=True)
     return {
         "corpus": {**meta, "path": str(data), "digest_seconds": round(digest_s, 2)},
         "slice_bytes": slice_bytes,
+        "slice_is_corpus": slice_path == data,
+        "duckdb_input_dropped_bytes": dropped if duck_input is not None else None,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "tools": {
@@ -476,7 +575,8 @@ def run_profile(profile: str, meta: dict, args: argparse.Namespace, env: dict[st
                 "kind": t.kind,
                 "jobs": t.jobs,
                 "argv": t.argv,
-                "input_bytes": t.input.stat().st_size if t.input.exists() else slice_bytes,
+                "command": t.command,
+                "input_bytes": t.input_bytes,
                 "summary": summarize(t.rounds),
                 "rounds": t.rounds,
             }
@@ -531,19 +631,38 @@ def ratios(profile: str, result: dict, peak_target: int) -> dict:
     peak = max((p for p in peaks if p is not None), default=None)
     ext_floor = ratio(wall(headline), wall("floor"))
     inmem_shuf = ratio(wall("in_memory"), wall("gnu_shuf"))
+    small = result["corpus"]["bytes"] <= SMALL_INPUT
+    inmem_target = TARGET_INMEM_VS_SHUF_SMALL if small else TARGET_INMEM_VS_SHUF[profile]
+    # The small-input figures: the slice's runs, or the corpus's own when it is no larger.
+    slice_shuf = "gnu_shuf" if result.get("slice_is_corpus") else "gnu_shuf_slice"
+    slice_inmem = "in_memory" if result.get("slice_is_corpus") else "in_memory_slice"
+    small_ratio = ratio(wall(slice_inmem), wall(slice_shuf))
+    ext_tera = ratio(wall(headline), wall("terashuf"))
     return {
         "external_key": headline,
         "external_vs_floor": ext_floor,
         "external_vs_floor_target": TARGET_EXTERNAL_VS_FLOOR[profile],
         "external_vs_floor_met": met(ext_floor, TARGET_EXTERNAL_VS_FLOOR[profile]),
         "inmem_vs_shuf": inmem_shuf,
-        "inmem_vs_shuf_target": TARGET_INMEM_VS_SHUF[profile],
-        "inmem_vs_shuf_met": met(inmem_shuf, TARGET_INMEM_VS_SHUF[profile]),
+        "inmem_vs_shuf_target": inmem_target,
+        "inmem_vs_shuf_met": met(inmem_shuf, inmem_target),
+        "external_vs_terashuf": ext_tera,
+        "external_vs_terashuf_target": TARGET_EXTERNAL_VS_TERASHUF,
+        "external_vs_terashuf_met": met(ext_tera, TARGET_EXTERNAL_VS_TERASHUF),
+        "duckdb_vs_external": ratio(wall("duckdb"), wall(headline)),
+        "slice_inmem_key": slice_inmem if slice_inmem in tools else None,
+        "slice_shuf_key": slice_shuf if slice_shuf in tools else None,
+        "slice_inmem_vs_shuf": small_ratio,
+        "slice_inmem_vs_shuf_target": TARGET_INMEM_VS_SHUF_SMALL,
+        "slice_inmem_vs_shuf_met": met(small_ratio, TARGET_INMEM_VS_SHUF_SMALL),
+        "slice_terashuf_vs_shuf": ratio(
+            wall("terashuf" if result.get("slice_is_corpus") else "terashuf_slice"), wall(slice_shuf)
+        ),
         "external_peak_tree_rss": peak,
         "external_peak_tree_rss_target": peak_target,
         "external_peak_tree_rss_met": met(peak, peak_target),
         "j1_vs_j2": ratio(wall("external_j1"), wall("external_j2")),
-        "sort_r_slice_vs_shuf_slice": ratio(wall("sort_r_slice"), wall("gnu_shuf_slice")),
+        "sort_r_slice_vs_shuf_slice": ratio(wall("sort_r_slice"), wall(slice_shuf)),
     }
 
 
@@ -569,6 +688,17 @@ def filesystem_of(path: Path) -> str:
     return found
 
 
+def shuf_big_python(sb: list[str]) -> str:
+    """The Python that runs shuf-big (its console script's interpreter), else this one."""
+    with contextlib.suppress(OSError, UnicodeDecodeError, IndexError):
+        first = Path(sb[0]).read_text().splitlines()[0]
+        if first.startswith("#!") and "python" in first:
+            return first[2:].split()[0]
+    if len(sb) > 2 and sb[1:3] == ["-m", "shuf_big"]:
+        return sb[0]
+    return sys.executable
+
+
 def machine_info(args: argparse.Namespace) -> dict:
     cpu_model = "unknown"
     with contextlib.suppress(OSError):
@@ -577,11 +707,7 @@ def machine_info(args: argparse.Namespace) -> dict:
                 cpu_model = line.split(":", 1)[1].strip()
                 break
     sb = shuf_big_command(args.shuf_big)
-    sb_python = sys.executable
-    with contextlib.suppress(OSError, UnicodeDecodeError, IndexError):
-        first = Path(sb[0]).read_text().splitlines()[0]
-        if first.startswith("#!") and "python" in first:
-            sb_python = first[2:].split()[0]
+    sb_python = shuf_big_python(sb)
     dirty = command_output(["git", "-C", str(REPO), "status", "--porcelain", "--", "shuf_big", "pyproject.toml"])
     return {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -600,6 +726,9 @@ def machine_info(args: argparse.Namespace) -> dict:
         "coreutils": command_output(["shuf", "--version"]).splitlines()[0],
         "work_filesystem": filesystem_of(args.work_dir),
         "load_average_start": os.getloadavg(),
+        "terashuf": args.terashuf,
+        "duckdb": args.duckdb,
+        "zstandard": command_output([sb_python, "-c", "import zstandard; print(zstandard.__version__)"]),
     }
 
 
@@ -636,8 +765,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--external-mem", default=EXTERNAL_MEM, help="--mem of the external runs [%(default)s]; try 16M at small --size"
     )
     parser.add_argument("--jobs", default="1,2", help="-j values of the external runs; the CPU count is added [1,2]")
-    parser.add_argument("--slice", type=size, default=size("200M"), help="input size of the sort -R runs [200M]")
-    parser.add_argument("--no-sort", action="store_true", help="skip the sort -R and slice runs")
+    parser.add_argument(
+        "--slice", type=size, default=size("200M"), help="input of the small-input and sort -R runs; 0: none [200M]"
+    )
+    parser.add_argument("--no-sort", action="store_true", help="skip the sort -R run on the slice")
+    parser.add_argument("--terashuf", help="terashuf binary to run side by side [terashuf on PATH, if any]")
+    parser.add_argument("--no-terashuf", action="store_true", help="leave terashuf out even if it is on PATH")
+    parser.add_argument("--no-duckdb", action="store_true", help="leave DuckDB out even if duckdb is importable")
+    parser.add_argument(
+        "--pipeline", default="docs", help="profile of the sharded/compressed pipeline runs, or 'none' [docs]"
+    )
+    parser.add_argument("--pipeline-shards", type=int, default=8, help="input and output shards [8]")
     parser.add_argument("--work-dir", type=Path, help="outputs and temp files [DATA_DIR/run]: same filesystem")
     parser.add_argument("--shuf-big", help="command that runs shuf-big [shuf-big beside this Python, else PATH]")
     parser.add_argument(
@@ -668,6 +806,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.peak_target = corpus.parse_size(args.external_mem) + TARGET_RSS_OVER_BUDGET
     except argparse.ArgumentTypeError as err:
         parser.error(f"--external-mem: {err}")
+    args.terashuf = None if args.no_terashuf else peers.find_terashuf(args.terashuf)
+    args.duckdb = None if args.no_duckdb else peers.duckdb_version()
+    if args.pipeline != "none" and args.pipeline not in corpus.PROFILES:
+        parser.error(f"--pipeline {args.pipeline}: choose one of {', '.join(corpus.PROFILES)} or none")
+    if args.pipeline_shards < 1:
+        parser.error("--pipeline-shards must be at least 1")
     args.data_dir = args.data_dir.resolve()
     args.work_dir = (args.work_dir or args.data_dir / "run").resolve()
     for tool in ("shuf", "sort", "cat", "bash"):
@@ -678,19 +822,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    needed = [*args.profile_list, *([args.pipeline] if args.pipeline not in ("none", *args.profile_list) else [])]
     if not args.skip_build:
         # In a child process, so that this one stays small (see own_rss_after_reset).
         build = [sys.executable, str(HERE / "corpus.py"), "--size", str(args.size), "--out", str(args.data_dir)]
-        if subprocess.run([*build, "--profiles", ",".join(args.profile_list)]).returncode != 0:
+        if subprocess.run([*build, "--profiles", ",".join(needed)]).returncode != 0:
             sys.exit("run.py: building the corpora failed")
     metas = {}
-    for profile in args.profile_list:
+    for profile in needed:
         path = args.data_dir / corpus.FILES[profile]
         if not path.exists():
             sys.exit(f"run.py: {path} does not exist (build it with corpus.py or drop --skip-build)")
         metas[profile] = corpus_meta(path)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    need = int(DISK_FACTOR * max(m["bytes"] for m in metas.values()))
+    factor = DISK_FACTOR + (1.0 if args.duckdb else 0.0)  # DuckDB may need a UTF-8 copy of the corpus
+    need = int(factor * max(m["bytes"] for m in metas.values()))
     free = shutil.disk_usage(args.work_dir).free
     if free < need:
         sys.exit(f"run.py: {args.work_dir} has {corpus.format_size(free)} free, needs ~{corpus.format_size(need)}")
@@ -709,10 +855,17 @@ def main(argv: list[str] | None = None) -> None:
             "sync_before_each_run": args.sync,
             "work_dir": str(args.work_dir),
             "env": {"LC_ALL": "C"},
+            "terashuf_memory_gib": corpus.parse_size(args.external_mem) / (1 << 30) if args.terashuf else None,
+            "pipeline_profile": args.pipeline,
+            "pipeline_shards": args.pipeline_shards,
             "targets": {
                 "external_vs_floor": TARGET_EXTERNAL_VS_FLOOR,
+                "external_vs_terashuf": TARGET_EXTERNAL_VS_TERASHUF,
                 "inmem_vs_shuf": TARGET_INMEM_VS_SHUF,
+                "inmem_vs_shuf_small": TARGET_INMEM_VS_SHUF_SMALL,
+                "small_input": SMALL_INPUT,
                 "peak_tree_rss": args.peak_target,
+                "pipeline": pipeline.TARGETS,
             },
         },
         "profiles": {},
@@ -725,6 +878,14 @@ def main(argv: list[str] | None = None) -> None:
             report_data["profiles"][profile] = result
             report_data["machine"]["load_average_end"] = os.getloadavg()
             report.write_all(args.out, report_data)  # after every profile: a partial run still reports
+        if args.pipeline != "none":
+            sb = shuf_big_command(args.shuf_big)
+            zstd = report_data["machine"]["zstandard"] not in ("", "unknown")
+            report_data["pipeline"] = pipeline.run_pipeline(
+                args.data_dir / corpus.FILES[args.pipeline], args, env, sb, measure, zstd=zstd, log=log
+            )
+            report_data["machine"]["load_average_end"] = os.getloadavg()
+            report.write_all(args.out, report_data)
     finally:
         with contextlib.suppress(OSError):
             args.work_dir.rmdir()  # only if empty

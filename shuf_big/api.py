@@ -10,13 +10,10 @@ import resource
 import time
 from collections.abc import Sequence
 
-from .dask_engine import DaskEngine
 from .errors import ShufBigError, for_api
-from .gnu import GnuEngine
 from .job import Engine, Job, Result
-from .local import LocalEngine
 from .options import Where, resolve
-from .plan import DEFAULT_MEM
+from .sizes import DEFAULT_MEM
 
 
 def shuffle(
@@ -31,6 +28,7 @@ def shuffle(
     record_separator: str | bytes | None = None,
     header: int = 0,
     decompress: str | None = None,
+    compress_level: int | None = None,
     shards: int | None = None,
     aligned: bool = False,
     progress: bool = False,
@@ -43,12 +41,14 @@ def shuffle(
     scheduler: str | None = None,
     temp_url: str | None = None,
     quiet: bool = False,
+    files_from: str | os.PathLike[str] | None = None,
 ) -> Result:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
 
     Returns a :class:`~shuf_big.job.Result`: the ``seed`` (to rerun an unseeded shuffle),
     ``records`` and ``bytes`` written, ``records_in``/``bytes_in``, ``shard_records``,
-    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``peak_memory``, ``seconds``.
+    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``temp_dirs``, ``mem``,
+    ``peak_memory``, ``seconds``.
 
     Parameters
     ----------
@@ -63,14 +63,17 @@ def shuffle(
         ``"train-{shard:05d}-of-{shards:05d}.jsonl.gz"``.
     mem : int or str
         Memory budget for the whole run: bytes or a size like ``"4G"``, ``"512M"``,
-        ``"25%"`` (of physical RAM).  Inputs that fit are shuffled in memory; larger ones
-        go through temp files in ``tmp_dirs``.
+        ``"25%"`` (of the memory this process may use: the least of physical RAM, its
+        cgroup limit and its ``RLIMIT_AS``/``RLIMIT_DATA``; a larger size draws a
+        :class:`~shuf_big.errors.MemoryLimitWarning`).  Inputs that fit are shuffled in
+        memory; larger ones go through temp files in ``tmp_dirs``.
     seed : int, optional
         0 to 2**64-1.  The same seed gives the same output bytes whatever ``mem``,
         ``jobs`` or ``tmp_dirs``; None draws one from the operating system.
     tmp_dirs : list of str, optional
-        Where bucket files go (spread over all of them); default ``$TMPDIR`` or the
-        system temp dir.
+        Where bucket files go (spread over all of them); default ``$TMPDIR``, else the
+        system temp dir, or ``/var/tmp`` when that is in RAM (tmpfs).  Temp files in RAM
+        draw a :class:`~shuf_big.errors.RamTempWarning`.
     jobs : int, optional
         Worker threads (default: the CPUs available).  The budget is shared by all of
         them, and the output does not depend on their number.
@@ -80,10 +83,18 @@ def shuffle(
         Records end with this string instead (several bytes allowed); ``""`` means
         documents separated by blank lines, written with one blank line between them.
     header : int
-        The first ``header`` records of the first input stay on top, unshuffled (on top
-        of every shard); those of later inputs are dropped.
+        The first ``header`` records stay on top, unshuffled (on top of every shard):
+        those of the first input that has that many.  Every other input must start with
+        the same records (they are dropped), else the run fails with nothing written.
     decompress : {"gzip", "bz2", "xz", "zstd"}, optional
         Decompress every input with this format, whatever its name (for stdin).
+    compress_level : int, optional
+        Compression level of compressed outputs: gzip 1-9 (default 2: about 12% larger
+        than ``gzip -6``, several times faster; 1-3 by ISA-L with the ``shuf-big[fast]``
+        extra), zstd 1-22 (default 1: about 9% larger than ``gzip -6``; 3 is zstd's
+        usual), bz2 1-9 (default 9), xz 0-9 (default 6).  An error without a compressed
+        output.  Outputs are written as independent blocks compressed on all ``jobs``
+        (gzip members, zstd frames: one valid file).
     shards : int, optional
         Write this many files of near-equal record counts, named by the ``dst`` pattern.
     aligned : bool
@@ -130,6 +141,10 @@ def shuffle(
         the first of ``tmp_dirs``, enough for a ``LocalCluster``).
     quiet : bool
         Do not print the Dask dashboard's address when a ``LocalCluster`` starts.
+    files_from : path, optional
+        A file (``"-"``: stdin) listing the inputs, one path per line (blank lines
+        skipped), instead of ``src``.  Every input is checked before the run; errors name
+        the list's line (``shards.txt:12: cannot open 'x.gz': ...``).
 
     Raises
     ------
@@ -150,6 +165,7 @@ def shuffle(
                 record_separator=record_separator,
                 header=header,
                 decompress=decompress,
+                compress_level=compress_level,
                 shards=shards,
                 aligned=aligned,
                 progress=progress,
@@ -162,6 +178,7 @@ def shuffle(
                 scheduler=scheduler,
                 temp_url=temp_url,
                 quiet=quiet,
+                files_from=files_from,
             )
         )
     except ShufBigError as err:
@@ -169,11 +186,21 @@ def shuffle(
 
 
 def engine_for(job: Job) -> Engine:
-    """The engine that runs ``job``: Dask when asked, GNU shuf's modes for ``-e``/``-i``/``-r``."""
+    """The engine that runs ``job``: Dask when asked, GNU shuf's modes for ``-e``/``-i``/``-r``.
+
+    Each engine is imported when it is picked, so a run loads only its own (Dask never
+    without ``engine="dask"``).
+    """
     if job.engine == "dask":
+        from .dask_engine import DaskEngine
+
         return DaskEngine()
     if job.generated:
+        from .gnu import GnuEngine
+
         return GnuEngine()
+    from .local import LocalEngine
+
     return LocalEngine()
 
 
@@ -184,5 +211,7 @@ def run(job: Job) -> Result:
     engine.check(job)
     result = engine.run(job)
     result.seconds = time.monotonic() - start
+    result.mem = job.plan.mem
+    result.temp_dirs = job.temp_dirs
     result.peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return result

@@ -2,12 +2,13 @@
 
 A bucket is two temp files: its records in input order, and their global indices coded
 as 2-byte gaps (see :func:`shuf_big.core.encode_gaps`), from which pass 2 redraws keys.
+Both stay open from pass 1 until the bucket is ordered and are read back through their
+descriptors: nameless files (``O_TMPFILE``) have no other handle.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,64 +16,97 @@ import numpy as np
 from . import core
 from .errors import ShufBigError, describe
 from .outputs import write_all
-from .records import LongRecord, parts_within
+from .records import LongRecord, parts_within, pread_fully
+from .tempfiles import TempDirs, TempFile
 
 
 @dataclass
 class Bucket:
-    """A pair of temp files: records (in input order) and their encoded index gaps."""
+    """A pair of open temp files: records (in input order) and their encoded index gaps.
 
-    path: str
+    Both are read back through their descriptors (a nameless file has no other handle)."""
+
+    records: TempFile
+    gaps: TempFile
     prefix_bits: int
     nbytes: int
     nrecords: int
 
     @property
-    def records_path(self) -> str:
-        return self.path + ".rec"
+    def what(self) -> str:
+        return self.records.what
 
-    @property
-    def gaps_path(self) -> str:
-        return self.path + ".idx"
+    def records_into(self, view: memoryview) -> int:
+        """Read the records file into ``view`` (positioned reads: safe on any thread)."""
+        try:
+            return pread_fully(self.records.fd, view, 0)
+        except OSError as err:
+            raise ShufBigError(f"read error on {self.what}: {describe(err)}") from None
+
+    def read_gaps(self) -> np.ndarray:
+        """The whole gaps file, as 2-byte codes."""
+        try:
+            size = self.gaps.size()
+            codes = np.empty(size // 2, dtype=np.uint16)
+            got = pread_fully(self.gaps.fd, memoryview(codes).cast("B"), 0)
+        except OSError as err:
+            raise ShufBigError(f"read error on {self.gaps.what}: {describe(err)}") from None
+        return codes[: got // 2]
+
+    def streams(self) -> tuple[io.FileIO, io.FileIO]:
+        """Sequential readers of the records and gaps files, from their starts (the
+        descriptors stay open: :meth:`remove` closes them)."""
+        out = []
+        for file in (self.records, self.gaps):
+            stream = io.FileIO(file.fd, "rb", closefd=False)
+            stream.seek(0)
+            out.append(stream)
+        return out[0], out[1]
+
+    def temp_bytes(self) -> int:
+        """Bytes on disk: records and index gaps."""
+        return self.nbytes + self.gaps.size()
 
     def remove(self) -> None:
-        for path in (self.records_path, self.gaps_path):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        self.records.close()
+        self.gaps.close()
 
 
 @dataclass
 class BucketWriter:
     """Appends scattered batches to ``2**fanout_bits`` bucket files."""
 
-    dirs: list[str]
+    temp: TempDirs
     name: str
     prefix_bits: int
     fanout_bits: int
     nbytes: np.ndarray = field(init=False)
     nrecords: np.ndarray = field(init=False)
     last_index: np.ndarray = field(init=False)
-    fds: list[tuple[int, int]] = field(init=False, default_factory=list)
+    files: list[tuple[TempFile, TempFile]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         n = 1 << self.fanout_bits
         self.nbytes = np.zeros(n, dtype=np.int64)
         self.nrecords = np.zeros(n, dtype=np.int64)
         self.last_index = np.full(n, -1, dtype=np.int64)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
             for b in range(n):
-                path = self.path(b)
-                self.fds.append((os.open(path + ".rec", flags, 0o600), os.open(path + ".idx", flags, 0o600)))
+                name = f"{self.name}{b:x}"
+                records = self.temp.open_file(b, name + ".rec")
+                try:
+                    gaps = self.temp.open_file(b, name + ".idx")
+                except OSError:
+                    records.close()
+                    raise
+                self.files.append((records, gaps))
         except OSError as err:
+            folder = self.temp.folders[len(self.files) % len(self.temp.folders)]
             self.close()
-            raise ShufBigError(f"cannot create temporary file in '{self.dirs[0]}': {describe(err)}") from None
-
-    def path(self, b: int) -> str:
-        return os.path.join(self.dirs[b % len(self.dirs)], f"{self.name}{b:x}")
+            raise ShufBigError(f"cannot create temporary file in '{folder}': {describe(err)}") from None
 
     def _error(self, b: int, err: OSError) -> ShufBigError:
-        folder = os.path.dirname(self.path(b))
+        folder = self.files[b][0].folder
         return ShufBigError(f"write error in temporary directory '{folder}': {describe(err)}")
 
     def write(self, s: core.Scattered) -> None:
@@ -80,10 +114,10 @@ class BucketWriter:
         gaps, gap_bounds = core.encode_bucket_gaps(s, self.last_index)
         counts = s.counts
         for b in np.flatnonzero(counts).tolist():
-            records_fd, gaps_fd = self.fds[b]
+            records, gaps_file = self.files[b]
             try:
-                write_all(records_fd, [memoryview(s.data[s.data_bounds[b] : s.data_bounds[b + 1]])])
-                write_all(gaps_fd, [memoryview(gaps[gap_bounds[b] : gap_bounds[b + 1]]).cast("B")])
+                write_all(records.fd, [memoryview(s.data[s.data_bounds[b] : s.data_bounds[b + 1]])])
+                write_all(gaps_file.fd, [memoryview(gaps[gap_bounds[b] : gap_bounds[b + 1]]).cast("B")])
             except OSError as err:
                 raise self._error(b, err) from None
         self.nbytes += np.diff(s.data_bounds)
@@ -93,17 +127,17 @@ class BucketWriter:
         """Stream one record that does not fit the read buffer to its bucket."""
         indices = np.array([record.index], dtype=np.int64)
         b = int(core.bucket_ids(core.draw_keys(spec, indices), self.prefix_bits, self.fanout_bits)[0])
-        records_fd, gaps_fd = self.fds[b]
+        records, gaps_file = self.files[b]
         size = 0
         for part in parts_within(record, limit):
             size += len(part)
             try:
-                write_all(records_fd, [part])
+                write_all(records.fd, [part])
             except OSError as err:
                 raise self._error(b, err) from None
         gaps = core.encode_gaps(indices, self.last_index[b : b + 1])
         try:
-            write_all(gaps_fd, [memoryview(gaps).cast("B")])
+            write_all(gaps_file.fd, [memoryview(gaps).cast("B")])
         except OSError as err:
             raise self._error(b, err) from None
         self.last_index[b] = record.index
@@ -111,21 +145,22 @@ class BucketWriter:
         self.nrecords[b] += 1
 
     def close(self) -> None:
-        for pair in self.fds:
-            for fd in pair:
-                os.close(fd)
-        self.fds = []
+        """Close and remove every file (after a failure)."""
+        for pair in self.files:
+            for file in pair:
+                file.close()
+        self.files = []
 
     def buckets(self) -> list[Bucket]:
-        """Close the files and return the non-empty buckets in key order."""
-        self.close()
+        """The non-empty buckets in key order, their files still open for pass 2; empty
+        ones are closed."""
         out = []
-        for b in range(1 << self.fanout_bits):
-            bucket = Bucket(
-                self.path(b), self.prefix_bits + self.fanout_bits, int(self.nbytes[b]), int(self.nrecords[b])
-            )
+        bits = self.prefix_bits + self.fanout_bits
+        for b, (records, gaps) in enumerate(self.files):
+            bucket = Bucket(records, gaps, bits, int(self.nbytes[b]), int(self.nrecords[b]))
             if bucket.nrecords:
                 out.append(bucket)
             else:
                 bucket.remove()
+        self.files = []
         return out

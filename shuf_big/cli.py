@@ -13,19 +13,18 @@ import os
 import signal
 import sys
 import warnings
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
-from .api import shuffle
-from .errors import CompressedInputWarning, ShufBigError, UsageError
+from .errors import CompressedInputWarning, MemoryLimitWarning, RamTempWarning, ShufBigError, UsageError
 from .getopt import GnuCommand
-from .inputs import read_files_from
-from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
-from .plan import DEFAULT_MEM
-from .progress import wanted
 from .signals import Interrupted, install_signal_handlers
+from .sizes import DEFAULT_MEM
+
+if TYPE_CHECKING:
+    from .job import Result
 
 PROG = "shuf-big"
 
@@ -41,13 +40,17 @@ Examples:
   shuf-big -r -n 10 -e heads tails
 
 SIZE is a byte count with an optional suffix K, M, G, T (powers of 1024) or a
-percentage of physical memory, as in GNU sort -S: 64K, 512M, 1.5G, 25%.
-The smallest --mem is 16K.
+percentage, as in GNU sort -S: 64K, 512M, 1.5G, 25%.  A percentage (and the
+default 25%) is of the memory shuf-big may use: the least of physical RAM, its
+cgroup memory limit (container, Slurm job) and its RLIMIT_AS/RLIMIT_DATA.  A
+larger explicit --mem is allowed, with a warning.  The smallest --mem is 16K.
 
 Inputs named *.gz, *.bz2, *.xz (*.lzma) or *.zst are decompressed, and an -o with
 such a name is compressed, by the name alone (--decompress for other names and
 standard input).  Input that does not fit --mem goes through temp files in -T:
-they need about the input's (decompressed) size plus 2 bytes per line.
+they need about the input's (decompressed) size plus 2 bytes per line.  When -T
+and TMPDIR are not given and /tmp is in RAM (tmpfs), /var/tmp is used; temp
+files in RAM draw a warning, as they take memory beyond --mem.
 
 Option names may be abbreviated to any unambiguous prefix, as with GNU shuf
 (--rep, --head=5).  Progress shows when stderr is a terminal that the output
@@ -100,7 +103,8 @@ Exit status:
     "--files-from",
     metavar="LIST",
     default=None,
-    help="Read the input file names from LIST, one per line ('-': standard input).",
+    help="Read the input file names from LIST, one per line ('-': standard input; blank lines skipped). "
+    "All are checked before the run; an error names the line.",
 )
 @click.option(
     "--decompress",
@@ -109,11 +113,21 @@ Exit status:
     help="Decompress the input(s) with this format whatever their names (for standard input).",
 )
 @click.option(
+    "--compress-level",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Compression level of a compressed -o: gzip 1-9 (default 2, ~12% larger than gzip -6 and "
+    "many times faster), zstd 1-22 (default 1, ~9% larger than gzip -6; 3: 10% smaller), bz2 1-9 (9), "
+    "xz 0-9 (6).  Compressed in independent blocks on all -j workers.",
+)
+@click.option(
     "--header",
     type=int,
     default=0,
     metavar="N",
-    help="Keep the first N lines of the first input on top; drop the first N of every later input.",
+    help="Keep the first N lines on top, from the first input that has N; every later input must start "
+    "with the same N lines (dropped), else nothing is written.",
 )
 @click.option(
     "--record-separator",
@@ -151,7 +165,8 @@ Exit status:
     "mem",
     default=DEFAULT_MEM,
     metavar="SIZE",
-    help=f"Memory budget for the whole run, at least 16K (default {DEFAULT_MEM} of physical memory).",
+    help=f"Memory budget for the whole run, at least 16K (default {DEFAULT_MEM} of the memory shuf-big may "
+    "use: RAM, cgroup limit or rlimit, whichever is least).",
 )
 @click.option(
     "--seed",
@@ -167,7 +182,7 @@ Exit status:
     "temp_dirs",
     multiple=True,
     metavar="DIR",
-    help="Put temp files in DIR (repeat to spread them); default $TMPDIR or /tmp.",
+    help="Put temp files in DIR (repeat to spread them); default $TMPDIR, else /tmp (/var/tmp if /tmp is in RAM).",
 )
 @click.option("-z", "--zero-terminated", is_flag=True, help="Records end with NUL, not newline.")
 @click.option(
@@ -218,6 +233,7 @@ def cli(
     outputs: tuple[str, ...],
     files_from: str | None,
     decompress: str | None,
+    compress_level: int | None,
     header: int,
     record_separator: str | None,
     shards: int | None,
@@ -244,6 +260,11 @@ def cli(
     the lines (shuf-big -e ARG...); with -i LO-HI the numbers LO..HI are.  All GNU shuf
     options are accepted.
     """
+    # Imported only now that parsing is done: --help, --version and usage errors never load
+    # numpy or the engines (tests/test_startup.py).
+    from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
+    from .progress import wanted
+
     # Errors of single options first, as GNU shuf meets them while parsing.
     check_repeats(outputs, aligned, random_sources, len(input_ranges))
     if not aligned:
@@ -255,10 +276,8 @@ def cli(
         echo, input_range is not None, bool(random_sources), seed_value is not None, operands, files_from is not None
     )
     files = list(operands)
-    if files_from is not None:
-        files = read_files_from(files_from)
     if echo or input_range is not None:
-        files = ["-"]
+        files, files_from = ["-"], None
     separator = None if record_separator is None else _unescape(record_separator)
     show = wanted(progress, "-" in outputs or not outputs) and not quiet
     try:
@@ -273,6 +292,7 @@ def cli(
             record_separator=separator,
             header=header,
             decompress=decompress,
+            compress_level=compress_level,
             shards=shards,
             aligned=aligned,
             progress=show,
@@ -285,12 +305,20 @@ def cli(
             scheduler=scheduler,
             temp_url=temp_url,
             quiet=quiet,
+            files_from=files_from,
         )
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.
         raise Interrupted(signal.SIGPIPE) from None
     if verbose:
         sys.stderr.write("".join(f"{PROG}: {line}\n" for line in result.report().splitlines()))
+
+
+def shuffle(*args: Any, **kwargs: Any) -> Result:
+    """:func:`shuf_big.shuffle`, imported at its first call so the command starts fast."""
+    from .api import shuffle as run_shuffle
+
+    return run_shuffle(*args, **kwargs)
 
 
 def _unescape(text: str) -> bytes:
@@ -328,7 +356,8 @@ def _show_warning(message: Warning | str, *_args: object, **_kwargs: object) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     warnings.showwarning = _show_warning
-    warnings.simplefilter("always", CompressedInputWarning)
+    for category in (CompressedInputWarning, MemoryLimitWarning, RamTempWarning):
+        warnings.simplefilter("always", category)
     # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
     install_signal_handlers()
     try:

@@ -15,15 +15,15 @@ import functools
 import importlib.util
 import logging
 import secrets
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from .compression import compression_of
+from .compression import codec_for, compression_of
 from .dask_tasks import (
     BUCKET,
     RECORDS,
@@ -38,15 +38,18 @@ from .dask_tasks import (
     map_block,
     overlaps_itself,
     reduce_bucket,
-    whole_input,
 )
 from .errors import ShufBigError, describe
-from .inputs import split_header
+from .headers import Headers, split_header
 from .job import Job, Result
-from .outputs import Output, shard_names
+from .outputs import Output
 from .plan import MAX_FANOUT_BITS, MIN_MEM, Plan
+from .preflight import check_job
+from .progress import task_bar
 from .records import read_fully
 from .remote import expand_globs, is_url, open_input, url_to_fs
+from .shards import shard_names
+from .tempfiles import owner_tag, scratch_dir
 
 
 def _imports() -> tuple[Any, Any]:
@@ -120,17 +123,23 @@ class DaskEngine:
             raise ShufBigError("--engine dask reads and writes files or URLs, not file objects")
         if job.scheduler and not job.temp_url:
             raise ShufBigError("--engine dask with --scheduler needs --temp-url on storage every worker can reach")
+        check_job(job, remote=is_url)
 
     def run(self, job: Job) -> Result:
         self.job = job
         distributed, _ = _imports()
-        blocks, header = self._blocks()
+        import dask  # installed with distributed
+
+        blocks, heads = self._blocks()
         outputs = self._outputs()
-        run_url = f"{(self.job.temp_url or self.job.temp_dirs[0]).rstrip('/')}/shuf-big-{secrets.token_hex(8)}"
+        # Named like the local engine's temp dirs, so a later run on this host reaps it if this one is killed.
+        run_name = f"shuf-big-{owner_tag()}{secrets.token_hex(8)}"
+        run_url = f"{(self.job.temp_url or self.job.temp_dirs[0]).rstrip('/')}/{run_name}"
         fs, run_path = url_to_fs(run_url)
         cluster = None
         client = None
         temps: list[tuple[Any, str, str]] = []
+        scratch: list[str] = []  # the local cluster's scratch space, removed with it
         try:
             for out in outputs:
                 if isinstance(out, Output):
@@ -139,21 +148,31 @@ class DaskEngine:
             if self.job.scheduler:
                 client = distributed.Client(self.job.scheduler)
             else:
-                cluster = distributed.LocalCluster(
-                    n_workers=self.job.plan.jobs,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                    silence_logs=logging.ERROR,
-                )
+                # Dask's scratch space (dask-scratch-space/, lock files) in a private temp
+                # dir of this run: removed after the cluster, reaped by a later run if killed.
+                local = scratch_dir(self.job.temp_dirs[0], scratch)
+                with dask.config.set({"temporary-directory": local}):
+                    cluster = distributed.LocalCluster(
+                        n_workers=self.job.plan.jobs,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        silence_logs=logging.ERROR,
+                        local_directory=local,
+                    )
                 client = distributed.Client(cluster)
                 if not self.job.quiet and importlib.util.find_spec("bokeh") is not None:
                     print(f"shuf-big: Dask dashboard at {cluster.dashboard_link}", file=sys.stderr)
             threads = [w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()]
+            share = max(threads or [1])
             settings = Settings(
-                self.job.sep.token, self.job.spec, max(self.job.plan.mem // max(threads or [1]), MIN_MEM), run_url
+                self.job.sep.token,
+                self.job.spec,
+                max(self.job.plan.mem // share, MIN_MEM),
+                run_url,
+                threads=share,
             )
-            temps = self._stages(client, distributed, blocks, header, outputs, settings)
+            temps = self._stages(client, distributed, blocks, heads, outputs, settings)
             for out in outputs:
                 if isinstance(out, Output):
                     out.commit()
@@ -181,6 +200,8 @@ class DaskEngine:
                 client.close()
             if cluster is not None:
                 cluster.close()
+            for path in scratch:
+                shutil.rmtree(path, ignore_errors=True)
             with contextlib.suppress(Exception):
                 fs.rm(run_path, recursive=True)
 
@@ -193,12 +214,14 @@ class DaskEngine:
             raise ShufBigError("--shards needs -o PATTERN naming the shard files")
         return [name if is_url(name) else Output(name) for name in names]
 
-    def _blocks(self) -> tuple[list[Block], bytes]:
-        """Every input as one block (cut later, see :func:`cut`); the first input's header."""
+    def _blocks(self) -> tuple[list[Block], list[bytes | None]]:
+        """Every input as one block (cut later, see :func:`cut`), and with ``--header`` each
+        input's first records: read here for plain inputs, None for a whole-input block
+        (compressed, or a separator that overlaps itself), whose count task returns them."""
         blocks: list[Block] = []
-        header = b""
+        heads: list[bytes | None] = []
         whole_file = overlaps_itself(self.job.sep.token)
-        for number, url in enumerate(expand_globs([str(where) for where in self.job.inputs])):
+        for url in expand_globs([str(where) for where in self.job.inputs]):
             what = f"'{url}'"
             fs, path = url_to_fs(url)
             try:
@@ -212,32 +235,26 @@ class DaskEngine:
             size = int(info.get("size") or 0)
             fmt = self.job.decompress or compression_of(path)
             if fmt is not None or whole_file:
-                block = Block(url, what, 0, -1, size, fmt, self.job.header)
-                if self.job.header and number == 0:
-                    raw, handle = whole_input(replace(block, skip=0))
-                    with handle:
-                        header, _, _ = split_header(
-                            functools.partial(read_fully, raw, what=what), self.job.sep.token, self.job.header
-                        )
-                blocks.append(block)
+                blocks.append(Block(url, what, 0, -1, size, fmt, self.job.header))
+                heads.append(None)
                 continue
             start = 0
+            head = b""
             if self.job.header:
                 with open_input(url, what) as handle:
                     head, _, start = split_header(
                         functools.partial(read_fully, handle, what=what), self.job.sep.token, self.job.header
                     )
-                if number == 0:
-                    header = head
             blocks.append(Block(url, what, start, size, size, None, 0))
-        return blocks, header
+            heads.append(head)
+        return blocks, heads
 
     def _stages(
         self,
         client: Any,
         distributed: Any,
-        blocks: list[Block],
-        header: bytes,
+        inputs: list[Block],
+        heads: list[bytes | None],
         outputs: list[Output | str],
         settings: Settings,
     ) -> list[tuple[Any, str, str]]:
@@ -245,8 +262,9 @@ class DaskEngine:
         outputs, for the caller to rename once every output is complete."""
         tag = secrets.token_hex(4)
         chunk = Plan.for_budget(settings.mem).read_buffer
-        blocks = [piece for block in blocks for piece in cut(block, chunk)]
-        with tqdm(total=0, unit="task", disable=not self.job.progress, file=sys.stderr) as bar:
+        numbered = [(n, piece) for n, block in enumerate(inputs) for piece in cut(block, chunk)]
+        blocks = [piece for _, piece in numbered]
+        with task_bar("dask", self.job.progress) as bar:
 
             def stage(name: str, fn: Callable[..., Any], calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
                 bar.set_description(f"dask: {name}")
@@ -259,17 +277,25 @@ class DaskEngine:
             )
             firsts = np.cumsum([0] + [s.records for s in spans]).tolist()
             total = firsts[-1]
+            header = self._header(inputs, heads, numbered, spans)
+            before: dict[int, int] = {}  # per input: records before its first line (for messages)
+            for i, (n, _) in enumerate(numbered):
+                before.setdefault(n, firsts[i] - self.job.header)
             nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in spans)
             workers = len(client.scheduler_info()["workers"])
             settings = replace(settings, fanout_bits=fanout_bits_for(nbytes, total, settings.mem, workers))
-            maps = [(str(i), (s, firsts[i], i, settings)) for i, s in enumerate(spans) if s.records]
+            maps = [
+                (str(i), (s, firsts[i], i, settings, before[numbered[i][0]])) for i, s in enumerate(spans) if s.records
+            ]
             spilled: list[tuple[str, np.ndarray]] = stage("scatter", map_block, maps)
             spills = [url for url, _ in spilled]
             buckets, per_bucket = bucket_rows([rows for _, rows in spilled])
             counts = [int(rows[:, RECORDS].sum()) for rows in per_bucket]
             if sum(counts) != total:
                 raise ShufBigError("the inputs changed while being read")
-            compress = [compression_of(o if isinstance(o, str) else o.path) for o in outputs]
+            names = [o if isinstance(o, str) else o.path for o in outputs]
+            level = self.job.compress_level
+            compress = [codec_for(fmt, level) if (fmt := compression_of(name)) else None for name in names]
             pieces: list[list[str]] = [[] for _ in outputs]
             reduces = []
             for b, rows, (first, limits) in zip(buckets, per_bucket, piece_limits(counts, len(outputs)), strict=True):
@@ -286,8 +312,22 @@ class DaskEngine:
                     copy_pieces(pieces[s], out.write)
         return [(url_to_fs(o)[0], temp, url_to_fs(o)[1]) for (_, o), temp in zip(remote, written, strict=True)]
 
+    def _header(
+        self, inputs: list[Block], heads: list[bytes | None], numbered: list[tuple[int, Block]], spans: list[Span]
+    ) -> bytes:
+        """The header every input must agree on, as the local engine's: from the first
+        input that has ``--header`` records; an input that starts otherwise is an error."""
+        if not self.job.header:
+            return b""
+        counted = {n: span.head for (n, _), span in zip(numbered, spans, strict=True) if heads[n] is None}
+        headers = Headers(self.job.header, self.job.sep.token)
+        for n, block in enumerate(inputs):
+            head = heads[n]
+            headers.offer(counted.get(n, b"") if head is None else head, block.what)
+        return headers.header
+
     @staticmethod
-    def _wait(distributed: Any, futures: list[Any], bar: tqdm) -> list[Any]:
+    def _wait(distributed: Any, futures: list[Any], bar: Any) -> list[Any]:
         """The futures' results in submission order, advancing the bar as each completes."""
         try:
             for future in distributed.as_completed(futures):

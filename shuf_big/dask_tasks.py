@@ -21,13 +21,14 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 
 from . import core
-from .compression import Decompressed, make_encoder
-from .errors import ShufBigError
-from .inputs import split_header
-from .outputs import ShardedOutput
+from .compression import Codec
+from .errors import RecordTooLarge, ShufBigError
+from .headers import split_header
 from .plan import Plan
+from .readers import Decompressed
 from .records import Counter, LongRecord, PrefixedReader, RecordReader, parts_within, read_fully
 from .remote import AtomicFile, Limited, open_input
+from .shards import ShardedOutput
 
 # Index columns of a spill file's ranges, one row per (batch, bucket) with records.
 BUCKET, DATA_AT, DATA_LEN, GAPS_AT, GAPS_LEN, RECORDS, BASE = range(7)
@@ -61,6 +62,7 @@ class Span:
     start: int
     end: int
     records: int
+    head: bytes = b""  # the header records a whole-input block skipped (checked by the driver)
 
 
 def overlaps_itself(sep: bytes) -> bool:
@@ -79,11 +81,12 @@ def whole_input(block: Block) -> tuple[Any, io.BufferedIOBase]:
     return raw, handle
 
 
-def _skip_header(raw: Any, sep: bytes, block: Block) -> Any:
+def _skip_header(raw: Any, sep: bytes, block: Block) -> tuple[Any, bytes]:
+    """The reader after a whole-input block's header records, and those records."""
     if not block.skip:
-        return raw
-    _, rest, _ = split_header(lambda view: read_fully(raw, view, block.what), sep, block.skip)
-    return PrefixedReader(np.frombuffer(rest, dtype=np.uint8), raw)
+        return raw, b""
+    head, rest, _ = split_header(lambda view: read_fully(raw, view, block.what), sep, block.skip)
+    return PrefixedReader(np.frombuffer(rest, dtype=np.uint8), raw), head
 
 
 def _first_end(handle: io.BufferedIOBase, at: int, size: int, sep: bytes, buffer: np.ndarray) -> int:
@@ -125,10 +128,10 @@ def count_block(block: Block, sep: bytes, chunk: int) -> Span:
     if block.hi < 0:
         raw, handle = whole_input(block)
         with handle:
-            raw = _skip_header(raw, sep, block)
+            raw, head = _skip_header(raw, sep, block)
             while got := read_fully(raw, memoryview(buffer), block.what):
                 records += len(framer.feed(buffer[:got]))
-        return Span(block, -1, -1, records + bool(framer.terminator()))
+        return Span(block, -1, -1, records + bool(framer.terminator()), head)
     with open_input(block.url, block.what) as handle:
         start = block.lo if block.lo == 0 else _first_end(handle, block.lo, block.size, sep, buffer)
         stop = block.hi if block.hi < block.size else block.size + 1  # the last block reads to the end
@@ -157,10 +160,16 @@ class Settings:
     mem: int  # each task's budget
     run: str  # URL of this run's temp directory
     fanout_bits: int = 0
+    threads: int = 1  # tasks sharing one worker's --mem (mem is each one's share)
 
 
-def map_block(span: Span, first_index: int, number: int, settings: Settings) -> tuple[str, np.ndarray]:
-    """Stage 2: scatter a block's records to buckets in one spill file; returns (URL, index rows)."""
+def map_block(
+    span: Span, first_index: int, number: int, settings: Settings, records_before: int = 0
+) -> tuple[str, np.ndarray]:
+    """Stage 2: scatter a block's records to buckets in one spill file; returns (URL, index rows).
+
+    ``records_before``: records of the whole stream before the block's input, less its
+    header records (so that a message can give a record's line in its input)."""
     plan = Plan.for_budget(settings.mem)
     block = span.block
     counter = Counter()
@@ -172,7 +181,7 @@ def map_block(span: Span, first_index: int, number: int, settings: Settings) -> 
     last_index = np.empty(1 << settings.fanout_bits, dtype=np.int64)
     if block.hi < 0:
         raw, handle = whole_input(block)
-        raw = _skip_header(raw, settings.sep, block)
+        raw, _ = _skip_header(raw, settings.sep, block)
     else:
         handle = open_input(block.url, block.what)
         handle.seek(span.start)
@@ -193,10 +202,21 @@ def map_block(span: Span, first_index: int, number: int, settings: Settings) -> 
         if counter.next - first_index != span.records:
             raise ShufBigError(f"{block.what} changed while being read")
         spill.commit()
+    except RecordTooLarge as err:
+        spill.discard()
+        raise _too_large(err, block.what, err.index - records_before + 1, settings) from None
     except BaseException:
         spill.discard()
         raise
     return url, np.concatenate(rows) if rows else np.empty((0, 7), dtype=np.int64)
+
+
+def _too_large(err: RecordTooLarge, what: str, number: int, settings: Settings) -> ShufBigError:
+    """The local engine's message for a record over a task's budget, with the ``--mem``
+    (per worker, shared by its ``threads``) that takes it."""
+    unit = "line" if settings.sep == b"\n" else "record"
+    plan = Plan.for_budget(settings.mem)
+    return ShufBigError(plan.too_large(err.size, f"{unit} {number} of {what}", share=settings.threads))
 
 
 def _append_batch(spill: AtomicFile, s: core.Scattered, last_index: np.ndarray) -> np.ndarray:
@@ -284,7 +304,12 @@ def _group(
 
 
 def reduce_bucket(
-    rows: np.ndarray, spills: list[str], pieces: list[str], limits: list[int], compress: str | None, settings: Settings
+    rows: np.ndarray,
+    spills: list[str],
+    pieces: list[str],
+    limits: list[int],
+    compress: Codec | None,
+    settings: Settings,
 ) -> list[str]:
     """Stage 3: order one bucket's records by key into ``pieces`` (piece ``p`` ends after
     record ``limits[p]`` of the bucket); returns the piece URLs.
@@ -301,7 +326,7 @@ def reduce_bucket(
         for j in range(1 << bits):
             group = _group(rows, spills, settings, plan, (bits, j) if bits else None)
             for b in range(group.count):
-                sink.write(group.parts(b))
+                sink.write(group.parts(b), group.records(b))
             del group
         sink.commit()
     except BaseException:
@@ -318,17 +343,17 @@ def copy_pieces(pieces: Iterable[str], write: Callable[[list[memoryview]], objec
                 write([memoryview(buffer)[:got]])
 
 
-def header_bytes(header: bytes, compress: str | None, empty: bool) -> bytes:
+def header_bytes(header: bytes, compress: Codec | None, empty: bool) -> bytes:
     """The header as written on top of an output (its own compressed stream if compressed)."""
     if compress is None:
         return header
     if not header and not empty:
         return b""
-    encoder = make_encoder(compress)
+    encoder = compress.encoder()
     return encoder.compress(memoryview(header)) + encoder.flush()
 
 
-def concat_output(url: str, header: bytes, pieces: list[str], compress: str | None) -> str:
+def concat_output(url: str, header: bytes, pieces: list[str], compress: Codec | None) -> str:
     """Stage 4: write ``header`` and ``pieces`` to a temporary file beside ``url``; returns
     its path (renamed into place by the driver once every output is complete)."""
     out = AtomicFile(url)

@@ -24,8 +24,27 @@ class UsageError(ShufBigError):
     """Options that cannot be combined: the CLI adds the ``--help`` hint, as GNU shuf does."""
 
 
+class RecordTooLarge(ShufBigError):
+    """A record longer than the run can take.  ``index`` is its number in the whole stream
+    (from 0) and ``size`` its bytes: the engine, which knows the inputs and the plan, words
+    the message the user sees (which input, which line, which ``--mem`` would do)."""
+
+    def __init__(self, message: str, index: int = 0, size: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
+        self.size = size
+
+
 class CompressedInputWarning(UserWarning):
     """An input starts with a compression format's magic bytes but is read as it is."""
+
+
+class MemoryLimitWarning(UserWarning):
+    """An explicit ``--mem`` above the memory this process may use (cgroup limit, rlimit, RAM)."""
+
+
+class RamTempWarning(UserWarning):
+    """Temp files go to a RAM-backed directory (tmpfs, ramfs): they take memory beyond ``--mem``."""
 
 
 # The command's options and the API parameters they stand for, in messages.
@@ -37,11 +56,13 @@ API_NAMES = {
     "--shards": "shards=",
     "--aligned": "aligned=True",
     "--decompress": "decompress=",
+    "--compress-level": "compress_level=",
     "--record-separator": "record_separator=",
     "--random-source": "random_source=",
     "--scheduler": "scheduler=",
     "--temp-url": "temp_url=",
     "--engine": "engine=",
+    "--files-from": "files_from=",
     "-n": "head_count=",
     "-e": "echo=",
     "-i": "input_range=",

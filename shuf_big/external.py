@@ -8,7 +8,6 @@ no new randomness, so the output does not depend on how often that happens.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,11 +16,22 @@ import numpy as np
 
 from . import core
 from .buckets import Bucket, BucketWriter
-from .errors import ShufBigError
+from .errors import ShufBigError, describe
 from .malloc import Arena
 from .outputs import Sink
-from .progress import Phase, input_name, position
-from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, Span, read_fully
+from .progress import Phase, expected_size, input_name, position
+from .records import (
+    Batch,
+    Counter,
+    IndexStream,
+    LongRecord,
+    RawReader,
+    RecordReader,
+    Span,
+    pread_fully,
+    read_fully,
+)
+from .signals import checkpoint
 from .tempfiles import TempDirs
 from .workers import Context
 
@@ -43,7 +53,7 @@ class External:
         self.arena = Arena()  # pass 2's group arrays, reused group after group
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
-        dirs = self.temp.create()
+        self.temp.create()
         with self.ctx.bar("pass 1/2: scatter") as bar:
             counter = Counter()
             reader = RecordReader(
@@ -55,42 +65,45 @@ class External:
             def progress(reading: RecordReader) -> None:
                 bar.describe(input_name(raw))
                 bar.advance_to(position(raw, reading.bytes_read))
+                checkpoint("pass 1 started")
 
-            choose = lambda first: self._fanout_bits(first, size)  # noqa: E731
-            buckets = self._scatter(reader, items, dirs, "b", 0, choose, progress)
+            choose = lambda first: self._fanout_bits(first, size, raw)  # noqa: E731
+            buckets = self._scatter(reader, items, "b", 0, choose, progress)
             del reader  # its read buffer is pass 2's memory now
+        checkpoint("pass 1 done")
         total = sum(b.nbytes for b in buckets)
         self.bucket_count = len(buckets)
         self.records_in, self.bytes_in = sum(b.nrecords for b in buckets), total
         out.expect(self.records_in)
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
             try:
-                self._order_buckets(deque(buckets), dirs, out, bar)
+                self._order_buckets(deque(buckets), out, bar)
             finally:
                 self.arena.release()
 
-    def _fanout_bits(self, first: Batch | Span | LongRecord, size: int | None) -> int:
+    def _fanout_bits(self, first: Batch | Span | LongRecord, size: int | None, raw: RawReader) -> int:
+        """Pass 1's fan-out, from the input's size, or for compressed inputs the size their
+        compression ratio so far foretells (a misestimate only costs splits or small buckets)."""
         plan = self.ctx.plan
-        if plan.fanout_bits is not None:
-            bits = plan.fanout_bits
-        elif size is None:
-            bits = min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+        if isinstance(first, Batch) and len(first.ends):
+            avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
+        elif isinstance(first, Span):
+            avg = max(first.size / first.count, 1.0)
         else:
-            if isinstance(first, Batch) and len(first.ends):
-                avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
-            elif isinstance(first, Span):
-                avg = max(first.size / first.count, 1.0)
-            else:
-                avg = float(plan.read_buffer)
-            bits = plan.bucket_bits(plan.order_need(size, int(size / avg)))
-            self.temp.check_space(int(size * (1 + 2.1 / avg)) + (1 << 20))
-        return bits
+            avg = float(plan.read_buffer)
+        # Fail now if the temp space is too small; warn if it is in RAM.
+        self.temp.check_space(None if size is None else int(size * (1 + 2.1 / avg)))
+        if plan.fanout_bits is not None:
+            return plan.fanout_bits
+        expected = size if size is not None else expected_size(raw)
+        if expected is None:
+            return min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
+        return plan.bucket_bits(plan.order_need(expected, int(expected / avg)))
 
     def _scatter(
         self,
         reader: RecordReader,
         items: Iterator[Batch | Span | LongRecord],
-        dirs: list[str],
         name: str,
         prefix_bits: int,
         choose_bits: Callable[[Batch | Span | LongRecord], int],
@@ -98,7 +111,8 @@ class External:
     ) -> list[Bucket]:
         """Send every record of ``items`` (read by ``reader``) to a bucket file by its key bits.
 
-        The fan-out is chosen once the first batch shows the typical record length.
+        The fan-out is chosen once the first batch shows the typical record length, within
+        the descriptors free now (the buckets of earlier levels are still open).
         """
         plan = self.ctx.plan
         writer: BucketWriter | None = None
@@ -106,8 +120,9 @@ class External:
         try:
             for item in items:
                 if scatter is None:
-                    bits = max(min(choose_bits(item), plan.max_fanout_bits(), 64 - prefix_bits), 1)
-                    writer = BucketWriter(dirs, name, prefix_bits, bits)
+                    free = self.temp.fanout_bits()
+                    bits = max(min(choose_bits(item), plan.max_fanout_bits(), free, 64 - prefix_bits), 1)
+                    writer = BucketWriter(self.temp, name, prefix_bits, bits)
                     scatter = Scatter(self.ctx, writer)
                 if isinstance(item, LongRecord):
                     scatter.long(item)
@@ -127,26 +142,25 @@ class External:
                 scatter.shutdown()
         buckets = writer.buckets() if writer is not None else []
         for bucket in buckets:
-            self.temp_bytes += bucket.nbytes + os.path.getsize(bucket.gaps_path)
+            self.temp_bytes += bucket.temp_bytes()
         return buckets
 
-    def _split(self, bucket: Bucket, dirs: list[str]) -> list[Bucket]:
+    def _split(self, bucket: Bucket, name: str) -> list[Bucket]:
         """Split a bucket too large for memory by the next key bits (no new randomness)."""
         self.split_count += 1
         plan = self.ctx.plan
         need = plan.order_need(bucket.nbytes, bucket.nrecords)
         bits = plan.fanout_bits or plan.bucket_bits(need)
-        with open(bucket.records_path, "rb", buffering=0) as records, open(bucket.gaps_path, "rb", buffering=0) as gaps:
-            where = f"temporary file '{bucket.records_path}'"
-            indices = IndexStream(gaps, max(plan.max_records, 4096), where)
-            reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, where)
-            name = os.path.basename(bucket.path) + "-"
-            choose = lambda first: bits  # noqa: E731
-            buckets = self._scatter(reader, iter(reader), dirs, name, bucket.prefix_bits, choose, lambda _: None)
+        records, gaps = bucket.streams()
+        indices = IndexStream(gaps, max(plan.max_records, 4096), bucket.gaps.what)
+        reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, bucket.what)
+        choose = lambda first: bits  # noqa: E731
+        buckets = self._scatter(reader, iter(reader), name + "-", bucket.prefix_bits, choose, lambda _: None)
+        checkpoint("bucket split")
         bucket.remove()
         return buckets
 
-    def _order_buckets(self, queue: deque[Bucket], dirs: list[str], out: Sink, bar: Phase) -> None:
+    def _order_buckets(self, queue: deque[Bucket], out: Sink, bar: Phase) -> None:
         """Order buckets in key order, loading as many consecutive ones as fit at once."""
         plan = self.ctx.plan
         while queue:
@@ -156,7 +170,7 @@ class External:
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
                 else:
-                    queue.extendleft(reversed(self._split(first, dirs)))
+                    queue.extendleft(reversed(self._split(first, f"s{self.split_count:x}")))
                     bar.set_postfix_str(f"{self.split_count} buckets split", refresh=False)
                 continue
             group = [first]
@@ -173,11 +187,12 @@ class External:
             partition = plan.partition(nbytes, nrecords)
             arrays = core.group_arrays(nbytes, nrecords, partition)
             self.arena.reset(arrays, arrays + plan.order_budget - plan.order_need(nbytes, nrecords, partition))
-            self.ctx.workers.emit(self._order_group(group, nbytes, nrecords), out, bar)
+            self.ctx.workers.emit(self._order_group(group, nbytes, nrecords, partition), out, bar)
             for bucket in group:
                 bucket.remove()
+            checkpoint("pass 2 started")
 
-    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> core.GroupOrder:
+    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int, partition: bool) -> core.GroupOrder:
         """Load a group's buckets (with workers, several at once: each fills its own slice
         of the group's bytes, offsets and keys) and cut it into sub-buckets."""
         empty = self.arena.empty
@@ -188,10 +203,9 @@ class External:
         window = max(self.ctx.plan.piece, 1 << 16)
 
         def load(bucket: Bucket, at: int, count: int) -> None:
-            with open(bucket.records_path, "rb", buffering=0) as f:
-                got = read_fully(f, memoryview(data[at : at + bucket.nbytes]), f"'{bucket.records_path}'")
+            got = bucket.records_into(memoryview(data[at : at + bucket.nbytes]))
             if got != bucket.nbytes or self._keys_wrong(bucket, keys[count : count + bucket.nrecords]):
-                raise ShufBigError(f"temporary file '{bucket.records_path}' changed during the run")
+                raise ShufBigError(f"{bucket.what} changed during the run")
             ends = bounds[count + 1 : count + 1 + bucket.nrecords]
             if core.ends_into(ends, data[at : at + bucket.nbytes], self.ctx.sep, window, at) != bucket.nrecords:
                 raise ShufBigError("temporary files are corrupt (record count mismatch)")
@@ -205,7 +219,6 @@ class External:
         else:
             for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
                 future.result()
-        partition = self.ctx.plan.partition(nbytes, nrecords)
         return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, partition, empty)
 
     def _keys_wrong(self, bucket: Bucket, keys: np.ndarray) -> bool:
@@ -214,22 +227,28 @@ class External:
         decoder = core.GapDecoder()
         chunk = np.empty(GAP_CHUNK, dtype=np.uint16)
         filled = 0
-        with open(bucket.gaps_path, "rb", buffering=0) as f:
-            while got := read_fully(f, memoryview(chunk).cast("B"), f"'{bucket.gaps_path}'"):
-                indices = decoder.feed(chunk[: got // 2])
-                if filled + len(indices) > len(keys):
-                    return True
-                keys[filled : filled + len(indices)] = core.draw_keys(self.ctx.spec, indices)
-                filled += len(indices)
-        return filled != len(keys)
+        offset = 0
+        while True:
+            try:
+                got = pread_fully(bucket.gaps.fd, memoryview(chunk).cast("B"), offset)
+            except OSError as err:
+                raise ShufBigError(f"read error on {bucket.gaps.what}: {describe(err)}") from None
+            if not got:
+                return filled != len(keys)
+            offset += got
+            indices = decoder.feed(chunk[: got // 2])
+            if filled + len(indices) > len(keys):
+                return True
+            keys[filled : filled + len(indices)] = core.draw_keys(self.ctx.spec, indices)
+            filled += len(indices)
 
     def _copy_file(self, bucket: Bucket, out: Sink, bar: Phase) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
         buffer = np.empty(self.ctx.plan.read_buffer, dtype=np.uint8)
         view = memoryview(buffer)
-        with open(bucket.records_path, "rb", buffering=0) as f:
-            while got := read_fully(f, view, f"'{bucket.records_path}'"):
-                bar.update(out.write([view[:got]]))
+        records, _ = bucket.streams()
+        while got := read_fully(records, view, bucket.what):
+            bar.update(out.write([view[:got]]))
         bucket.remove()
 
 
@@ -239,8 +258,8 @@ class Scatter:
     Without workers each batch is scattered inline.  With workers, each batch in flight
     gets a copy of its bytes and an output buffer (the reader reuses its own buffer for the
     next batch meanwhile), and one writer thread appends scattered batches in input order
-    (gap coding needs it), so the main thread only reads and frames and system calls
-    overlap with scattering.
+    (gap coding needs it), so the main thread only reads and counts (spans are framed by
+    the worker that scatters them) and system calls overlap with scattering.
     """
 
     def __init__(self, ctx: Context, writer: BucketWriter) -> None:

@@ -21,16 +21,19 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from . import core
+from .compression import Compression
 from .errors import ShufBigError
 from .generated import BytesReader, RangeReader, echo_input
 from .inputs import Inputs
 from .job import Job, Result
 from .malloc import tune_for_budget
-from .outputs import Sink, open_output
+from .outputs import Sink
 from .plan import Plan
+from .preflight import check_job
 from .progress import Progress
 from .readers import Source
 from .records import read_fully
+from .shards import open_output
 from .shuffler import Shuffler
 from .sizes import format_size
 from .tempfiles import TempDirs, fd_fanout_bits
@@ -74,7 +77,7 @@ def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: by
     # Cache-sized chunks: 16 K keys at a time is 2-4x faster than 1 M.
     for indices in range_head_indices(spec, n, k, max(256, min(1 << 14, plan.mem // 256))):
         indices += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(indices, sep))])
+        out.write([memoryview(core.format_decimal(indices, sep))], len(indices))
 
 
 def _draws(spec: core.KeySpec, n: int, count: int | None, block: int) -> Iterator[np.ndarray]:
@@ -107,7 +110,7 @@ def _repeat_records(data: np.ndarray, sep: bytes, spec: core.KeySpec, plan: Plan
     lengths = np.diff(bounds)
     del bounds
     for picks in _draws(spec, nrecords, count, _block(plan)):
-        out.write(core.ordered_parts(data, starts[picks], lengths[picks], plan.piece))
+        out.write(core.ordered_parts(data, starts[picks], lengths[picks], plan.piece), len(picks))
 
 
 def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, count: int | None, out: Sink) -> None:
@@ -116,7 +119,7 @@ def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, c
         raise ShufBigError("no lines to repeat")
     for picks in _draws(spec, n, count, _block(plan)):
         picks += np.uint64(lo)
-        out.write([memoryview(core.format_decimal(picks, sep))])
+        out.write([memoryview(core.format_decimal(picks, sep))], len(picks))
 
 
 def _load_records(srcs: Sequence[Source], sep: bytes, plan: Plan) -> np.ndarray:
@@ -167,13 +170,15 @@ class GnuEngine:
                 raise ShufBigError(f"-e, -i and -r cannot be combined with {option}")
         if job.scheduler is not None or job.temp_url is not None:
             raise ShufBigError("--scheduler and --temp-url need --engine dask")
+        check_job(job)
 
     def run(self, job: Job) -> Result:
-        plan = job.plan.with_fd_limit(fd_fanout_bits())
+        plan = job.plan.with_fd_limit(fd_fanout_bits(1))
         tune_for_budget(plan.mem)
         sep = job.sep.token
         data = echo_input(job.echo, sep) if job.echo is not None else None
-        out = open_output(job.outputs[0], None, sep)
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
+        out = open_output(job.outputs[0], None, sep, settings=compression)
         result = Result(seed=job.seed, path="generated", outputs=list(job.outputs))
         try:
             out.open()
@@ -210,7 +215,7 @@ class GnuEngine:
     @staticmethod
     def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink) -> Shuffler:
         """A full shuffle (or ``-n`` of the ``-e`` operands): the shuffler, as for any file."""
-        temp = TempDirs(list(job.temp_dirs))
+        temp = TempDirs(list(job.temp_dirs), 1)
         passes = 1 if job.head_count is not None else 2
         progress = Progress(job.progress)
         shuffler = Shuffler(plan, job.spec, temp, job.sep.token, progress)

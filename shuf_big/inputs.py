@@ -3,74 +3,34 @@
 The engine sees one byte stream.  This module makes several inputs look like one: it
 opens them one at a time (so ``--files-from`` with thousands of shards needs one file
 descriptor), decompresses ``.gz``/``.bz2``/``.xz``/``.zst``, turns blank-line separated
-documents into records, keeps the header lines of the first input and drops those of the
-others, and terminates the last record of every input so records never run together.
+documents into records, takes the header lines off every input (checking that they agree,
+see :mod:`shuf_big.headers`), and terminates the last record of every input so records
+never run together.  It counts records as they pass, so that a message can say which input
+and which line a record or a read error is at.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import io
-import itertools
 import os
 import stat
 import sys
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO, cast
+from collections.abc import Sequence
+from typing import BinaryIO, cast
 
 import numpy as np
 
 from . import core
-from .compression import FORMATS, MAGIC_BYTES, Decompressed, compression_of, sniff
+from .compression import FORMATS, MAGIC_BYTES, compression_of, sniff
 from .errors import CompressedInputWarning, ShufBigError, describe
-from .readers import CHUNK, FileObject, Paragraphs, Source, hand_out, name_of, peek
-from .records import PrefixedReader, RawReader, pread_fully, read_fully
+from .headers import Headers, split_header
+from .readers import Decompressed, FileObject, Mapper, Paragraphs, Sized, Source, hand_out, name_of, peek
+from .records import PrefixedReader, RawReader, read_fully
 
-# Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
-Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
-
-
-class Sized:
-    """A plain file that must deliver the ``size`` bytes it had when opened.
-
-    A file truncated by another process meanwhile would otherwise just end early, and the
-    run would succeed with part of the input.  Ending short is an error instead (a file
-    that grows is read to its new end).
-    """
-
-    def __init__(self, handle: io.FileIO, size: int, what: str) -> None:
-        self.handle = handle
-        self.size = size
-        self.what = what
-        self.count = 0
-
-    def readinto(self, view: memoryview) -> int:
-        return self._counted(self.handle.readinto(view) or 0, view)
-
-    def _counted(self, got: int, view: memoryview) -> int:
-        """Count ``got`` bytes read into ``view``; nothing read before ``size`` is a shrink."""
-        self.count += got
-        if not got and len(view) and self.count < self.size:
-            raise ShufBigError(
-                f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
-            )
-        return got
-
-    def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
-        """As :meth:`readinto`, in ``pieces`` positioned reads at once: several threads copy
-        from the page cache and fault in the buffer's fresh pages in parallel."""
-        fd = self.handle.fileno()
-        start = self.handle.tell()
-        ranges = list(itertools.pairwise([len(view) * i // pieces for i in range(pieces + 1)]))
-        got = map_fn(lambda r: pread_fully(fd, view[r[0] : r[1]], start + r[0]), ranges)
-        total = 0
-        for (lo, hi), n in zip(ranges, got, strict=True):
-            total += n
-            if n < hi - lo:  # the end of the file: what follows a short piece does not count
-                break
-        self.handle.seek(start + total)
-        return self._counted(total, view)
+NEWLINE = b"\n"
 
 
 def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.FileIO | None, str, str | None]:
@@ -100,7 +60,7 @@ def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.File
         handle.close()
         raise ShufBigError(f"cannot read '{path}': Is a directory")
     if fmt is not None:
-        return Decompressed(handle, fmt, what), handle, what, None
+        return Decompressed(handle, fmt, what, ahead=stat.S_ISREG(st.st_mode)), handle, what, None
     head, reader = peek(handle, st)
     looks = sniff(head)
     if stat.S_ISREG(st.st_mode):
@@ -111,51 +71,14 @@ def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.File
     return reader, handle, what, looks
 
 
-def read_files_from(list_path: str) -> list[str]:
-    """The paths listed one per line in ``list_path`` (``-``: standard input); blank lines skipped."""
-    try:
-        if list_path == "-":
-            text = sys.stdin.buffer.read()
-        else:
-            with open(list_path, "rb") as f:
-                text = f.read()
-    except OSError as err:
-        raise ShufBigError(f"cannot read file list '{list_path}': {describe(err)}") from None
-    paths = [os.fsdecode(line) for line in text.splitlines() if line.strip()]
-    if not paths:
-        raise ShufBigError(f"no input files listed in '{list_path}'")
-    return paths
-
-
-def split_header(read: Callable[[memoryview], int], sep: bytes, count: int) -> tuple[bytes, bytes, int]:
-    """Read the first ``count`` records with ``read``: (header, bytes read after it, header size).
-
-    A header cut short by the end of the input is terminated like any last record (the
-    returned size is then what was read, without the terminator).
-    """
-    framer = core.StreamFramer(sep)
-    buffer = np.empty(CHUNK, dtype=np.uint8)
-    head = bytearray()
-    found = 0
-    while True:
-        got = read(memoryview(buffer))
-        if not got:
-            return bytes(head) + framer.terminator(), b"", len(head)
-        ends = framer.feed(buffer[:got])
-        if found + len(ends) >= count:
-            cut = int(ends[count - found - 1])
-            head += buffer[:cut].tobytes()
-            return bytes(head), buffer[cut:got].tobytes(), len(head)
-        found += len(ends)
-        head += buffer[:got].tobytes()
-
-
 class Inputs:
     """Several inputs read one after another as one raw stream of records.
 
     ``size`` is an upper bound of the stream's length when every input is a plain regular
     file (header lines removed make it shorter), else ``None``.  ``header`` holds the first
-    ``header_lines`` records of the first input once :meth:`prime` has run.
+    ``header_lines`` records of the first input that has that many once :meth:`prime` has
+    run; every other input must start with them.  ``origins`` say where each input was
+    listed (``LIST:LINE`` of ``--files-from``), for messages.
     """
 
     def __init__(
@@ -165,6 +88,7 @@ class Inputs:
         header_lines: int = 0,
         decompress: str | None = None,
         paragraphs: bool = False,
+        origins: Sequence[str] = (),
     ) -> None:
         if paths.count("-") > 1:
             raise ShufBigError("standard input ('-') can be read only once")
@@ -176,7 +100,8 @@ class Inputs:
         self.decompress = decompress
         self.paragraphs = paragraphs
         self.what = name_of(paths[0]) if len(paths) == 1 else "the inputs"
-        self.header = b""
+        self.origins = list(origins)
+        self.headers = Headers(header_lines, sep)
         self.warned: set[int] = set()  # inputs already warned about (a rewind reopens them)
         self.stdin_start = self._stdin_offset()
         on_disk = all(isinstance(p, str) for p in paths)  # a file object is read once
@@ -238,8 +163,10 @@ class Inputs:
         """Bytes of the inputs read from disk so far (compressed bytes for compressed ones)."""
         done = self.finished_bytes
         if self.handle is not None:
+            current = self.current.raw if isinstance(self.current, Paragraphs) else self.current
+            ahead = current.position() if isinstance(current, Decompressed) else None
             with contextlib.suppress(OSError, ValueError):
-                done += self.handle.tell() - self.opened_at
+                done += (self.handle.tell() if ahead is None else ahead) - self.opened_at
         return done
 
     def _reset(self) -> None:
@@ -251,19 +178,39 @@ class Inputs:
         self.current_what = self.what
         self.pending = b""
         self.tail = core.StreamFramer(self.sep)
+        self.given = 0  # bytes handed out (decompressed), against consumed() on disk
+        # Records counted as they pass (cheaply: see _feed), to say where a record or an
+        # error is: records ended so far, and where each opened input's records start.
+        self.counted = 0
+        self.firsts: list[int] = []
+        self.head_records = 0  # header records read from the current input
+
+    @property
+    def header(self) -> bytes:
+        return self.headers.header
 
     def prime(self) -> None:
-        """Open the first input (so its header is known before any output is written)."""
-        if self.current is None and self.next_path == 0:
+        """Open the first input, and with ``--header`` as many as it takes to find the
+        header (an input with fewer records holds nothing else), so that the header is
+        known before any output is written."""
+        if self.current is not None or self.next_path != 0:
+            return
+        self._open_next()
+        while self.header_lines and not self.headers.complete and self.next_path < len(self.paths):
+            self._close_current()
             self._open_next()
 
     def _open_next(self) -> bool:
         if self.next_path >= len(self.paths):
             return False
         path = self.paths[self.next_path]
-        first = self.next_path == 0
         self.next_path += 1
-        reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
+        self.firsts.append(self.counted)
+        self.head_records = 0
+        try:
+            reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
+        except ShufBigError as err:
+            raise ShufBigError(self._listed(str(err))) from None
         self.opened_at = 0
         if self.handle is not None and path == "-":
             with contextlib.suppress(OSError, ValueError):
@@ -279,23 +226,54 @@ class Inputs:
         self.current = Paragraphs(reader) if self.paragraphs else reader
         self.tail = core.StreamFramer(self.sep)
         if self.header_lines:
-            head, self.pending = self._split_header()
-            if first:
-                self.header = head
+            head, self.pending, _ = split_header(self._read_current, self.sep, self.header_lines)
+            self.head_records = self.header_lines
+            self._feed(np.frombuffer(self.pending, dtype=np.uint8))
+            try:
+                self.headers.offer(head, self.current_what)
+            except ShufBigError as err:
+                raise ShufBigError(self._listed(str(err))) from None
         return True
 
-    def _split_header(self) -> tuple[bytes, bytes]:
-        """Read the current input's first ``header_lines`` records: (header, bytes after it)."""
-        head, rest, _ = split_header(self._read_current, self.sep, self.header_lines)
-        self.tail.feed(np.frombuffer(rest, dtype=np.uint8))
-        return head, rest
+    def _feed(self, chunk: np.ndarray) -> None:
+        """Count the records that end in ``chunk`` of the current input (with one input and
+        a one-byte separator, in windows without an offsets array); with several inputs,
+        keep the framing state that terminates its last record at the seam."""
+        if len(self.paths) > 1:
+            self.counted += len(self.tail.feed(chunk))
+        elif len(self.sep) == 1:
+            self.counted += core.count_records(chunk, self.sep)
+
+    def locate(self, index: int) -> tuple[str, int]:
+        """The input that holds record ``index`` of the stream (from 0, headers left out),
+        and that record's number in it from 1, header records counted: for newline-ended
+        records, its line number in the (decompressed) file."""
+        if len(self.paths) == 1:
+            return self.what, self.header_lines + index + 1
+        at = max(bisect.bisect_right(self.firsts, index) - 1, 0)
+        return name_of(self.paths[at]), self.header_lines + index - self.firsts[at] + 1
+
+    def _listed(self, message: str) -> str:
+        """``message`` about the current input, after its ``--files-from`` line if it has one."""
+        return f"{self.origins[self.next_path - 1]}: {message}" if self.origins else message
+
+    def _failed(self, message: str) -> ShufBigError:
+        """A read error of the current input, saying where: its ``--files-from`` line, and
+        the last whole record read when they are counted."""
+        if len(self.paths) > 1 or len(self.sep) == 1:
+            done = self.head_records + self.counted - self.firsts[-1]
+            if done:
+                message += f", after {'line' if self.sep == NEWLINE else 'record'} {done}"
+        return ShufBigError(self._listed(message))
 
     def _read_current(self, view: memoryview) -> int:
         assert self.current is not None
         try:
             return self.current.readinto(view) or 0
         except OSError as err:
-            raise ShufBigError(f"read error on {self.current_what}: {describe(err)}") from None
+            raise self._failed(f"read error on {self.current_what}: {describe(err)}") from None
+        except ShufBigError as err:  # corrupt compressed data, a file that shrank
+            raise self._failed(str(err)) from None
 
     def _close_current(self) -> None:
         if isinstance(self.current, Paragraphs):
@@ -319,10 +297,11 @@ class Inputs:
                 continue
             got = self._read_current(view)
             if got:
-                if len(self.paths) > 1:  # only the seams between inputs need the framing state
-                    self.tail.feed(np.frombuffer(view[:got], dtype=np.uint8))
+                self._feed(np.frombuffer(view[:got], dtype=np.uint8))
+                self.given += got
                 return got
             self.pending = self.tail.terminator() if len(self.paths) > 1 else b""
+            self.counted += bool(self.pending)
             self._close_current()
 
     def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
@@ -332,11 +311,12 @@ class Inputs:
         try:
             got = self.current.readinto_parallel(view, pieces, map_fn)
         except OSError as err:
-            raise ShufBigError(f"read error on {self.current_what}: {describe(err)}") from None
+            raise self._failed(f"read error on {self.current_what}: {describe(err)}") from None
+        except ShufBigError as err:
+            raise self._failed(str(err)) from None
         if not got:
             return self.readinto(view)  # this input's end: a terminator, the next input
-        if len(self.paths) > 1:
-            self.tail.feed(np.frombuffer(view[:got], dtype=np.uint8))
+        self._feed(np.frombuffer(view[:got], dtype=np.uint8))
         return got
 
     def rewind(self) -> None:

@@ -18,9 +18,11 @@ from .api import run
 from .errors import ShufBigError, for_api
 from .options import Where, resolve
 
-# Chunks in flight between the engine and the iterator: each is one write of the engine
-# (a sub-bucket's records), so the queue holds a bounded share of the budget.
+# Chunks in flight between the engine and the iterator, each at most one of the plan's
+# pieces; with the chunk being cut and the partial record before it, the iterator holds
+# HELD_PIECES pieces, which the plan charges to the budget.
 QUEUE_CHUNKS = 2
+HELD_PIECES = QUEUE_CHUNKS + 3
 _END = object()
 
 
@@ -34,13 +36,15 @@ class _Chunks:
     def __init__(self) -> None:
         self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self.closed = threading.Event()
+        self.chunk = 1 << 20  # set to the plan's piece once the job is resolved
 
     def write(self, data: bytes | memoryview) -> int:
-        if self.closed.is_set():
-            raise _Stopped
-        chunk = bytes(data)  # the engine reuses its buffers after the write
-        self.queue.put(chunk)
-        return len(chunk)
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), self.chunk):
+            if self.closed.is_set():
+                raise _Stopped
+            self.queue.put(bytes(view[start : start + self.chunk]))  # the engine reuses its buffers
+        return len(view)
 
     def put(self, item: object) -> None:
         self.queue.put(item)
@@ -67,9 +71,10 @@ def iter_shuffled(src: Where | Sequence[Where] = "-", **options: Any) -> Iterato
             raise TypeError(f"iter_shuffled() does not take {name}=")
     sink = _Chunks()
     try:
-        job = resolve(src, sink, **options)  # type: ignore[arg-type]
+        job = resolve(src, sink, held_pieces=HELD_PIECES, **options)  # type: ignore[arg-type]
     except ShufBigError as err:
         raise for_api(err) from None
+    sink.chunk = job.plan.piece
     return _records(job.sep.token, sink, lambda: run(job))
 
 

@@ -65,6 +65,7 @@ class Job:
     temp_dirs: tuple[str, ...]
     header: int = 0
     decompress: str | None = None
+    compress_level: int | None = None  # validated for every compressed output; None: each format's default
     shards: int | None = None
     aligned: bool = False
     head_count: int | None = None
@@ -76,6 +77,7 @@ class Job:
     temp_url: str | None = None
     progress: bool = False
     quiet: bool = False
+    origins: tuple[str, ...] = ()  # per input, "LIST:LINE" of --files-from (for messages); () for operands
 
     @property
     def seed(self) -> int:
@@ -107,6 +109,8 @@ class Result:
     buckets: int = 0  # bucket files of pass 1 (external path)
     splits: int = 0  # buckets split again in pass 2
     temp_bytes: int = 0  # bytes written to temp files
+    temp_dirs: tuple[str, ...] = ()  # where they went (-T, $TMPDIR, /tmp or /var/tmp)
+    mem: int = 0  # the --mem budget, in bytes
     peak_memory: int = 0  # the process's peak RSS in bytes
     seconds: float = 0.0  # wall time of the run
     outputs: list[Target] = field(default_factory=list)
@@ -127,8 +131,9 @@ class Result:
             f"seed:    {self.seed} (rerun with --seed {self.seed})",
             f"in:      {count(self.records_in)} records, {size(self.bytes_in)}",
             f"out:     {count(self.records)} records, {size(self.bytes)}",
-            f"path:    {path}, {size(self.temp_bytes)} of temp files",
-            f"memory:  {size(self.peak_memory)} peak RSS",
+            f"path:    {path}, {size(self.temp_bytes)} of temp files"
+            + (f" in {', '.join(self.temp_dirs)}" if self.temp_bytes and self.temp_dirs else ""),
+            f"memory:  {size(self.peak_memory)} peak RSS, --mem {size(self.mem)}",
             f"time:    {self.seconds:.2f} s",
         ]
         if self.shard_records is not None:

@@ -8,13 +8,15 @@ failure leaves every existing destination untouched.
 
 from __future__ import annotations
 
+from .compression import Compression
 from .errors import ShufBigError
 from .inputs import Inputs, count_in
 from .job import Job, Result
 from .malloc import tune_for_budget
-from .outputs import ShardedOutput, open_output
 from .plan import Plan
+from .preflight import check_job
 from .progress import Progress
+from .shards import ShardedOutput, open_output
 from .shuffler import Shuffler
 from .tempfiles import TempDirs, fd_fanout_bits
 
@@ -38,22 +40,32 @@ class LocalEngine:
             )
         if job.inputs.count("-") > 1:
             raise ShufBigError("standard input ('-') can be read only once")
+        check_job(job)
 
     def run(self, job: Job) -> Result:
-        plan = job.plan.with_fd_limit(fd_fanout_bits())
+        reserved = len(job.outputs) * (job.shards or 1)  # output files open with the buckets
+        plan = job.plan.with_fd_limit(fd_fanout_bits(reserved))
         tune_for_budget(plan.mem)
         sep = job.sep
-        groups = [[path] for path in job.inputs] if job.aligned else [list(job.inputs)]
-        outs = [open_output(path, job.shards, sep.token, sep.trim) for path in job.outputs]
+        # (inputs, their --files-from lines) read as one stream: each on its own with --aligned
+        if job.aligned:
+            groups = [([path], list(job.origins[n : n + 1])) for n, path in enumerate(job.inputs)]
+        else:
+            groups = [(list(job.inputs), list(job.origins))]
+        compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
+        outs = [open_output(path, job.shards, sep.token, sep.trim, compression) for path in job.outputs]
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []
         else:
-            inputs = [Inputs(paths, sep.token, job.header, job.decompress, sep.paragraphs) for paths in groups]
+            inputs = [
+                Inputs(paths, sep.token, job.header, job.decompress, sep.paragraphs, origins)
+                for paths, origins in groups
+            ]
         sizes = [inp.disk_size for inp in inputs]
         passes = 1 if job.head_count is not None else 2  # -n streams once; a shuffle reads, then writes
         total = None if None in sizes else passes * sum(size or 0 for size in sizes)
         progress = Progress(job.progress and bool(inputs), total)
-        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs)), sep.token, progress)
+        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs), reserved), sep.token, progress)
         try:
             for inp in inputs:
                 inp.prime()

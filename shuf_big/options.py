@@ -7,21 +7,22 @@ parses), and :func:`resolve` turns the API's arguments into the job every engine
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import secrets
+import warnings
 from collections.abc import Sequence
 from typing import IO
 
 from . import core
-from .compression import FORMATS
-from .errors import ShufBigError, UsageError, describe
+from .compression import FORMATS, Codec, codec_for, compression_of
+from .errors import MemoryLimitWarning, ShufBigError, UsageError, describe
 from .job import Job, Separator
-from .plan import DEFAULT_MEM, Plan, default_jobs
+from .memory import MemoryLimit, available_memory
+from .mounts import default_temp_dirs
+from .plan import Plan, default_jobs
+from .preflight import read_files_from
 from .records import read_fully
-from .sizes import parse_size
-from .tempfiles import default_temp_dirs
+from .sizes import DEFAULT_MEM, format_size, parse_size
 
 PathLike = str | os.PathLike[str]
 # A path, or a binary file object (src readable, dst writable).
@@ -84,6 +85,8 @@ def seed_from_random_source(path: str | os.PathLike[str]) -> int:
     digest with ``digest_size=8``, read as a big-endian integer.  An empty FILE is an
     error, as GNU shuf's "end of file".
     """
+    import hashlib  # only here: loading it costs every other run a few milliseconds
+
     name = os.fspath(path)
     try:
         handle = open(name, "rb", buffering=0)  # noqa: SIM115 (closed below)
@@ -159,11 +162,35 @@ def _seed(seed: int | None, random_source: PathLike | None, head_count: int | No
     if random_source is not None and head_count != 0:  # as GNU shuf: -n 0 opens nothing
         seed = seed_from_random_source(random_source)
     if seed is None:
-        seed = secrets.randbits(64)
+        seed = int.from_bytes(os.urandom(8), "big")  # as secrets.randbits(64), without importing it
     try:
         return core.KeySpec.from_seed(int(seed))
     except ValueError as err:
         raise ShufBigError(f"invalid --seed: {err}") from None
+
+
+def _warn_above(budget: int, limit: MemoryLimit) -> None:
+    """An explicit ``--mem`` above what this process may use is allowed, with a warning."""
+    if budget > limit.nbytes:
+        warnings.warn(
+            MemoryLimitWarning(
+                f"--mem {format_size(budget)} is more than the {format_size(limit.nbytes)} this process "
+                f"may use ({limit.source}): the run may be killed"
+            ),
+            stacklevel=4,
+        )
+
+
+def _codecs(outputs: Sequence[str | IO[bytes]], level: int | None) -> list[Codec]:
+    """The codec of each compressed output (a shard pattern's, by its name), at ``level``."""
+    codecs = [
+        codec_for(fmt, level, f"'{out}'")
+        for out in outputs
+        if isinstance(out, str) and out != "-" and (fmt := compression_of(out)) is not None
+    ]
+    if level is not None and not codecs:
+        raise ShufBigError("--compress-level needs a compressed output: -o NAME.gz, .bz2, .xz or .zst")
+    return codecs
 
 
 def _temp_dirs(tmp_dirs: Sequence[PathLike] | None) -> tuple[str, ...]:
@@ -186,6 +213,7 @@ def resolve(
     record_separator: str | bytes | None = None,
     header: int = 0,
     decompress: str | None = None,
+    compress_level: int | None = None,
     shards: int | None = None,
     aligned: bool = False,
     progress: bool = False,
@@ -198,15 +226,22 @@ def resolve(
     scheduler: str | None = None,
     temp_url: str | None = None,
     quiet: bool = False,
+    held_pieces: int = 0,
+    files_from: PathLike | None = None,
 ) -> Job:
     """Validate and normalise :func:`shuf_big.shuffle`'s arguments into one :class:`Job`."""
+    limit = available_memory()  # the base of N% and of the default
     try:
-        budget = parse_size(mem)
+        budget = parse_size(mem, limit.nbytes)
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
-    plan = Plan.for_budget(budget, jobs=default_jobs() if jobs is None else jobs)
     outputs = _paths(dst)
     check_repeats(outputs, aligned, (), 0)
+    outputs = outputs if aligned else outputs[-1:]
+    codecs = _codecs(outputs, compress_level)
+    plan = Plan.for_budget(
+        budget, jobs=default_jobs() if jobs is None else jobs, held_pieces=held_pieces, codecs=codecs
+    )
     check_conflicts(echo is not None, input_range is not None, random_source is not None, seed is not None, (), False)
     numbers = _range(input_range)
     spec = _seed(seed, random_source, head_count)
@@ -221,15 +256,26 @@ def resolve(
         raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
     if engine not in ("local", "dask"):
         raise ShufBigError(f"unknown engine '{engine}' (use local or dask)")
+    if scheduler is None:  # a remote cluster's workers have limits of their own
+        _warn_above(budget, limit)
+    inputs = _paths(src)
+    origins: tuple[str, ...] = ()
+    if files_from is not None:
+        if inputs != ("-",):
+            raise UsageError("file operands cannot be combined with --files-from")
+        listed = read_files_from(os.fspath(files_from))
+        inputs = tuple(entry.path for entry in listed)
+        origins = tuple(entry.origin for entry in listed)
     return Job(
-        inputs=_paths(src),
-        outputs=outputs if aligned else outputs[-1:],
+        inputs=inputs,
+        outputs=outputs,
         sep=Separator.of(zero_terminated, record_separator),
         spec=spec,
         plan=plan,
         temp_dirs=dirs,
         header=header,
         decompress=decompress,
+        compress_level=compress_level,
         shards=shards,
         aligned=aligned,
         head_count=head_count,
@@ -241,4 +287,5 @@ def resolve(
         temp_url=temp_url,
         progress=progress,
         quiet=quiet,
+        origins=origins,
     )

@@ -1,7 +1,9 @@
 """Outputs: one destination written atomically, or ``--shards K`` files cut from one shuffle.
 
-A regular file is written to a hidden temp file beside it and renamed into place only when
-the run succeeded; every shard keeps that guarantee, compressed by its own name.
+A regular file is written to a nameless file in its directory (``O_TMPFILE``; where the
+file system has none, a hidden temp file beside it) and given its name only when the run
+succeeded; every shard keeps that guarantee, compressed by its own name, in
+blocks that worker threads compress at once (the shards of a run share those threads).
 """
 
 from __future__ import annotations
@@ -10,19 +12,14 @@ import contextlib
 import os
 import re
 import stat
-import string
 import sys
 import tempfile
-from collections.abc import Sequence
 from typing import IO, Protocol
 
-import numpy as np
-
-from . import core
-from .compression import compression_of, make_encoder
+from .compression import DEFAULT_COMPRESSION, BlockPipeline, Blocks, Compression
 from .errors import ShufBigError, describe
 from .signals import deferred_signals
-from .tempfiles import OUTPUT_SUFFIX, owner_tag, reap_stale
+from .tempfiles import OUTPUT_SUFFIX, commit_nameless, open_nameless, owner_tag, reap_stale
 
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 
@@ -61,31 +58,49 @@ def descriptor_of(path: str) -> int | None:
 
 
 class Sink(Protocol):
-    """Where the engine writes ordered records (:class:`Output` or a sharded one)."""
+    """Where the engine writes ordered records (:class:`Output` or a sharded one).
 
-    def write(self, parts: list[memoryview]) -> int: ...
+    ``records``, when the engine knows it, is how many records end in ``parts``; a write
+    that ends more than one record then starts where a record starts (pass 2 and the
+    in-memory path write whole sub-buckets).  A sharded output finds its cuts from these
+    counts instead of searching every byte for separators.
+    """
+
+    def write(self, parts: list[memoryview], records: int | None = None) -> int: ...
     def expect(self, nrecords: int) -> None: ...
 
 
 class Output:
     """The destination: stdout, a device, or a regular file replaced atomically.
 
-    A regular-file destination is written to a hidden temp file beside it and renamed
-    over it only when the whole shuffle succeeded, so a failed or interrupted run leaves
-    an existing file untouched (and the input may be the output).
+    A regular-file destination is written to a nameless file in its directory, linked
+    into place only when the whole shuffle succeeded, so a failed, interrupted or killed
+    run leaves an existing file untouched and nothing else (and the input may be the
+    output).  Where the file system refuses nameless files, a hidden temp file beside the
+    destination is renamed over it instead.
     """
 
     def __init__(
-        self, path: str | IO[bytes], compress: str | None = None, preamble: bytes = b"", trim: bytes = b""
+        self,
+        path: str | IO[bytes],
+        compress: str | None = None,
+        preamble: bytes = b"",
+        trim: bytes = b"",
+        settings: Compression = DEFAULT_COMPRESSION,
+        pipeline: BlockPipeline | None = None,
     ) -> None:
         # A writable binary file object (the Python API) is written as it is, never closed.
         self.stream = None if isinstance(path, str) else path
         self.path = path if isinstance(path, str) else "-"
         self.name = "standard output" if path == "-" else f"'{path}'" if isinstance(path, str) else "the file object"
         self.temp_path: str | None = None
+        self.nameless = False  # written to an O_TMPFILE file, linked into place at commit
+        self.mode = 0o600
         self.target = self.path
         self.fd = -1
-        self.encoder = make_encoder(compress) if compress else None
+        self.blocks: Blocks | None = None
+        if compress:
+            self.blocks = Blocks(pipeline or settings.pipeline(settings.codec(compress, self.name)), self._write)
         self.preamble = preamble  # written first (--header lines)
         self.trim = trim  # dropped if the stream ends with it (paragraph mode's last blank line)
         self.held = b""
@@ -135,10 +150,14 @@ class Output:
         folder = folder or "."
         reap_stale(folder, f".{base}.", OUTPUT_SUFFIX)
         try:
-            with deferred_signals():
-                self.fd, self.temp_path = tempfile.mkstemp(
-                    prefix=f".{base}.{owner_tag()}", suffix=OUTPUT_SUFFIX, dir=folder
-                )
+            fd = open_nameless(folder, os.O_RDWR, 0o600)  # readable: see commit_nameless
+            if fd is not None:
+                self.fd, self.nameless = fd, True
+            else:
+                with deferred_signals():
+                    self.fd, self.temp_path = tempfile.mkstemp(
+                        prefix=f".{base}.{owner_tag()}", suffix=OUTPUT_SUFFIX, dir=folder
+                    )
         except OSError as err:
             raise ShufBigError(f"cannot open '{path}' for writing: {describe(err)}") from None
         if st is not None:
@@ -148,11 +167,12 @@ class Output:
             os.umask(umask)
             mode = 0o666 & ~umask
         os.fchmod(self.fd, mode)
+        self.mode = mode
         self.target = target
 
-    def write(self, parts: list[memoryview]) -> int:
+    def write(self, parts: list[memoryview], records: int | None = None) -> int:
         """Write records; returns their byte count (before compression)."""
-        if not (self.preamble or self.trim or self.encoder):
+        if not (self.preamble or self.trim or self.blocks):
             done = self._write(parts)
             self.written += done
             return done
@@ -163,9 +183,10 @@ class Output:
             self.preamble = b""
         if self.trim:
             parts = self._hold(parts)
-        if self.encoder is not None:
-            parts = [memoryview(self.encoder.compress(p)) for p in parts]
-        self._write(parts)
+        if self.blocks is not None:
+            self.blocks.write(parts)
+        else:
+            self._write(parts)
         return size
 
     def _hold(self, parts: list[memoryview]) -> list[memoryview]:
@@ -198,7 +219,8 @@ class Output:
             raise ShufBigError(f"write error on {self.name}: {describe(err)}") from None
 
     def finish(self) -> None:
-        """Write what is still held: a header of an empty output, held bytes, the compressor's tail."""
+        """Write what is still held: a header of an empty output, held bytes, the last
+        block (compressed blocks may be in flight until :meth:`commit`)."""
         if self.finished:
             return
         self.finished = True
@@ -208,14 +230,27 @@ class Output:
             tail.append(memoryview(self.held))
         elif self.held:
             self.written -= len(self.held)  # the trimmed last blank line was counted
-        if self.encoder is not None:
-            tail = [memoryview(self.encoder.compress(p)) for p in tail]
-            tail.append(memoryview(self.encoder.flush()))
-        self._write(tail)
+        if self.blocks is not None:
+            self.blocks.write(tail)
+            self.blocks.finish()
+        else:
+            self._write(tail)
 
     def commit(self) -> None:
-        """Make the output visible by renaming it into place (as GNU tools, without fsync)."""
+        """Make the output visible by linking or renaming it into place (as GNU tools,
+        without fsync)."""
         self.finish()
+        if self.blocks is not None:
+            self.blocks.pipeline.drain()
+        if self.nameless:
+            try:
+                commit_nameless(self.fd, self.target, self.mode)
+            except OSError as err:
+                raise ShufBigError(f"cannot replace {self.name}: {describe(err)}") from None
+            self.nameless = False
+            os.close(self.fd)
+            self.fd = -1
+            return
         if self.temp_path is None:
             return
         os.close(self.fd)
@@ -229,6 +264,8 @@ class Output:
 
     def discard(self) -> None:
         """Drop a partial output (the existing destination is left as it was)."""
+        if self.blocks is not None:
+            self.blocks.pipeline.close()
         if self.fd >= 0 and self.path != "-":
             os.close(self.fd)
         self.fd = -1
@@ -236,126 +273,3 @@ class Output:
             with contextlib.suppress(OSError):
                 os.unlink(self.temp_path)
             self.temp_path = None
-
-
-def shard_names(pattern: str, shards: int) -> list[str]:
-    """The file names of ``shards`` shards: ``pattern.format(shard=i, shards=shards)``.
-
-    ``{shard}`` counts from 0, as the ``train-00000-of-00004`` convention; a pattern that
-    does not tell the shards apart is an error.
-    """
-    fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
-    if not fields <= {"shard", "shards"}:
-        bad = ", ".join(sorted("{" + name + "}" for name in fields - {"shard", "shards"}))
-        raise ShufBigError(f"invalid output pattern '{pattern}': unknown field {bad} (use {{shard}} and {{shards}})")
-    try:
-        names = [pattern.format(shard=i, shards=shards) for i in range(shards)]
-    except (ValueError, IndexError) as err:
-        raise ShufBigError(f"invalid output pattern '{pattern}': {err}") from None
-    if len(set(names)) < shards:
-        raise ShufBigError(f"--shards {shards} needs an output pattern with {{shard}}, e.g. 'out-{{shard:05d}}.txt'")
-    return names
-
-
-class ShardFile(Protocol):
-    """What :class:`ShardedOutput` fills: an :class:`~shuf_big.io.Output` or a Dask piece."""
-
-    preamble: bytes
-
-    def open(self) -> None: ...
-    def write(self, parts: list[memoryview]) -> int: ...
-    def commit(self) -> None: ...
-    def discard(self) -> None: ...
-
-
-class ShardedOutput:
-    """``K`` output files of near-equal record counts, filled one after another.
-
-    Shard ``s`` gets records ``[s * n // K, (s + 1) * n // K)`` of the shuffle, so the engine
-    must call :meth:`expect` with ``n`` before writing (or ``limits`` are given: file ``s``
-    ends after record ``limits[s]``).  Record ends are found in the written bytes with the
-    separator; every file gets the header lines on top.
-    """
-
-    def __init__(self, outputs: Sequence[ShardFile], sep: bytes, limits: list[int] | None = None) -> None:
-        self.outputs = list(outputs)
-        self.framer = core.StreamFramer(sep)
-        self.limits = limits
-        self.current = 0
-        self.done = 0  # records written so far
-
-    @classmethod
-    def from_pattern(cls, pattern: str, shards: int, sep: bytes, trim: bytes = b"") -> ShardedOutput:
-        """Shards named by ``pattern`` (see :func:`shard_names`), compressed by their names."""
-        if shards < 1:
-            raise ShufBigError(f"invalid number of shards: {shards}")
-        if pattern == "-":
-            raise ShufBigError("--shards needs -o PATTERN naming the shard files")
-        return cls([Output(name, compression_of(name), trim=trim) for name in shard_names(pattern, shards)], sep)
-
-    def set_header(self, header: bytes) -> None:
-        for out in self.outputs:
-            out.preamble = header
-
-    def open(self) -> None:
-        self.outputs[0].open()
-
-    def expect(self, nrecords: int) -> None:
-        k = len(self.outputs)
-        self.limits = [(s + 1) * nrecords // k for s in range(k)]
-
-    @property
-    def records(self) -> int:
-        return self.limits[-1] if self.limits else 0
-
-    @property
-    def written(self) -> int:
-        return sum(getattr(out, "written", 0) for out in self.outputs)
-
-    def shard_records(self) -> list[int]:
-        """Records per shard, in order."""
-        limits = self.limits or [0] * len(self.outputs)
-        return [hi - lo for lo, hi in zip([0, *limits[:-1]], limits, strict=True)]
-
-    def write(self, parts: list[memoryview]) -> int:
-        if self.limits is None:
-            raise AssertionError("ShardedOutput.write before expect()")
-        total = 0
-        for part in parts:
-            total += len(part)
-            ends = self.framer.feed(np.frombuffer(part, dtype=np.uint8))
-            at = used = 0
-            while self.current < len(self.outputs) - 1 and self.done + len(ends) - used >= self.limits[self.current]:
-                take = self.limits[self.current] - self.done
-                cut = int(ends[used + take - 1]) if take else at
-                if cut > at:
-                    self.outputs[self.current].write([part[at:cut]])
-                at, used = cut, used + take
-                self.done += take
-                self.current += 1
-                self.outputs[self.current].open()
-            if at < len(part):
-                self.outputs[self.current].write([part[at:]])
-            self.done += len(ends) - used
-        return total
-
-    def commit(self) -> None:
-        for out in self.outputs[self.current + 1 :]:
-            out.open()  # a shard with no records still gets its file
-        for out in self.outputs:
-            out.commit()
-
-    def discard(self) -> None:
-        for out in self.outputs:
-            out.discard()
-
-
-def open_output(path: str | IO[bytes], shards: int | None, sep: bytes, trim: bytes = b"") -> Output | ShardedOutput:
-    """The destination for ``-o path`` (compressed by its extension), sharded if asked."""
-    if not isinstance(path, str):
-        if shards is not None:
-            raise ShufBigError("--shards needs -o PATTERN naming the shard files, not a file object")
-        return Output(path, trim=trim)
-    if shards is not None:
-        return ShardedOutput.from_pattern(path, shards, sep, trim)
-    return Output(path, None if path == "-" else compression_of(path), trim=trim)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from . import core
+from .compression import Codec, depth_for
 from .errors import ShufBigError
+from .sizes import format_size, size_option
 
 MIN_MEM = 16 * 1024
-DEFAULT_MEM = "25%"
 # Bytes of numpy arrays per record while a group is ordered in memory (offsets, keys,
 # sub-bucket order and temporaries); measured with tracemalloc, see tests/test_memory.py.
 ORDER_BYTES_PER_RECORD = 48
@@ -55,11 +57,21 @@ class Plan:
     fd_fanout_bits: int = MAX_FANOUT_BITS
     jobs: int = 1
     fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
+    compress_block: int = 0  # bytes per independently compressed block of compressed outputs
+    compress_depth: int = 1  # such blocks in flight on the workers
 
     @classmethod
     def for_budget(
-        cls, mem: int, jobs: int = 1, fd_fanout_bits: int = MAX_FANOUT_BITS, fanout_bits: int | None = None
+        cls,
+        mem: int,
+        jobs: int = 1,
+        fd_fanout_bits: int = MAX_FANOUT_BITS,
+        fanout_bits: int | None = None,
+        held_pieces: int = 0,
+        codecs: Sequence[Codec] = (),
     ) -> Plan:
+        """``held_pieces``: output pieces a consumer holds outside the engine
+        (:func:`shuf_big.iter_shuffled`'s queue), charged to the ordering budget."""
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
         if jobs < 1:
@@ -75,9 +87,14 @@ class Plan:
         max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD * inflight), 16), 1 << 21)
         # Ordering scratch: per worker a gather index (16 B per piece byte) and sort arrays
         # for one sub-bucket, and one built sub-bucket (about 2-4 pieces) per worker in flight.
-        scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + (jobs + 1) * 4 * piece
+        scratch = jobs * (16 * piece + core.SUB_BUCKET_RECORDS * 64) + ((jobs + 1) * 4 + held_pieces) * piece
+        # Compressed outputs (``codecs``: one per output file being written at a time): their
+        # blocks in flight on the workers, compressed copies and encoders, while records are written.
+        block = max((codec.block_for(mem) for codec in codecs), default=0)
+        depth = depth_for(block, jobs, mem)
+        scratch += sum(codec.memory(block, jobs, depth) for codec in codecs)
         order_budget = max(mem - scratch, mem // 2)
-        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits)
+        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits, block, depth)
 
     def with_fd_limit(self, fd_fanout_bits: int) -> Plan:
         """The same plan, its fan-out capped by the open-file limit the engine found."""
@@ -100,6 +117,44 @@ class Plan:
             block = BLOCK_BYTES_PER_RECORD * min(nrecords, core.BLOCK_RECORDS)
             return 2 * nbytes + PARTITION_BYTES_PER_RECORD * nrecords + block
         return nbytes + ORDER_BYTES_PER_RECORD * nrecords
+
+    def record_limit(self) -> int:
+        """The longest record a run takes: pass 1 streams a record longer than the read
+        buffer to its bucket file (and ``-n`` loads it) only up to the whole budget."""
+        return self.mem
+
+    def takes_record(self, size: int, kept: bool = False) -> bool:
+        """Whether a record of ``size`` bytes fits this plan; ``kept``: also when it must be
+        ordered in memory with its arrays (as ``-n`` keeps a selected record)."""
+        if kept and self.order_need(size, 1) > self.order_budget:
+            return False
+        return size <= self.record_limit()
+
+    def mem_for_record(self, size: int, kept: bool = False) -> int:
+        """The smallest budget (with as many jobs) whose plan takes a record of ``size``
+        bytes: what an error suggests for ``--mem``.  Budgets take longer records as they
+        grow, so a binary search finds it."""
+        high = max(self.mem, MIN_MEM)
+        while not Plan.for_budget(high, self.jobs).takes_record(size, kept):
+            high *= 2
+        low = MIN_MEM - 1  # does not take it (or is below the minimum)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if Plan.for_budget(middle, self.jobs).takes_record(size, kept):
+                high = middle
+            else:
+                low = middle
+        return high
+
+    def too_large(self, size: int, which: str, kept: bool = False, share: int = 1) -> str:
+        """What to say about a record of ``size`` bytes over this plan: ``which`` one it is
+        (``line 12 of 'x.gz'``), and the smallest ``--mem`` that takes it (``share``: how
+        many tasks split one ``--mem``, on the Dask engine)."""
+        need = size_option(self.mem_for_record(size, kept) * share)
+        return (
+            f"{which} is {size} bytes ({format_size(size)}), larger than the memory budget "
+            f"({format_size(self.mem)}): rerun with --mem {need} or more"
+        )
 
     def partition(self, nbytes: int, nrecords: int) -> bool:
         """Whether to partition a group by sub-bucket before ordering it: its records are

@@ -10,12 +10,14 @@ seconds and at each phase's start and end, never a carriage return.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # Seconds between two lines of progress in a log (stderr not a terminal).
 LOG_INTERVAL = 30.0
@@ -60,31 +62,125 @@ def wanted(requested: bool | None, output_to_stdout: bool) -> bool:
     return on_terminal and not (output_to_stdout and same_terminal(1, 2))
 
 
-_TERMINAL = "{l_bar}{bar}| {n_fmt}iB/{total_fmt}iB [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
-_LOG = "{desc}: {percentage:3.0f}% {n_fmt}iB of {total_fmt}iB, {rate_fmt}, elapsed {elapsed}, ETA {remaining}{postfix}"
-_LOG_UNSIZED = "{desc}: {n_fmt}iB, {rate_fmt}, elapsed {elapsed}{postfix}"
+_TERMINAL = "{l_bar}{bar}| {done}/{size} [{elapsed}<{remaining}, {speed}{postfix}]"
+_TERMINAL_UNSIZED = "{desc}: {done} [{elapsed}, {speed}{postfix}]"
+_LOG = "{desc}: {percentage:3.0f}% {done} of {size}, {speed}, elapsed {elapsed}, ETA {remaining}{postfix}"
+_LOG_UNSIZED = "{desc}: {done}, {speed}, elapsed {elapsed}{postfix}"
+_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
 
-def _format(total: int | None, terminal: bool) -> str | None:
+def binary_size(n: float) -> str:
+    """``n`` bytes in binary units labelled as such (``512B``, ``1.50KiB``, ``20.0MiB``):
+    tqdm's own scaling writes ``kiB`` for KiB."""
+    for prefix in _PREFIXES:
+        if abs(n) < 999.5 or prefix == _PREFIXES[-1]:
+            if prefix == "":
+                return f"{n:.0f}B"
+            digits = 2 if abs(n) < 9.995 else 1 if abs(n) < 99.95 else 0
+            return f"{n:.{digits}f}{prefix}B"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+@functools.cache
+def _bar_class() -> type[tqdm]:
+    """tqdm, imported when a bar is shown, with formats that get byte counts in binary
+    units (``{done}``, ``{size}``, ``{speed}``)."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        @property
+        def format_dict(self) -> dict[str, object]:
+            d = super().format_dict
+            elapsed = d.get("elapsed") or 0
+            rate = d.get("rate") or (d["n"] / elapsed if elapsed else None)
+            d["done"] = binary_size(d["n"])
+            d["size"] = binary_size(d["total"]) if d.get("total") is not None else "?"
+            d["speed"] = f"{binary_size(rate)}/s" if rate else "?B/s"
+            return d
+
+    return Bar
+
+
+def _format(total: int | None, terminal: bool) -> str:
     if terminal:
-        return _TERMINAL if total is not None else None
+        return _TERMINAL if total is not None else _TERMINAL_UNSIZED
     return _LOG if total is not None else _LOG_UNSIZED
 
 
-def bar(total: int | None, desc: str, enabled: bool) -> tqdm:
-    """A byte-counting bar on stderr (binary units, labelled MiB); a silent counter when not ``enabled``."""
+class Silent:
+    """What a bar counts, shown nowhere: a run without progress does not import tqdm."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.n: float = 0
+
+    def update(self, n: float) -> None:
+        self.n += n
+
+    def set_description_str(self, text: str, refresh: bool = False) -> None:
+        pass
+
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+        pass
+
+    def set_description(self, text: str) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _stderr_kind() -> tuple[bool, bool]:
+    """Whether stderr is a terminal, and whether that terminal reports its width."""
     try:
-        terminal = enabled and os.isatty(sys.stderr.fileno())
+        terminal = os.isatty(sys.stderr.fileno())
         sized = terminal and os.get_terminal_size(sys.stderr.fileno()).columns > 0
     except (OSError, ValueError):
         terminal = sized = False
+    return terminal, sized
+
+
+def task_bar(desc: str, enabled: bool) -> Any:
+    """A bar counting tasks (the Dask engine's stages), by the same rules as :func:`bar`:
+    redrawn on a terminal, one plain line per interval in a log."""
+    if not enabled:
+        return Silent(0)
+    from tqdm import tqdm
+
+    terminal, sized = _stderr_kind()
     return tqdm(
+        total=0,
+        desc=desc,
+        unit="task",
+        file=sys.stderr if terminal else LogLines(sys.stderr),
+        dynamic_ncols=sized,
+        ncols=100 if terminal and not sized else None,
+        bar_format=None if terminal else "{desc}: {n_fmt}/{total_fmt} tasks, elapsed {elapsed}, ETA {remaining}",
+        mininterval=0.1 if terminal else LOG_INTERVAL,
+        maxinterval=10.0 if terminal else LOG_INTERVAL,
+    )
+
+
+def bar(total: int | None, desc: str, enabled: bool) -> tqdm | Silent:
+    """A byte-counting tqdm bar on stderr (binary units, labelled MiB); a :class:`Silent`
+    counter when not ``enabled``."""
+    if not enabled:
+        return Silent(total)
+    terminal, sized = _stderr_kind()
+    return _bar_class()(
         total=total,
         desc=desc,
-        unit="iB",
-        unit_scale=True,
-        unit_divisor=1024,
-        disable=not enabled,
+        unit="B",
         file=sys.stderr if terminal else LogLines(sys.stderr),
         dynamic_ncols=sized,
         # a terminal without a size (a bare pty) reports 0 columns; a log line is never cut
@@ -104,6 +200,19 @@ def position(raw: object, read: int) -> int:
     if consumed is not None and getattr(raw, "disk_size", None) is not None:
         return int(consumed())
     return read
+
+
+def expected_size(raw: object) -> int | None:
+    """What ``raw`` will give in all when only its size on disk is known (compressed
+    inputs): the bytes given so far, scaled by the share of the disk bytes consumed.  An
+    estimate, for planning only; None where nothing tells."""
+    raw = _unwrapped(raw)
+    consumed = getattr(raw, "consumed", None)
+    disk, given = getattr(raw, "disk_size", None), getattr(raw, "given", 0)
+    if consumed is None or not disk or not given:
+        return None
+    done = int(consumed())
+    return given * disk // done if done > 0 else None
 
 
 def _unwrapped(raw: object) -> object:

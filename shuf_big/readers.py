@@ -1,24 +1,88 @@
-"""Readers the inputs are built from: file objects given to the API, blank-line separated
-documents as records, and a peek at an input's first bytes (its compression's magic)."""
+"""Readers the inputs are built from: a plain file that must deliver its size, file objects
+given to the API, decompressed files (read ahead on a thread of their own), blank-line
+separated documents as records, and a peek at an input's first bytes (its compression's
+magic)."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import itertools
+import lzma
 import os
+import queue
 import stat
-from typing import IO
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
-from .compression import MAGIC_BYTES
-from .records import PrefixedReader, RawReader, read_fully
+from .compression import FORMATS, MAGIC_BYTES, isal_zlib, zstandard_module
+from .errors import ShufBigError, describe
+from .records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Paragraph normalising and header splitting work in pieces this size: their int64
 # temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.
 CHUNK = 1 << 16
 
+# Decompressed input is read ahead by this many blocks of this size.
+AHEAD_BLOCK = 1 << 20
+AHEAD_DEPTH = 2
+# A block is filled this much at a time: a codec that meets corrupt data drops what it
+# decoded in that call (ISA-L's gzip reader decodes all it can before raising).
+DECOMPRESS_PIECE = 1 << 16
+
 # An input: a path ("-" is standard input) or a readable binary file object (the Python API).
 Source = str | IO[bytes]
+
+
+# Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+
+
+class Sized:
+    """A plain file that must deliver the ``size`` bytes it had when opened.
+
+    A file truncated by another process meanwhile would otherwise just end early, and the
+    run would succeed with part of the input.  Ending short is an error instead (a file
+    that grows is read to its new end).
+    """
+
+    def __init__(self, handle: io.FileIO, size: int, what: str) -> None:
+        self.handle = handle
+        self.size = size
+        self.what = what
+        self.count = 0
+
+    def readinto(self, view: memoryview) -> int:
+        return self._counted(self.handle.readinto(view) or 0, view)
+
+    def _counted(self, got: int, view: memoryview) -> int:
+        """Count ``got`` bytes read into ``view``; nothing read before ``size`` is a shrink."""
+        self.count += got
+        if not got and len(view) and self.count < self.size:
+            raise ShufBigError(
+                f"{self.what} shrank while being read: {self.size} bytes at the start, only {self.count} read"
+            )
+        return got
+
+    def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
+        """As :meth:`readinto`, in ``pieces`` positioned reads at once: several threads copy
+        from the page cache and fault in the buffer's fresh pages in parallel."""
+        fd = self.handle.fileno()
+        start = self.handle.tell()
+        ranges = list(itertools.pairwise([len(view) * i // pieces for i in range(pieces + 1)]))
+        got = map_fn(lambda r: pread_fully(fd, view[r[0] : r[1]], start + r[0]), ranges)
+        total = 0
+        for (lo, hi), n in zip(ranges, got, strict=True):
+            total += n
+            if n < hi - lo:  # the end of the file: what follows a short piece does not count
+                break
+        self.handle.seek(start + total)
+        return self._counted(total, view)
 
 
 def name_of(source: Source) -> str:
@@ -116,3 +180,136 @@ def peek(handle: io.FileIO, st: os.stat_result) -> tuple[bytes, RawReader]:
     head = np.empty(MAGIC_BYTES, dtype=np.uint8)
     got = read_fully(handle, memoryview(head), "standard input" if handle.fileno() == 0 else "input")
     return head[:got].tobytes(), PrefixedReader(head[:got], handle)
+
+
+class Decompressed:
+    """A raw reader that decompresses ``handle``; corrupt data becomes a one-line error.
+
+    With ``ahead``, a thread of its own decompresses a few blocks ahead of the reader, so
+    decompression overlaps with what the engine does with the bytes (framing, scattering).
+    Only for regular files: a read from a stalled pipe could not be interrupted to close.
+    """
+
+    def __init__(self, handle: BinaryIO, fmt: str, what: str, ahead: bool = False) -> None:
+        self.what = what
+        self.fmt = fmt
+        self.ahead: ReadAhead | None = None
+        self.failed: ShufBigError | None = None  # raised on the read after the good bytes
+        self.errors: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, OSError)
+        self.stream: io.BufferedIOBase
+        if fmt == "gzip":
+            isal = isal_zlib()
+            if isal is not None:
+                from isal import igzip
+
+                self.stream = igzip.GzipFile(fileobj=handle, mode="rb")
+                self.errors = (*self.errors, isal.error)
+            else:
+                self.stream = gzip.GzipFile(fileobj=handle, mode="rb")
+        elif fmt == "bz2":
+            self.stream = bz2.BZ2File(handle, mode="rb")
+        elif fmt == "xz":
+            self.stream = lzma.LZMAFile(handle, mode="rb")  # noqa: SIM115 (closed by close())
+        elif fmt == "zstd":
+            zstandard = zstandard_module()
+            self.stream = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+            self.errors = (*self.errors, zstandard.ZstdError)
+        else:
+            raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
+        if ahead:
+            self.ahead = ReadAhead(self._decompress, handle.tell)
+
+    def position(self) -> int | None:
+        """Where in the compressed file the bytes handed out so far end (None without
+        read-ahead: the file's own position says it).  The decompressing thread's
+        position would run ahead by a varying amount, and plans made from it would vary."""
+        return self.ahead.position if self.ahead is not None else None
+
+    def readinto(self, view: memoryview) -> int:
+        if self.ahead is not None:
+            return self.ahead.readinto(view)
+        return self._decompress(view)
+
+    def _decompress(self, view: memoryview) -> int:
+        """Fill ``view`` a piece at a time (``readinto1``), so that the records before
+        corrupt data are handed out before its error (one large read would drop them)."""
+        if self.failed is not None:
+            raise self.failed
+        got = 0
+        try:
+            while got < len(view):
+                n = self.stream.readinto1(view[got : got + DECOMPRESS_PIECE])
+                if not n:
+                    break
+                got += n
+        except self.errors as err:
+            reason = describe(err) if isinstance(err, OSError) and err.errno else str(err)
+            self.failed = ShufBigError(f"read error on {self.what}: not valid {self.fmt} data ({reason})")
+            if not got:
+                raise self.failed from None
+        return got
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead.close()
+        self.stream.close()
+
+
+class ReadAhead:
+    """Calls ``read`` on a thread of its own, up to :data:`AHEAD_DEPTH` blocks of
+    :data:`AHEAD_BLOCK` bytes ahead of :meth:`readinto`; its errors are raised in order."""
+
+    def __init__(self, read: Callable[[memoryview], int], where: Callable[[], int]) -> None:
+        self.read = read
+        self.where = where  # the compressed file's position
+        self.position = where()  # ... where the blocks handed out so far end
+        self.ready: queue.Queue[tuple[memoryview, int] | BaseException] = queue.Queue(AHEAD_DEPTH)
+        self.pending = memoryview(b"")
+        self.done = False
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="shuf-big-decompress", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            block = bytearray(AHEAD_BLOCK)
+            try:
+                got = self.read(memoryview(block))
+            except BaseException as err:  # handed to the reader, in order
+                self._put(err)
+                return
+            self._put((memoryview(block)[:got], self.where()))
+            if not got:
+                return
+
+    def _put(self, item: tuple[memoryview, int] | BaseException) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readinto(self, view: memoryview) -> int:
+        if not self.pending:
+            if self.done:
+                return 0
+            item = self.ready.get()
+            if isinstance(item, BaseException):
+                self.done = True
+                raise item
+            block, self.position = item
+            if not block:
+                self.done = True
+                return 0
+            self.pending = block
+        n = min(len(view), len(self.pending))
+        view[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+    def close(self) -> None:
+        """Stop the thread (it finishes the block it is decompressing) before the file closes."""
+        self.stopping.set()
+        self.thread.join()
+        self.pending = memoryview(b"")

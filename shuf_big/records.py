@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from . import core
-from .errors import ShufBigError, describe
+from .errors import RecordTooLarge, ShufBigError, describe
 from .sizes import format_size
 
 
@@ -298,14 +298,17 @@ class Counter:
 
 
 def parts_within(record: LongRecord, limit: int) -> Iterator[memoryview]:
-    """A long record's parts; past ``limit`` bytes, read to its end and fail with its size."""
+    """A long record's parts; past ``limit`` bytes, read to its end and fail with its size
+    (:class:`RecordTooLarge`, which the engine rewords with the input and line)."""
     size = 0
     for part in record.parts:
         size += len(part)
         if size > limit:
             size += sum(len(p) for p in record.parts)
-            raise ShufBigError(
+            raise RecordTooLarge(
                 f"record {record.index + 1} is {size} bytes ({format_size(size)}), "
-                f"larger than the memory budget --mem {format_size(limit)}"
+                f"larger than the memory budget --mem {format_size(limit)}",
+                record.index,
+                size,
             )
         yield part

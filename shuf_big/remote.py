@@ -10,7 +10,7 @@ import io
 import secrets
 from typing import Any
 
-from .compression import make_encoder
+from .compression import Codec
 from .errors import ShufBigError, describe
 
 
@@ -48,11 +48,11 @@ class AtomicFile:
     temporary name, so two attempts never mix and readers only ever see whole files.
     """
 
-    def __init__(self, url: str, compress: str | None = None) -> None:
+    def __init__(self, url: str, compress: Codec | None = None) -> None:
         self.url = url
         self.fs, self.path = url_to_fs(url)
         self.temp = f"{self.path}.{secrets.token_hex(6)}.part"
-        self.encoder = make_encoder(compress) if compress else None
+        self.encoder = compress.encoder() if compress else None
         self.handle: io.BufferedIOBase | None = None
         self.preamble = b""  # written first (what ShardedOutput calls the header)
         self.size = 0

@@ -13,6 +13,7 @@ import gc
 import numpy as np
 
 from . import core, in_memory
+from .errors import RecordTooLarge, ShufBigError
 from .external import External
 from .outputs import Sink
 from .plan import Plan
@@ -52,8 +53,18 @@ class Shuffler:
             with Workers(self.plan.jobs) as workers:
                 ctx = Context(self.plan, self.spec, self.sep, workers, self.progress)
                 self._run(ctx, raw, size, what, out, head_count)
+        except RecordTooLarge as err:
+            raise self._too_large(err, raw, what, kept=head_count is not None) from None
         finally:
             gc.unfreeze()
+
+    def _too_large(self, err: RecordTooLarge, raw: RawReader, what: str, kept: bool) -> ShufBigError:
+        """What to do about a record over the budget: which input and line it is, and the
+        smallest ``--mem`` that takes it (``kept``: that ``-n`` can also keep in memory)."""
+        locate = getattr(raw, "locate", None)  # the inputs know which one holds a record
+        where, number = locate(err.index) if locate is not None else (what, err.index + 1)
+        unit = "line" if self.sep == b"\n" else "record"
+        return ShufBigError(self.plan.too_large(err.size, f"{unit} {number} of {where}", kept))
 
     def _run(
         self, ctx: Context, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None
@@ -64,9 +75,10 @@ class Shuffler:
             records, nbytes = in_memory.head(ctx, raw, what, out, head_count)
             self._count("streaming -n", records, nbytes)
             return
-        if size is None or size <= plan.mem:
+        if size is None or size <= plan.order_budget:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
-            # the budget of a stream, so that falling back to pass 1 stays in budget.
+            # the budget of a stream, so that falling back to pass 1 stays in budget.  A
+            # file larger than the ordering budget cannot fit and goes to pass 1 unread.
             room = len(self.sep)  # for a terminator the last record may lack
             probe = np.empty(size + 1 + room if size is not None else plan.mem // 2, dtype=np.uint8)
             reading = ctx.bar("reading")  # ended (a log line) only if the input is shuffled in memory

@@ -1,12 +1,14 @@
 """Signals: SIGINT, SIGTERM and SIGHUP become an exception, so cleanup runs before dying.
 
 The CLI installs the handlers; code that creates a temp path holds signals meanwhile
-(:func:`deferred_signals`) so the path is always recorded for cleanup.
+(:func:`deferred_signals`) so the path is always recorded for cleanup.  Named phases of a
+run can stop the process for tests that kill it there (:func:`checkpoint`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 
@@ -63,3 +65,20 @@ def deferred_signals() -> Iterator[None]:
             signum = _held[0]
             _held.clear()
             raise Interrupted(signum)
+
+
+# A test hook: the phase at which the process stops itself (see checkpoint()).
+STOP_ENV = "SHUF_BIG_STOP_AT"
+_stopped: set[str] = set()
+
+
+def checkpoint(phase: str) -> None:
+    """With ``SHUF_BIG_STOP_AT=<phase>`` set, stop this process (SIGSTOP) the first time
+    it reaches ``phase``, so that a test can kill it at exactly that moment.
+
+    Phases: "pass 1 started", "pass 1 done", "bucket split", "pass 2 started",
+    "shards written", "shard committed".
+    """
+    if os.environ.get(STOP_ENV) == phase and phase not in _stopped:
+        _stopped.add(phase)
+        os.kill(os.getpid(), signal.SIGSTOP)

@@ -91,18 +91,20 @@ class Workers:
         group.prepare(self.map, self.jobs)
         if self.pool is None:
             for b in range(group.count):
-                progress.update(out.write(group.parts(b)))
+                progress.update(out.write(group.parts(b), group.records(b)))
             return
-        ahead: deque[Future[list[memoryview]]] = deque()
+        ahead: deque[tuple[int, Future[list[memoryview]]]] = deque()
         try:
             for b in range(group.count):
-                ahead.append(self.pool.submit(group.parts, b))
+                ahead.append((b, self.pool.submit(group.parts, b)))
                 if len(ahead) > self.jobs:
-                    progress.update(out.write(ahead.popleft().result()))
+                    done, parts = ahead.popleft()
+                    progress.update(out.write(parts.result(), group.records(done)))
             while ahead:
-                progress.update(out.write(ahead.popleft().result()))
+                done, parts = ahead.popleft()
+                progress.update(out.write(parts.result(), group.records(done)))
         finally:
-            for future in ahead:
+            for _, future in ahead:
                 future.cancel()
 
 

@@ -12,6 +12,12 @@ from typing import Any
 
 import pytest
 from helpers import ShufBig, seq, write_numbered
+from hypothesis import settings
+
+# No per-example deadline: a property's examples are checked for what they compute, and a
+# loaded CI machine makes a 200 ms deadline fail where nothing is wrong (no timed tests).
+settings.register_profile("shuf-big", deadline=None)
+settings.load_profile("shuf-big")
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,15 @@ def assert_one_error_line(stderr: bytes, *needles: str) -> str:
     return text
 
 
+def after_ram_warning(stderr: bytes, where: Path) -> bytes:
+    """What follows the one warning line a temp dir in RAM draws (checked to come first)."""
+    first, _, rest = stderr.partition(b"\n")
+    warning = f"shuf-big: warning: temporary directory '{where}' is in RAM (tmpfs): its files will take "
+    assert first.decode().startswith(warning), first
+    assert b"is in RAM" not in rest, rest
+    return rest
+
+
 # -- processes and signals ---------------------------------------------------------------------
 
 
@@ -153,13 +162,44 @@ def hidden_outputs(folder: Path, name: str) -> list[Path]:
     return list(folder.glob(f".{name}.*.shuf-big.tmp"))
 
 
-def hidden_output_size(folder: Path, name: str) -> int:
-    """The size of the largest hidden partial output (0 if none): pass 2's progress."""
-    size = 0
+def nameless_files(pid: int, folder: Path) -> list[int]:
+    """The sizes of the nameless temp files (``O_TMPFILE``) that ``pid`` holds open in
+    ``folder`` itself: /proc shows them as ``FOLDER/#INODE (deleted)``."""
+    sizes = []
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                head, tail = os.path.split(link)
+                if head == str(folder) and tail.startswith("#") and tail.endswith(" (deleted)"):
+                    sizes.append(os.stat(f"/proc/{pid}/fd/{fd}").st_size)
+            except OSError:
+                continue
+    return sizes
+
+
+def hidden_output_size(folder: Path, name: str, pid: int | None = None) -> int:
+    """The size of the largest hidden partial output (0 if none): pass 2's progress.
+
+    With ``pid``, the nameless output files that process holds in ``folder`` count too.
+    """
+    size = max(nameless_files(pid, folder), default=0) if pid is not None else 0
     for path in hidden_outputs(folder, name):
         with contextlib.suppress(FileNotFoundError):
             size = max(size, path.stat().st_size)
     return size
+
+
+def open_temp_files(pid: int, folder: Path) -> list[str]:
+    """What ``pid`` holds open under ``folder``: named temp files and nameless ones."""
+    found = []
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith(f"{folder}/"):
+                    found.append(link)
+    return found
 
 
 class ShufBig:

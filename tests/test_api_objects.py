@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import shuf_big
-from tests.helpers import numbered_rows
+from tests.helpers import numbered_rows, open_temp_files
 
 ROWS = numbered_rows(0, 8_000)  # 64 KB
 
@@ -81,14 +81,14 @@ def test_closing_or_dropping_the_iterator_removes_temp_files(tmp_path: Path) -> 
     it = shuf_big.iter_shuffled(str(src), mem="32K", tmp_dirs=[str(temp)], seed=1)
     first = next(it)
     assert first in ROWS.splitlines(keepends=True)
-    assert os.listdir(temp) != []  # the external path's bucket files
+    assert open_temp_files(os.getpid(), temp) != []  # the external path's bucket files
     it.close()
-    assert os.listdir(temp) == []
+    assert os.listdir(temp) == [] and open_temp_files(os.getpid(), temp) == []
     it = shuf_big.iter_shuffled(str(src), mem="32K", tmp_dirs=[str(temp)], seed=1)
     assert next(it) == first
     del it
     gc.collect()
-    assert os.listdir(temp) == []
+    assert os.listdir(temp) == [] and open_temp_files(os.getpid(), temp) == []
 
 
 def test_errors_name_the_api_parameters(shuf_big_cmd: list[str], tmp_path: Path) -> None:

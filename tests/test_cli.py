@@ -48,6 +48,7 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
                 "record_separator": None,
                 "header": 0,
                 "decompress": None,
+                "compress_level": None,
                 "shards": None,
                 "aligned": False,
                 "progress": True,
@@ -60,6 +61,7 @@ def test_cli_passes_every_option_to_the_engine(captured) -> None:
                 "scheduler": None,
                 "temp_url": None,
                 "quiet": False,
+                "files_from": None,
             },
         )
     ]

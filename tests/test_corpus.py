@@ -211,7 +211,12 @@ def test_header_with_head_count_and_short_inputs(shuf_big_cmd: list[str], tmp_pa
     short = tmp_path / "short.csv"
     short.write_bytes(b"only")
     assert ok(run(shuf_big_cmd, "--header", 3, short)) == b"only\n"
-    assert ok(run(shuf_big_cmd, "--header", 1, a, short)).count(b"only") == 0  # a later header is dropped
+    # a later input must start with the same header (see tests/test_headers.py)
+    one_error(run(shuf_big_cmd, "--header", 1, a, short), "does not start with the header of")
+    same = tmp_path / "same.csv"
+    same.write_bytes(b"h1\n")  # the header and no record
+    out = ok(run(shuf_big_cmd, "--header", 1, a, same))
+    assert out.count(b"h1") == 1 and len(out.splitlines()) == 102  # a later header is dropped
 
 
 # -- record separators -----------------------------------------------------------------------
@@ -305,6 +310,31 @@ def test_shard_pattern_errors(shuf_big_cmd: list[str], tmp_path: Path) -> None:
     one_error(run(shuf_big_cmd, "--shards", 3, input=b"a\n"), "--shards needs -o PATTERN")
     one_error(run(shuf_big_cmd, "--shards", 2, "-o", tmp_path / "{part}", input=b"a\n"), "unknown field {part}")
     assert not list(tmp_path.iterdir())
+
+
+@given(
+    st.lists(st.binary(max_size=40) | st.binary(min_size=4000, max_size=9000), max_size=80),
+    st.sampled_from([b"\n", b"\x00", b"ab", b"aaa"]),
+    st.sampled_from(["16K", "64K", "1G"]),
+    st.integers(1, 7),
+    st.sampled_from([1, 2]),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_shards_are_the_one_shuffle_cut_by_record_counts(
+    tmp_path: Path, chunks: list[bytes], token: bytes, mem: str, shards: int, jobs: int
+) -> None:
+    """Whatever the records (long ones written uncopied, separators spanning writes), shard
+    ``s`` holds records ``[s * n // K, (s + 1) * n // K)`` of the unsharded output."""
+    (tmp_path / "in").write_bytes(b"".join(chunks))
+    options = {"mem": mem, "seed": SEED, "record_separator": token, "jobs": jobs}
+    shuf_big.shuffle(tmp_path / "in", tmp_path / "whole", **options)
+    result = shuf_big.shuffle(tmp_path / "in", str(tmp_path / "s{shard}"), shards=shards, **options)
+    files = [(tmp_path / f"s{i}").read_bytes() for i in range(shards)]
+    assert b"".join(files) == (tmp_path / "whole").read_bytes()
+    counts = [len(core.StreamFramer(token).feed(np.frombuffer(f, dtype=np.uint8))) for f in files]
+    n = sum(counts)
+    assert counts == [(s + 1) * n // shards - s * n // shards for s in range(shards)]
+    assert result.shard_records == counts
 
 
 def test_failed_sharded_run_writes_no_shard(shuf_big_cmd: list[str], tmp_path: Path) -> None:

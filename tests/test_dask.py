@@ -87,7 +87,8 @@ def test_overlapping_separators_are_read_whole() -> None:
 
 def test_command_starts_a_local_cluster(tmp_path: Path, shuf_big_cmd: list[str]) -> None:
     """``--engine dask -j 2``: two worker processes; sharded gzip output with the same
-    records per shard as the local engine's, and the dashboard's address on stderr."""
+    records per shard as the local engine's, the dashboard's address on stderr, and the
+    run's one task bar as plain log lines (stderr is not a terminal)."""
     src = tmp_path / "in.txt"
     src.write_bytes(words(20_000, 8))
     pattern = "out-{shard}.txt.gz"
@@ -96,7 +97,17 @@ def test_command_starts_a_local_cluster(tmp_path: Path, shuf_big_cmd: list[str])
     subprocess.run([*shuf_big_cmd, *common, "-o", str(tmp_path / "local" / pattern)], check=True)
     (tmp_path / "dask").mkdir()
     (tmp_path / "tmp").mkdir()
-    dask = ["--engine", "dask", "-j", "2", "-T", str(tmp_path / "tmp"), "-o", str(tmp_path / "dask" / pattern)]
+    dask = [
+        "--engine",
+        "dask",
+        "-j",
+        "2",
+        "--progress",
+        "-T",
+        str(tmp_path / "tmp"),
+        "-o",
+        str(tmp_path / "dask" / pattern),
+    ]
     run = subprocess.run(
         [*shuf_big_cmd, *dask, *common],
         capture_output=True,
@@ -109,6 +120,8 @@ def test_command_starts_a_local_cluster(tmp_path: Path, shuf_big_cmd: list[str])
         assert gzip.decompress((tmp_path / "dask" / name).read_bytes()) == want
         assert len(want) > 100_000
     assert b"Dask dashboard at http" in run.stderr
+    assert b"\r" not in run.stderr
+    assert b"dask: " in run.stderr and b" tasks, elapsed " in run.stderr
     assert os.listdir(tmp_path / "tmp") == []
 
 

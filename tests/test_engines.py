@@ -95,8 +95,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "a+b": a + b + b"\n",  # `cat a b` with the newline the last line gets
         "numbered": numbered_rows(0, 40_000),
         "nul": words(5000, 3).replace(b"\n", b"\0").replace(b"a", b"\n"),
-        "gz-1.txt.gz": gzip.compress(gz[: len(gz) // 2]),
-        "gz-2.txt": gz[len(gz) // 2 :],
+        "gz-1.txt.gz": gzip.compress(b"id\n" + gz[: len(gz) // 2]),  # both start with the header "id"
+        "gz-2.txt": b"id\n" + gz[len(gz) // 2 :],
         "two": b"a\nb\n",
         "paragraphs": b"p1 l1\np1 l2\n\n\np2\n\np3 l1\np3 l2\n",
         "de": b"".join(b"de %d\n" % i for i in range(1000)),
@@ -106,6 +106,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         token = sep.encode()
         blobs[f"{name}-a"] = _joined(words(4000, 1), token) + b"x" + token[:1]  # ends with the start of sep
         blobs[f"{name}-b"] = _joined(words(2000, 2), token) + b"tail"  # ends without any of it
+    tokens = {"a": b"\n", "b": b"\n"} | {f"{n}-{ab}": sep.encode() for sep, n in SEPARATORS.items() for ab in "ab"}
+    for name, token in tokens.items():
+        blobs[f"{name}+h"] = b"id" + token + b"text" + token + blobs[name]  # two header records
     paths = {name: folder / name for name in blobs}
     for name, blob in blobs.items():
         paths[name].write_bytes(blob)
@@ -157,9 +160,10 @@ def test_same_bytes_as_the_local_engine(
     header: int,
 ) -> None:
     """Three inputs (one empty, one without final newline) at budgets from 16K: the local
-    engine in memory's bytes."""
+    engine in memory's bytes.  With a header, the inputs start with the same records."""
     prefix = "" if sep is None else f"{SEPARATORS[sep]}-"
-    srcs = [inputs[f"{prefix}a"], inputs["c"], inputs[f"{prefix}b"]]
+    suffix = "+h" if header else ""
+    srcs = [inputs[f"{prefix}a{suffix}"], inputs["c"], inputs[f"{prefix}b{suffix}"]]
     options = {"seed": 7, "record_separator": sep, "header": header}
     got = engine.run(srcs, tmp_path / "out.txt", mem=mem, **options)
     assert got == reference(srcs, **options).read_bytes()
@@ -225,13 +229,34 @@ def test_empty_inputs(engine: Engine, inputs: dict[str, Path], reference: Refere
 def test_header_of_the_first_input_on_top_later_headers_dropped(
     engine: Engine, inputs: dict[str, Path], reference: Reference, tmp_path: Path
 ) -> None:
-    a, b = inputs["a"].read_bytes().split(b"\n"), (inputs["b"].read_bytes() + b"\n").split(b"\n")
-    srcs = [inputs["a"], inputs["b"]]
+    """The empty first input has no header: it comes from the next one, and the last one's
+    (the same) is dropped."""
+    a, b = inputs["a+h"].read_bytes().split(b"\n"), (inputs["b+h"].read_bytes() + b"\n").split(b"\n")
+    srcs = [inputs["c"], inputs["a+h"], inputs["b+h"]]
     got = engine.run(srcs, tmp_path / "out.txt", mem=MEM, seed=2, header=1)
     first, rest = got.split(b"\n", 1)
-    assert first == a[0]
+    assert first == b"id"
     assert sorted_records(rest) == sorted(a[1:-1] + b[1:-1])
     assert got == reference(srcs, seed=2, header=1).read_bytes()
+
+
+@pytest.mark.parametrize("later", ["b", "gz-1.txt.gz"], ids=["plain", "gzip"])
+def test_a_later_input_with_another_header_is_an_error(
+    engine: Engine, inputs: dict[str, Path], tmp_path: Path, later: str
+) -> None:
+    """Nothing is written: the message names the input and the line that differs."""
+    dst = tmp_path / "out.txt"
+    dst.write_bytes(PRECIOUS)
+    with pytest.raises(ShufBigError) as err:
+        engine.shuffle([str(inputs["a+h"]), str(inputs[later])], str(dst), mem=MEM, seed=2, header=2)
+    lines = (gzip.decompress if later.endswith(".gz") else bytes)(inputs[later].read_bytes()).split(b"\n")
+    at = 0 if lines[0] != b"id" else 1  # the gzip input starts with "id" too, then a word
+    want = (b"id", b"text")[at].decode()
+    assert str(err.value) == (
+        f"'{inputs[later]}' does not start with the header of '{inputs['a+h']}' (header=2): "
+        f'line {at + 1} is "{lines[at].decode()}", not "{want}"'
+    )
+    assert dst.read_bytes() == PRECIOUS
 
 
 # -- records ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def test_usage_line_and_ranges_in_words() -> None:
     text = _help()
     assert text.splitlines()[0] == "Usage: shuf-big [OPTIONS] [FILE]..."
     assert "x>=" not in text and "[default:" not in text  # click's range and default notation
-    assert "at least 16K (default 25% of physical memory)" in " ".join(text.split())
+    assert "at least 16K (default 25% of the memory shuf-big may use" in " ".join(text.split())
     assert "Worker threads, at least 1" in text and "process" not in text
 
 
@@ -31,6 +31,9 @@ def test_help_covers_compression_temp_disk_abbreviations_and_exit_status() -> No
     for needed in (
         "*.gz, *.bz2, *.xz (*.lzma) or *.zst are decompressed",
         "temp files in -T: they need about the input's (decompressed) size plus 2 bytes per line",
+        "is of the memory shuf-big may use: the least of physical RAM, its cgroup memory limit",
+        "RLIMIT_AS/RLIMIT_DATA. A larger explicit --mem is allowed, with a warning",
+        "/tmp is in RAM (tmpfs), /var/tmp is used",
         "abbreviated to any unambiguous prefix",
         "Exit status: 0 success 1 any error",
         "141 killed by SIGPIPE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import subprocess
@@ -15,6 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
+import shuf_big
 from shuf_big.api import run
 from shuf_big.options import resolve
 from shuf_big.plan import Plan
@@ -128,3 +130,42 @@ def test_peak_rss_of_process_tree_under_budget(
     assert out.stat().st_size == src.stat().st_size
     assert digest(out) == digest(src)
     assert not [p for p in os.listdir(tmp_path) if p.startswith("shuf-big-")]
+
+
+@pytest.mark.parametrize("lengths", [(5, 15), (1500, 2500)])
+def test_iter_shuffled_holds_its_queue_within_the_budget(tmp_path: Path, lengths: tuple[int, int]) -> None:
+    """The iterator's queued chunks count against --mem: the traced peak of the run and
+    the consumer together stays under it, and the records are the file output's."""
+    mem = 1 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, (2 if lengths[0] < 100 else 6) * mem, lengths, seed=5)
+    tracemalloc.start()
+    try:
+        acc = 0
+        for record in shuf_big.iter_shuffled(str(src), mem="1M", jobs=1, seed=1, tmp_dirs=[str(tmp_path)]):
+            acc += int.from_bytes(hashlib.blake2b(record, digest_size=8).digest(), "little")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"iter_shuffled {lengths}: traced peak {peak / MiB:.2f} MiB for mem='1M'")
+    assert peak <= mem
+    assert (acc % (1 << 128)).to_bytes(16, "little") == digest(src)
+
+
+def test_compressed_blocks_in_flight_stay_under_the_budget(tmp_path: Path) -> None:
+    """Blocks compressed on two workers, their compressed copies, the encoders and the
+    records being ordered: tracemalloc's peak stays under --mem."""
+    mem = 8 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, 4 * mem, (1500, 2500))
+    out = tmp_path / "out.gz"
+    tracemalloc.start()
+    try:
+        run(resolve(str(src), str(out), seed=1, mem=mem, jobs=2, tmp_dirs=[str(tmp_path)]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"gzip, --mem 8M -j 2: traced peak {peak / MiB:.2f} MiB")
+    assert peak <= mem
+    (tmp_path / "out.txt").write_bytes(gzip.decompress(out.read_bytes()))
+    assert digest(tmp_path / "out.txt") == digest(src)

@@ -85,7 +85,7 @@ def test_log_mode_one_bar_over_both_passes(shuf_big_cmd: list[str], tmp_path: Pa
     src = tmp_path / "in.txt"
     src.write_bytes(DATA * 10)
     lines = _log(shuf_big_cmd, tmp_path, "--mem", "32K", str(src), "-o", str(tmp_path / "out"))
-    total = f"of {len(DATA) * 20 / 1024:.1f}kiB"  # the input's bytes, once per pass
+    total = f"of {len(DATA) * 20 / 1024:.1f}KiB"  # the input's bytes, once per pass
     assert lines[0].startswith(f"pass 1/2: scatter '{src}':  50% ") and total in lines[0], lines
     assert lines[-1].startswith("pass 2/2: order: 100% ") and total in lines[-1], lines
     assert all("ETA" in line and "iB/s" in line for line in lines)
@@ -97,7 +97,7 @@ def test_compressed_input_advances_by_compressed_bytes(shuf_big_cmd: list[str], 
     src.write_bytes(gzip.compress(DATA * 15))
     lines = _log(shuf_big_cmd, tmp_path, "--mem", "32K", str(src), "-o", str(tmp_path / "out"))
     size = 2 * src.stat().st_size  # on disk, once per pass: an ETA from the start
-    assert f"of {size / 1024:.2f}kiB" in lines[-1] or f"of {size / 1024:.1f}kiB" in lines[-1], lines
+    assert f"of {size / 1024:.2f}KiB" in lines[-1] or f"of {size / 1024:.1f}KiB" in lines[-1], lines
     assert lines[-1].startswith("pass 2/2: order: 100%")
 
 

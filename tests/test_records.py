@@ -185,7 +185,9 @@ def test_record_longer_than_mem_writes_nothing(sb: ShufBig, tmp_path: Path) -> N
         out.write_bytes(PRECIOUS)
         proc = sb.run(src, "--mem", "64K", *target)
         assert proc.returncode == 1
-        assert_one_error_line(proc.stderr, "record 30001 is 204801 bytes (200.0 KiB), larger than the memory budget")
+        assert_one_error_line(
+            proc.stderr, f"line 30001 of '{src}' is 204801 bytes (200.0 KiB), larger than the memory budget"
+        )
         assert proc.stdout == b""
         assert out.read_bytes() == PRECIOUS
         assert sb.leftovers() == []

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 import shuf_big
+from shuf_big import tempfiles
 from shuf_big.api import run
 from shuf_big.options import resolve
 from shuf_big.plan import Plan
@@ -128,7 +131,7 @@ def test_record_larger_than_the_budget_is_a_clear_error(tmp_path: Path) -> None:
     dst.write_bytes(b"keep me\n")
     src = tmp_path / "in.txt"
     src.write_bytes(blob)
-    with pytest.raises(shuf_big.ShufBigError, match=r"record 11 is 40961 bytes"):
+    with pytest.raises(shuf_big.ShufBigError, match=r"line 11 of '.*in.txt' is 40961 bytes .*mem=40.1K or more"):
         shuf_big.shuffle(src, dst, mem="32K", seed=1, tmp_dirs=[str(tmp_path)])
     assert dst.read_bytes() == b"keep me\n"
     assert no_temp_left(tmp_path)
@@ -197,18 +200,31 @@ def test_positions_uniform_on_a_larger_external_input(tmp_path: Path) -> None:
     assert first.pvalue > 1e-3
 
 
-def test_default_temp_dir_follows_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("named", [False, True], ids=["nameless", "named"])
+def test_default_temp_dir_follows_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: bool) -> None:
+    """Without -T temp files go to $TMPDIR: nameless files straight in it, named ones (on
+    a file system without O_TMPFILE) in a private shuf-big-* directory of it."""
     seen: list[str] = []
-    real_mkdtemp = __import__("tempfile").mkdtemp
+    real_mkdtemp = tempfile.mkdtemp
+    real_nameless = tempfiles.open_nameless
 
-    def spy(*args: object, **kwargs: object) -> str:
+    def spy_mkdtemp(*args: Any, **kwargs: Any) -> str:
         path = real_mkdtemp(*args, **kwargs)
         seen.append(path)
         return path
 
-    monkeypatch.setattr("tempfile.mkdtemp", spy)
+    def spy_nameless(folder: str, *args: Any) -> int | None:
+        fd = real_nameless(folder, *args)
+        if fd is not None:
+            seen.append(os.path.join(folder, "#nameless"))
+        return fd
+
+    monkeypatch.setattr("tempfile.mkdtemp", spy_mkdtemp)
+    monkeypatch.setattr(tempfiles, "open_nameless", spy_nameless)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    if named:
+        monkeypatch.setenv(tempfiles.NAMED_ENV, "1")
     shuffle_bytes(tmp_path, b"x\n" * 50_000, mem="64K", seed=1)
     assert seen and all(os.path.dirname(p) == str(tmp_path) for p in seen)
-    assert all(os.path.basename(p).startswith("shuf-big-") for p in seen)
+    assert all(os.path.basename(p).startswith("shuf-big-" if named else "#nameless") for p in seen)
     assert no_temp_left(tmp_path)

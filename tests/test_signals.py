@@ -4,7 +4,8 @@ shell statuses 130/143, signals that were ignored when the run started, a signal
 after a temp file is created, and readers that go away (SIGPIPE, status 141).
 
 Progress through the passes is observed from outside (bucket files, the input's read
-offset in /proc, the size of the hidden output), never guessed with sleeps.
+offset in /proc, the size of the partial output: nameless files held open, seen in
+/proc, or named ones), never guessed with sleeps.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from helpers import (
     file_digest,
     hidden_output_size,
     hidden_outputs,
+    nameless_files,
     numbered_lines,
     read_offset,
     reaped,
@@ -32,10 +34,15 @@ from helpers import (
     write_numbered,
 )
 
+from shuf_big.tempfiles import NAMED_ENV
+
 # -- SIGINT, SIGTERM, SIGHUP mid-run ---------------------------------------------------------------
 
 
-def _bucket_files_exist(sb: ShufBig) -> bool:
+def _bucket_files_exist(sb: ShufBig, pid: int) -> bool:
+    """Named bucket files in a private temp dir, or nameless ones held open in TMPDIR."""
+    if nameless_files(pid, sb.tmpdir):
+        return True
     for name in sb.temp_dirs():
         try:
             if os.listdir(sb.tmpdir / name):
@@ -46,22 +53,26 @@ def _bucket_files_exist(sb: ShufBig) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("signum", "phase", "preexisting"),
+    ("signum", "phase", "preexisting", "named"),
     [
-        (signal.SIGTERM, "pass1", False),
-        (signal.SIGTERM, "pass1", True),
-        (signal.SIGTERM, "pass2", True),
-        (signal.SIGINT, "pass1", False),
-        (signal.SIGINT, "pass1", True),
-        (signal.SIGINT, "pass2", False),
-        (signal.SIGINT, "pass2", True),
-        (signal.SIGHUP, "pass1", True),
+        (signal.SIGTERM, "pass1", False, False),
+        (signal.SIGTERM, "pass1", True, False),
+        (signal.SIGTERM, "pass2", True, False),
+        (signal.SIGINT, "pass1", False, False),
+        (signal.SIGINT, "pass1", True, False),
+        (signal.SIGINT, "pass2", False, False),
+        (signal.SIGINT, "pass2", True, False),
+        (signal.SIGHUP, "pass1", True, False),
+        # Named temp files (file systems without O_TMPFILE): the handler removes them.
+        (signal.SIGINT, "pass2", True, True),
     ],
     ids=lambda v: v.name if isinstance(v, signal.Signals) else str(v),
 )
 def test_signal_cleans_up_then_dies_by_it(
-    sb: ShufBig, big50: Path, tmp_path: Path, signum: signal.Signals, phase: str, preexisting: bool
+    sb: ShufBig, big50: Path, tmp_path: Path, signum: signal.Signals, phase: str, preexisting: bool, named: bool
 ) -> None:
+    if named:
+        sb.env[NAMED_ENV] = "1"
     out = tmp_path / "out.txt"
     if preexisting:
         out.write_bytes(PRECIOUS)
@@ -72,9 +83,9 @@ def test_signal_cleans_up_then_dies_by_it(
         if phase == "pass1":
             # The temp dir holding bucket files: pass 1 is under way (test_signal_just_after_
             # creating_a_temp_file covers a signal at the very moment the dir is created).
-            wait_until(proc, lambda: _bucket_files_exist(sb), "pass 1 created bucket files")
+            wait_until(proc, lambda: _bucket_files_exist(sb, proc.pid), "pass 1 created bucket files")
         else:
-            wait_until(proc, lambda: hidden_output_size(tmp_path, "out.txt") > 0, "pass 2 started writing")
+            wait_until(proc, lambda: hidden_output_size(tmp_path, "out.txt", proc.pid) > 0, "pass 2 started writing")
         proc.send_signal(signum)
         returncode = proc.wait(timeout=60)
     finally:
@@ -116,11 +127,12 @@ def test_interrupt_at_several_points(
 
             def reached() -> bool:
                 offset = read_offset(proc.pid, input24)
-                return offset is not None and offset >= fraction * size and hidden_output_size(tmp_path, "out.txt") == 0
+                started = hidden_output_size(tmp_path, "out.txt", proc.pid)
+                return offset is not None and offset >= fraction * size and started == 0
         else:
 
             def reached() -> bool:
-                return hidden_output_size(tmp_path, "out.txt") >= fraction * size
+                return hidden_output_size(tmp_path, "out.txt", proc.pid) >= fraction * size
 
         wait_until(proc, reached, f"{phase} at {fraction:.0%}")
         proc.send_signal(signum)
@@ -137,9 +149,11 @@ def test_interrupt_at_several_points(
 def test_interrupt_status_in_a_shell_is_128_plus_signal(sb: ShufBig, input24: Path, tmp_path: Path) -> None:
     """What a script sees: 130 for SIGINT, 143 for SIGTERM.  (``set -m``: without job control
     a shell starts background commands with SIGINT ignored, and shuf-big keeps it ignored.)"""
+    # Pass 1 is under way once the run holds a temp file in TMPDIR (nameless, or named).
     script = (
         'set -m; "$@" 2>"$ERR" & pid=$!; '
-        'while [ -z "$(ls "$TMPDIR"/shuf-big-*/ 2>/dev/null)" ]; do :; done; kill -$SIG $pid; wait $pid'
+        'until ls -l /proc/$pid/fd 2>/dev/null | grep -q -e "$TMPDIR/#" -e "$TMPDIR/shuf-big-"; do :; done; '
+        "kill -$SIG $pid; wait $pid"
     )
     err = tmp_path / "stderr.txt"
     for sig, status in (("INT", 130), ("TERM", 143)):
@@ -169,7 +183,7 @@ def test_ignored_signal_stays_ignored(sb: ShufBig, tmp_path: Path, signum: signa
 
     proc = sb.popen(src, "--mem", "2M", "-o", out, stderr=subprocess.PIPE, preexec_fn=ignore)
     with reaped(proc):
-        wait_until(proc, lambda: hidden_output_size(tmp_path, "out.txt") > 0, "pass 2 started writing")
+        wait_until(proc, lambda: hidden_output_size(tmp_path, "out.txt", proc.pid) > 0, "pass 2 started writing")
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=120)
     assert (proc.returncode, stderr) == (0, b"")
@@ -182,7 +196,8 @@ def test_ignored_signal_stays_ignored(sb: ShufBig, tmp_path: Path, signum: signa
 # A signal can arrive at any instant, including right after the temp dir (or the hidden
 # output file) is created and before shuf-big has recorded its name for cleanup.  Polling
 # from outside hits that instant only sometimes, so the child injects the signal itself:
-# it wraps tempfile's function to send itself the signal just after the creation.
+# it wraps tempfile's function to send itself the signal just after the creation.  Only
+# named temp files have a name to record: the run is forced to use them.
 _INJECT = """
 import os, signal, sys, tempfile
 name, signum = sys.argv[1], int(sys.argv[2])
@@ -206,7 +221,7 @@ def test_signal_just_after_creating_a_temp_file(sb: ShufBig, tmp_path: Path, fun
     out.write_bytes(PRECIOUS)
     proc = subprocess.run(
         [sys.executable, "-c", _INJECT, function, str(int(signum)), str(data), "--mem", "64K", "-o", str(out)],
-        env=sb.env,
+        env={**sb.env, NAMED_ENV: "1"},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=60,

@@ -1,6 +1,8 @@
-"""Temp files across runs: what a SIGKILLed run leaves is removed by the next run (but not
-a live run's), two runs can share ``-T``, and a low open-file limit only changes how
-buckets are split, not the bytes.  (Temp files removed at exit and on signals are checked
+"""Temp files across runs: what a SIGKILLed run leaves on a file system without nameless
+files (named temp files, forced with SHUF_BIG_NAMED_TEMP_FILES=1) is removed by the next
+run (but not a live run's), two runs can share ``-T``, and a low open-file limit only
+changes how buckets are split, not the bytes.  (SIGKILL with nameless files, which leaves
+nothing at all, is in test_no_leftovers.)  (Temp files removed at exit and on signals are checked
 by every test of test_signals and test_disk_full; a missing ``-T`` is in test_cli.)
 """
 
@@ -17,6 +19,8 @@ from pathlib import Path
 
 from helpers import MiB, sorted_records, write_numbered
 
+from shuf_big.tempfiles import NAMED_ENV
+
 
 def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], input24: Path, tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
@@ -25,7 +29,8 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], 
     out = tmp_path / "out.txt"
     out.write_bytes(b"precious\n")
     args = [*shuf_big_cmd, str(src), "-o", str(out), "--mem", "1M", "-T", str(tmp), "--seed", "1"]
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE)
+    env = {**os.environ, NAMED_ENV: "1"}
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 30
     while not any((p / "b0.rec").exists() for p in tmp.glob("shuf-big-*")):
         assert proc.poll() is None and time.monotonic() < deadline, "pass 1 never started"
@@ -45,7 +50,7 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], 
     # A leftover of a live process (this test's own pid) must survive the next run.
     alive = tmp / f"shuf-big-{socket.gethostname()}-{os.getpid()}-keepme"
     alive.mkdir()
-    again = subprocess.run([*args[:-1], "2"], capture_output=True)
+    again = subprocess.run([*args[:-1], "2"], capture_output=True, env=env)
     assert again.returncode == 0, again.stderr
     assert sorted_records(out.read_bytes()) == sorted_records(src.read_bytes())
     assert list(tmp.iterdir()) == [alive]
@@ -90,3 +95,25 @@ def test_low_open_file_limit_still_completes_within_budget(shuf_big_cmd: list[st
     assert unlimited.returncode == 0, unlimited.stderr
     assert out.read_bytes() == reference.read_bytes()  # same seed, same bytes, whatever the limit
     assert not list(tmp_path.glob("shuf-big-*"))
+
+
+def test_low_open_file_limit_with_many_shards(shuf_big_cmd: list[str], tmp_path: Path) -> None:
+    """Bucket files stay open from pass 1 until ordered (nameless files have no other
+    handle), and 20 shard files are open at the end: at ``ulimit -n 64`` the fan-out makes
+    room for both, and the shards hold the same bytes as without a limit."""
+    src = write_numbered(tmp_path / "in.txt", 500_000)
+    (tmp_path / "limited").mkdir()
+    (tmp_path / "free").mkdir()
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    args = [*shuf_big_cmd, str(src), "--mem", "1M", "-T", str(tmp_path), "--seed", "6", "--shards", "20"]
+    pattern = str(tmp_path / "limited" / "{shard}.txt")
+    limited = subprocess.run([*args, "-o", pattern], capture_output=True, preexec_fn=limit)
+    assert limited.returncode == 0, limited.stderr
+    free = subprocess.run([*args, "-o", str(tmp_path / "free" / "{shard}.txt")], capture_output=True)
+    assert free.returncode == 0, free.stderr
+    for shard in range(20):
+        assert (tmp_path / "limited" / f"{shard}.txt").read_bytes() == (tmp_path / "free" / f"{shard}.txt").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["free", "in.txt", "limited"]

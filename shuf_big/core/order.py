@@ -182,6 +182,11 @@ class GroupOrder:
         del self._layout, self.data, self.bounds, self.keys  # the moved copy replaces them
         self.moved = layout
 
+    def records(self, b: int) -> int:
+        """How many records sub-bucket ``b`` holds (a sharded output cuts by these counts)."""
+        self.prepare()  # a partitioned group knows its sub-buckets once partitioned
+        return int(self.sub_bounds[b + 1] - self.sub_bounds[b])
+
     def parts(self, b: int) -> list[memoryview]:
         """Sub-bucket ``b`` in key order: one new buffer, or views of long records."""
         if self.partitioned:
