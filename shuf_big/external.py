@@ -9,20 +9,34 @@ no new randomness, so the output does not depend on how often that happens.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from . import core
 from .buckets import Bucket, BucketWriter
-from .errors import ShufBigError
+from .errors import ShufBigError, describe
+from .malloc import Arena
 from .outputs import Sink
 from .progress import Phase, expected_size, input_name, position
-from .records import Batch, Counter, IndexStream, LongRecord, RawReader, RecordReader, read_fully
+from .records import (
+    Batch,
+    Counter,
+    IndexStream,
+    LongRecord,
+    RawReader,
+    RecordReader,
+    Span,
+    pread_fully,
+    read_fully,
+)
 from .signals import checkpoint
 from .tempfiles import TempDirs
 from .workers import Context
+
+# Index gaps decoded at a time when a bucket is loaded.
+GAP_CHUNK = 1 << 16
 
 
 class External:
@@ -36,20 +50,25 @@ class External:
         self.temp_bytes = 0  # records and index gaps written to bucket files
         self.records_in = 0
         self.bytes_in = 0
+        self.arena = Arena()  # pass 2's group arrays, reused group after group
 
     def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
         self.temp.create()
         with self.ctx.bar("pass 1/2: scatter") as bar:
+            counter = Counter()
             reader = RecordReader(
-                raw, self.ctx.sep, self.ctx.plan.read_buffer, self.ctx.plan.max_records, Counter().take, what
+                raw, self.ctx.sep, self.ctx.plan.read_buffer, self.ctx.plan.max_records, counter.take, what
             )
+            # a one-byte separator: batches are only counted here, framed where they are scattered
+            items = reader.spans(counter) if len(self.ctx.sep) == 1 else iter(reader)
 
             def progress(reading: RecordReader) -> None:
                 bar.describe(input_name(raw))
                 bar.advance_to(position(raw, reading.bytes_read))
                 checkpoint("pass 1 started")
 
-            buckets = self._scatter(reader, "b", 0, lambda first: self._fanout_bits(first, size, raw), progress)
+            choose = lambda first: self._fanout_bits(first, size, raw)  # noqa: E731
+            buckets = self._scatter(reader, items, "b", 0, choose, progress)
             del reader  # its read buffer is pass 2's memory now
         checkpoint("pass 1 done")
         total = sum(b.nbytes for b in buckets)
@@ -57,14 +76,19 @@ class External:
         self.records_in, self.bytes_in = sum(b.nrecords for b in buckets), total
         out.expect(self.records_in)
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
-            self._order_buckets(deque(buckets), out, bar)
+            try:
+                self._order_buckets(deque(buckets), out, bar)
+            finally:
+                self.arena.release()
 
-    def _fanout_bits(self, first: Batch | LongRecord, size: int | None, raw: RawReader) -> int:
+    def _fanout_bits(self, first: Batch | Span | LongRecord, size: int | None, raw: RawReader) -> int:
         """Pass 1's fan-out, from the input's size, or for compressed inputs the size their
         compression ratio so far foretells (a misestimate only costs splits or small buckets)."""
         plan = self.ctx.plan
         if isinstance(first, Batch) and len(first.ends):
             avg = max(int(first.ends[-1]) / len(first.ends), 1.0)
+        elif isinstance(first, Span):
+            avg = max(first.size / first.count, 1.0)
         else:
             avg = float(plan.read_buffer)
         # Fail now if the temp space is too small; warn if it is in RAM.
@@ -79,12 +103,13 @@ class External:
     def _scatter(
         self,
         reader: RecordReader,
+        items: Iterator[Batch | Span | LongRecord],
         name: str,
         prefix_bits: int,
-        choose_bits: Callable[[Batch | LongRecord], int],
+        choose_bits: Callable[[Batch | Span | LongRecord], int],
         progress: Callable[[RecordReader], None],
     ) -> list[Bucket]:
-        """Send every record of ``reader`` to a bucket file by its key bits.
+        """Send every record of ``items`` (read by ``reader``) to a bucket file by its key bits.
 
         The fan-out is chosen once the first batch shows the typical record length, within
         the descriptors free now (the buckets of earlier levels are still open).
@@ -93,7 +118,7 @@ class External:
         writer: BucketWriter | None = None
         scatter: Scatter | None = None
         try:
-            for item in reader:
+            for item in items:
                 if scatter is None:
                     free = self.temp.fanout_bits()
                     bits = max(min(choose_bits(item), plan.max_fanout_bits(), free, 64 - prefix_bits), 1)
@@ -129,7 +154,8 @@ class External:
         records, gaps = bucket.streams()
         indices = IndexStream(gaps, max(plan.max_records, 4096), bucket.gaps.what)
         reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, bucket.what)
-        buckets = self._scatter(reader, name + "-", bucket.prefix_bits, lambda first: bits, lambda _: None)
+        choose = lambda first: bits  # noqa: E731
+        buckets = self._scatter(reader, iter(reader), name + "-", bucket.prefix_bits, choose, lambda _: None)
         checkpoint("bucket split")
         bucket.remove()
         return buckets
@@ -140,6 +166,7 @@ class External:
         while queue:
             first = queue.popleft()
             if plan.order_need(first.nbytes, first.nrecords, partition=False) > plan.order_budget:
+                self.arena.release()  # the split's buffers take its memory
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
                 else:
@@ -155,27 +182,30 @@ class External:
                 group.append(queue.popleft())
                 nbytes += nxt.nbytes
                 nrecords += nxt.nrecords
-            self.ctx.workers.emit(self._order_group(group, nbytes, nrecords), out, bar)
+            # the last group is written: its arrays are dead.  The arena may be as large
+            # as the budget leaves beside this group's temporaries.
+            partition = plan.partition(nbytes, nrecords)
+            arrays = core.group_arrays(nbytes, nrecords, partition)
+            self.arena.reset(arrays, arrays + plan.order_budget - plan.order_need(nbytes, nrecords, partition))
+            self.ctx.workers.emit(self._order_group(group, nbytes, nrecords, partition), out, bar)
             for bucket in group:
                 bucket.remove()
             checkpoint("pass 2 started")
 
-    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int) -> core.GroupOrder:
+    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int, partition: bool) -> core.GroupOrder:
         """Load a group's buckets (with workers, several at once: each fills its own slice
         of the group's bytes, offsets and keys) and cut it into sub-buckets."""
-        data = np.empty(nbytes, dtype=np.uint8)
-        bounds = np.empty(nrecords + 1, dtype=np.int64)
+        empty = self.arena.empty
+        data = empty(nbytes, np.uint8)
+        bounds = empty(nrecords + 1, np.int64)
         bounds[0] = 0
-        keys = np.empty(nrecords, dtype=np.uint64)
+        keys = empty(nrecords, np.uint64)
         window = max(self.ctx.plan.piece, 1 << 16)
 
         def load(bucket: Bucket, at: int, count: int) -> None:
             got = bucket.records_into(memoryview(data[at : at + bucket.nbytes]))
-            decoded = core.decode_gaps(bucket.read_gaps())
-            if got != bucket.nbytes or len(decoded) != bucket.nrecords:
+            if got != bucket.nbytes or self._keys_wrong(bucket, keys[count : count + bucket.nrecords]):
                 raise ShufBigError(f"{bucket.what} changed during the run")
-            keys[count : count + bucket.nrecords] = core.draw_keys(self.ctx.spec, decoded)
-            del decoded
             ends = bounds[count + 1 : count + 1 + bucket.nrecords]
             if core.ends_into(ends, data[at : at + bucket.nbytes], self.ctx.sep, window, at) != bucket.nrecords:
                 raise ShufBigError("temporary files are corrupt (record count mismatch)")
@@ -189,7 +219,28 @@ class External:
         else:
             for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
                 future.result()
-        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, self.ctx.plan.partition(nbytes, nrecords))
+        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, partition, empty)
+
+    def _keys_wrong(self, bucket: Bucket, keys: np.ndarray) -> bool:
+        """Fill ``keys`` from the bucket's index gaps, decoded a chunk at a time (so the
+        temporaries stay small beside the group's arrays); True if the record count is wrong."""
+        decoder = core.GapDecoder()
+        chunk = np.empty(GAP_CHUNK, dtype=np.uint16)
+        filled = 0
+        offset = 0
+        while True:
+            try:
+                got = pread_fully(bucket.gaps.fd, memoryview(chunk).cast("B"), offset)
+            except OSError as err:
+                raise ShufBigError(f"read error on {bucket.gaps.what}: {describe(err)}") from None
+            if not got:
+                return filled != len(keys)
+            offset += got
+            indices = decoder.feed(chunk[: got // 2])
+            if filled + len(indices) > len(keys):
+                return True
+            keys[filled : filled + len(indices)] = core.draw_keys(self.ctx.spec, indices)
+            filled += len(indices)
 
     def _copy_file(self, bucket: Bucket, out: Sink, bar: Phase) -> None:
         """Write a bucket of one record larger than the ordering budget, streaming it."""
@@ -207,8 +258,8 @@ class Scatter:
     Without workers each batch is scattered inline.  With workers, each batch in flight
     gets a copy of its bytes and an output buffer (the reader reuses its own buffer for the
     next batch meanwhile), and one writer thread appends scattered batches in input order
-    (gap coding needs it), so the main thread only reads and frames and system calls
-    overlap with scattering.
+    (gap coding needs it), so the main thread only reads and counts (spans are framed by
+    the worker that scatters them) and system calls overlap with scattering.
     """
 
     def __init__(self, ctx: Context, writer: BucketWriter) -> None:
@@ -220,19 +271,25 @@ class Scatter:
         self.pending: deque[tuple[Future[None], tuple[np.ndarray, np.ndarray]]] = deque()
         self.writes = ThreadPoolExecutor(1, thread_name_prefix="shuf-big-write") if ctx.workers.parallel else None
 
-    def _scatter(self, data: np.ndarray, item: Batch, out: np.ndarray) -> core.Scattered:
+    def _scatter(self, data: np.ndarray, item: Batch | Span, out: np.ndarray) -> core.Scattered:
+        if isinstance(item, Span):  # frame it here, on this worker
+            window = max(self.ctx.plan.max_records, 4096)
+            ends = core.find_ends(data[: item.size], self.ctx.sep, item.count, window)
+            if len(ends) != item.count:
+                raise ShufBigError("the input changed while being read")
+            indices = np.arange(item.first, item.first + item.count, dtype=np.int64)
+        else:
+            ends, indices = item.ends, item.indices
         w = self.writer
-        return core.scatter(
-            data, item.ends, item.indices, self.ctx.spec, w.prefix_bits, w.fanout_bits, out, self.ctx.plan.piece
-        )
+        return core.scatter(data, ends, indices, self.ctx.spec, w.prefix_bits, w.fanout_bits, out, self.ctx.plan.piece)
 
-    def batch(self, item: Batch) -> None:
+    def batch(self, item: Batch | Span) -> None:
         if self.writes is None:
             self.writer.write(self._scatter(item.data, item, self.free[0][1]))
             return
         self.drain(self.ctx.plan.jobs)
         copy, out = self.free.pop()
-        size = int(item.ends[-1])
+        size = item.size if isinstance(item, Span) else int(item.ends[-1])
         copy[:size] = item.data[:size]
         scattered = self.ctx.workers.submit(self._scatter, copy, item, out)
         self.pending.append((self.writes.submit(self._write, scattered), (copy, out)))

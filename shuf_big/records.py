@@ -80,6 +80,17 @@ class Batch:
 
 
 @dataclass
+class Span:
+    """Complete records ``data[:size]``, ``count`` of them, the first with global index
+    ``first``: a batch not framed yet (whoever scatters it frames it, on its own thread)."""
+
+    data: np.ndarray
+    size: int
+    count: int
+    first: int
+
+
+@dataclass
 class LongRecord:
     """A record too long for the read buffer; its bytes come from ``parts``.
 
@@ -89,6 +100,10 @@ class LongRecord:
 
     index: int
     parts: Iterator[memoryview]
+
+
+# Bytes counted at a time when a span of records is cut (spans).
+CUT_WINDOW = 1 << 18
 
 
 class RecordReader:
@@ -155,14 +170,68 @@ class RecordReader:
                     if len(ends) < self.max_records:
                         break
                     ends = core.find_ends(self.buffer[start : self.filled], self.sep, self.max_records, window)
-            elif self.eof and self.filled + len(self.sep) <= len(self.buffer):
-                # A last record without terminator gets one, as with GNU shuf.
-                end = core.completion(self.view[max(self.filled - len(self.sep), 0) : self.filled].tobytes(), self.sep)
-                self.buffer[self.filled : self.filled + len(end)] = np.frombuffer(end, dtype=np.uint8)
-                self.filled += len(end)
             else:
-                index = int(self.take_indices(1)[0])
-                yield LongRecord(index, self._long_parts())
+                yield from self._without_record_end()
+
+    def spans(self, counter: Counter, window: int = CUT_WINDOW) -> Iterator[Span | LongRecord]:
+        """The batches as :class:`Span` s: records counted, not framed, so that framing
+        (the costliest step of reading short lines) runs where the batch is scattered.
+        For a one-byte separator only; global indices come from ``counter``; records are
+        counted ``window`` bytes at a time."""
+        if len(self.sep) != 1:
+            raise ValueError("spans need a one-byte separator")
+        start = 0
+        while True:
+            if start:
+                self._keep_tail(start)
+                start = 0
+            self._fill()
+            if self.filled == 0:
+                return
+            size, count = self._cut(0, window)
+            if count:
+                while count:  # as in __iter__: hand out the rest of the buffer first
+                    yield Span(self.buffer[start:], size, count, counter.skip(count))
+                    start += size
+                    if count < self.max_records:
+                        break
+                    size, count = self._cut(start, window)
+            else:
+                yield from self._without_record_end(counter)
+
+    def _cut(self, start: int, window: int) -> tuple[int, int]:
+        """Bytes and count of at most ``max_records`` complete records from ``start``,
+        counted a window at a time; only a small part where the limit falls is framed."""
+        sep = self.sep[0]
+        data = self.buffer[start : self.filled]
+        step = max(window // 16, 1)
+        total = 0
+        last = -1  # the last window holding a record end
+        for lo in range(0, len(data), window):
+            found = int(np.count_nonzero(data[lo : lo + window] == sep))
+            if total + found >= self.max_records:
+                for at in range(lo, lo + window, step):  # the limit's sixteenth
+                    hits = np.flatnonzero(data[at : at + step] == sep)
+                    if total + len(hits) >= self.max_records:
+                        return at + int(hits[self.max_records - total - 1]) + 1, self.max_records
+                    total += len(hits)
+            if found:
+                last = lo
+            total += found
+        if not total:
+            return 0, 0
+        return last + data[last : last + window].tobytes().rfind(self.sep) + 1, total
+
+    def _without_record_end(self, counter: Counter | None = None) -> Iterator[LongRecord]:
+        """The buffer holds no complete record: terminate a last one, or stream a long one."""
+        if self.eof and self.filled + len(self.sep) <= len(self.buffer):
+            # A last record without terminator gets one, as with GNU shuf.
+            end = core.completion(self.view[max(self.filled - len(self.sep), 0) : self.filled].tobytes(), self.sep)
+            self.buffer[self.filled : self.filled + len(end)] = np.frombuffer(end, dtype=np.uint8)
+            self.filled += len(end)
+        else:
+            index = counter.skip(1) if counter is not None else int(self.take_indices(1)[0])
+            yield LongRecord(index, self._long_parts())
 
     def _long_parts(self) -> Iterator[memoryview]:
         """Stream a record that fills the whole buffer, up to and including its separator.
@@ -220,6 +289,12 @@ class Counter:
         out = np.arange(self.next, self.next + n, dtype=np.int64)
         self.next += n
         return out
+
+    def skip(self, n: int) -> int:
+        """Take ``n`` indices without making them: returns the first."""
+        first = self.next
+        self.next += n
+        return first
 
 
 def parts_within(record: LongRecord, limit: int) -> Iterator[memoryview]:

@@ -8,6 +8,8 @@ engine runs this per output (``--aligned`` runs it per input); the GNU engine ru
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from . import core, in_memory
@@ -44,12 +46,17 @@ class Shuffler:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
         write only that many first records of the shuffle."""
         self.progress.new_stream()
+        # The objects alive now (modules, the job) outlive the run: frozen, the garbage
+        # collector's full passes skip them (they cost ~2 % of a run on short records).
+        gc.freeze()
         try:
             with Workers(self.plan.jobs) as workers:
                 ctx = Context(self.plan, self.spec, self.sep, workers, self.progress)
                 self._run(ctx, raw, size, what, out, head_count)
         except RecordTooLarge as err:
             raise self._too_large(err, raw, what, kept=head_count is not None) from None
+        finally:
+            gc.unfreeze()
 
     def _too_large(self, err: RecordTooLarge, raw: RawReader, what: str, kept: bool) -> ShufBigError:
         """What to do about a record over the budget: which input and line it is, and the

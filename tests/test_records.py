@@ -6,14 +6,22 @@ separators or with none, one-byte records, and 50 MB records among 10-byte ones.
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import PRECIOUS, MiB, ShufBig, assert_one_error_line, numbered_rows, sorted_records
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shuf_big import core
+from shuf_big.records import Batch, LongRecord, RecordReader, Span
+from shuf_big.records import Counter as IndexCounter
 
 INTERPRETER_ALLOWANCE = 64 * MiB  # README: peak RSS stays under --mem plus the interpreter's own
 
@@ -183,3 +191,46 @@ def test_record_longer_than_mem_writes_nothing(sb: ShufBig, tmp_path: Path) -> N
         assert proc.stdout == b""
         assert out.read_bytes() == PRECIOUS
         assert sb.leftovers() == []
+
+
+# -- reading: spans (counted here, framed by the worker) are the same batches ------------------
+
+
+@given(
+    st.lists(st.integers(0, 300), max_size=400),
+    st.sampled_from([b"", b"tail without newline"]),
+    st.booleans(),
+    st.integers(64, 4096),
+    st.integers(16, 300),
+    st.sampled_from([16, 64, 1 << 18]),
+)
+@settings(max_examples=150, deadline=None)
+def test_spans_hand_out_the_records_batches_do(
+    lengths: list[int], tail: bytes, long_first: bool, buffer: int, max_records: int, window: int
+) -> None:
+    """Same records with the same global indices, long records and a last record without
+    its newline included, whatever the buffer, record limit and counting window."""
+    blob = (b"L" * 5000 + b"\n" if long_first else b"") + b"".join(b"x" * n + b"\n" for n in lengths) + tail
+
+    def records(items: Iterator[Batch | Span | LongRecord]) -> list[tuple[int, bytes]]:
+        out = []
+        for item in items:
+            if isinstance(item, LongRecord):
+                out.append((item.index, b"".join(bytes(p) for p in item.parts)))
+                continue
+            if isinstance(item, Span):
+                ends = core.find_ends(item.data[: item.size], b"\n", item.count, 4096)
+                assert len(ends) == item.count and int(ends[-1]) == item.size
+                indices = np.arange(item.first, item.first + item.count)
+            else:
+                ends, indices = item.ends, item.indices
+            starts = [0, *ends[:-1].tolist()]
+            out += [(int(i), item.data[s:e].tobytes()) for i, s, e in zip(indices, starts, ends.tolist(), strict=True)]
+        return out
+
+    by_batch, by_span = IndexCounter(), IndexCounter()
+    batches = records(iter(RecordReader(io.BytesIO(blob), b"\n", buffer, max_records, by_batch.take, "x")))
+    reader = RecordReader(io.BytesIO(blob), b"\n", buffer, max_records, by_span.take, "x")
+    spans = records(reader.spans(by_span, window))
+    assert spans == batches
+    assert by_span.next == by_batch.next

@@ -57,7 +57,16 @@ from .framing import (
 from .gather import MIN_RECORDS_PER_LENGTH_CLASS, SLICE_COPY_MIN_AVERAGE, gather_into, ordered_parts, segments
 from .head import SmallestKeys, enumerate_smallest_keys, walk_smallest_keys
 from .keys import MASK64, KeySpec, draw_below, draw_keys, invert_keys, repeat_spec
-from .order import BLOCK_RECORDS, SUB_BUCKET_RECORDS, GroupOrder, order_group, partitions, radix_order, sub_bucket_ids
+from .order import (
+    BLOCK_RECORDS,
+    SUB_BUCKET_RECORDS,
+    GroupOrder,
+    group_arrays,
+    order_group,
+    partitions,
+    radix_order,
+    sub_bucket_ids,
+)
 from .scatter import (
     GAP_ESCAPE,
     GapDecoder,
@@ -99,6 +108,7 @@ __all__ = [
     "format_decimal",
     "frame_into",
     "gather_into",
+    "group_arrays",
     "invert_keys",
     "last_end",
     "order_group",

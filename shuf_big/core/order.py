@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .gather import SLICE_COPY_MIN_AVERAGE, copy_exactly, copy_windows, ordered_parts, window_width
 from .keys import KEY_SLICE, KeySpec, draw_keys
@@ -27,11 +28,24 @@ SUB_BUCKET_RECORDS = 32768
 # Records moved at a time when a group is partitioned by sub-bucket (their bytes fit the cache).
 BLOCK_RECORDS = 1 << 15
 
+# Makes a group's large arrays: ``empty(count, dtype)`` (``np.empty``, or views of a reused buffer).
+Empty = Callable[[int, DTypeLike], np.ndarray]
+
 
 def partitions(nbytes: int, nrecords: int) -> bool:
     """Whether records this short on average are worth partitioning before ordering
     (:meth:`GroupOrder.prepare`); long ones are written straight from where they lie."""
     return nrecords > 1 and nbytes < SLICE_COPY_MIN_AVERAGE * nrecords
+
+
+def group_arrays(nbytes: int, nrecords: int, partition: bool) -> int:
+    """About the bytes of the arrays a group makes through ``empty`` (see :class:`GroupOrder`):
+    its bytes, offsets, keys and sub-bucket ids, and when partitioned the moved bytes
+    (with some spare), keys and lengths.  Temporaries are not counted."""
+    size = nbytes + 18 * nrecords + 1024
+    if partition:
+        size += nbytes + 12 * nrecords + (1 << 16)
+    return size
 
 
 def _geometry(keys: np.ndarray, nbytes: int, target_records: int, target_bytes: int) -> tuple[int, int, int]:
@@ -49,10 +63,10 @@ def _geometry(keys: np.ndarray, nbytes: int, target_records: int, target_bytes: 
     return lo, shift, (span >> shift) + 1
 
 
-def _ids(keys: np.ndarray, lo: int, shift: int) -> np.ndarray:
+def _ids(keys: np.ndarray, lo: int, shift: int, empty: Empty = np.empty) -> np.ndarray:
     """The uint16 sub-bucket id of every key, computed in cache-sized slices."""
     n = len(keys)
-    ids = np.empty(n, dtype=np.uint16)
+    ids = empty(n, np.uint16)
     if shift >= 64:
         ids[:] = 0
         return ids
@@ -126,19 +140,28 @@ class GroupOrder:
     With ``partition`` (for short records, when memory allows a second copy of the
     bytes), :meth:`prepare` first moves each sub-bucket's records together; it may run
     its blocks on several threads, and runs by itself on the first :meth:`parts`.
+    ``empty`` makes the group-sized arrays (the caller may reuse memory group after group).
     """
 
-    def __init__(self, data: np.ndarray, bounds: np.ndarray, keys: np.ndarray, piece: int, partition: bool = False):
+    def __init__(
+        self,
+        data: np.ndarray,
+        bounds: np.ndarray,
+        keys: np.ndarray,
+        piece: int,
+        partition: bool = False,
+        empty: Empty = np.empty,
+    ):
         self.data = data
         self.bounds = bounds
         self.keys = keys
         self.piece = piece
         n = len(keys)
         self.lo, self.shift, self.count = _geometry(keys, int(bounds[-1]), SUB_BUCKET_RECORDS, 2 * piece)
-        ids = _ids(keys, self.lo, self.shift)
+        ids = _ids(keys, self.lo, self.shift, empty)
         self.partitioned = partition and n > 1
         if self.partitioned:
-            self._layout = _Layout(ids, bounds, self.count, piece)
+            self._layout = _Layout(ids, bounds, self.count, piece, empty)
         else:
             self.order, self.sub_bounds = group_by_id(ids, self.count)
 
@@ -161,6 +184,7 @@ class GroupOrder:
 
     def records(self, b: int) -> int:
         """How many records sub-bucket ``b`` holds (a sharded output cuts by these counts)."""
+        self.prepare()  # a partitioned group knows its sub-buckets once partitioned
         return int(self.sub_bounds[b + 1] - self.sub_bounds[b])
 
     def parts(self, b: int) -> list[memoryview]:
@@ -187,9 +211,10 @@ class _Layout:
     run are copied exactly, so runs may move at once.
     """
 
-    def __init__(self, ids: np.ndarray, bounds: np.ndarray, count: int, piece: int) -> None:
+    def __init__(self, ids: np.ndarray, bounds: np.ndarray, count: int, piece: int, empty: Empty) -> None:
         self.ids = ids
         self.piece = piece
+        self.empty = empty
         self.bounds = bounds
         self.count = count
         self.n = len(ids)
@@ -233,9 +258,9 @@ class _Layout:
         self.byte_shift = before_bytes - (np.cumsum(self.sizes, axis=1) - self.sizes)
         self.share_start = before_bytes
         self.share_end = before_bytes + self.sizes
-        self.data = np.empty(int(self.byte_bounds[-1]), dtype=np.uint8)
-        self.keys = np.empty(self.n, dtype=np.uint64)
-        self.lens = np.empty(self.n, dtype=np.int32 if nbytes < 1 << 31 else np.int64)
+        self.data = self.empty(int(self.byte_bounds[-1]), np.uint8)
+        self.keys = self.empty(self.n, np.uint64)
+        self.lens = self.empty(self.n, np.int32 if nbytes < 1 << 31 else np.int64)
 
     def move(self, blocks: range, data: np.ndarray, keys: np.ndarray) -> None:
         """Move these blocks' records, keys and lengths to their sub-buckets' runs."""
