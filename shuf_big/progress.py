@@ -140,35 +140,33 @@ class Silent:
         pass
 
 
-def _stderr_kind() -> tuple[bool, bool]:
-    """Whether stderr is a terminal, and whether that terminal reports its width."""
+def _stream_settings() -> tuple[bool, dict[str, Any]]:
+    """Whether stderr is a terminal, and the tqdm settings that follow from it: redrawn in
+    place on a terminal, one plain line per interval in a log (never cut to a width)."""
     try:
         terminal = os.isatty(sys.stderr.fileno())
         sized = terminal and os.get_terminal_size(sys.stderr.fileno()).columns > 0
     except (OSError, ValueError):
         terminal = sized = False
-    return terminal, sized
+    return terminal, {
+        "file": sys.stderr if terminal else LogLines(sys.stderr),
+        "dynamic_ncols": sized,
+        # a terminal without a size (a bare pty) reports 0 columns
+        "ncols": 100 if terminal and not sized else None,
+        "mininterval": 0.1 if terminal else LOG_INTERVAL,
+        "maxinterval": 10.0 if terminal else LOG_INTERVAL,
+    }
 
 
 def task_bar(desc: str, enabled: bool) -> Any:
-    """A bar counting tasks (the Dask engine's stages), by the same rules as :func:`bar`:
-    redrawn on a terminal, one plain line per interval in a log."""
+    """A bar counting tasks (the Dask engine's stages), by the same rules as :func:`bar`."""
     if not enabled:
         return Silent(0)
     from tqdm import tqdm
 
-    terminal, sized = _stderr_kind()
-    return tqdm(
-        total=0,
-        desc=desc,
-        unit="task",
-        file=sys.stderr if terminal else LogLines(sys.stderr),
-        dynamic_ncols=sized,
-        ncols=100 if terminal and not sized else None,
-        bar_format=None if terminal else "{desc}: {n_fmt}/{total_fmt} tasks, elapsed {elapsed}, ETA {remaining}",
-        mininterval=0.1 if terminal else LOG_INTERVAL,
-        maxinterval=10.0 if terminal else LOG_INTERVAL,
-    )
+    terminal, settings = _stream_settings()
+    log_format = "{desc}: {n_fmt}/{total_fmt} tasks, elapsed {elapsed}, ETA {remaining}"
+    return tqdm(total=0, desc=desc, unit="task", bar_format=None if terminal else log_format, **settings)
 
 
 def bar(total: int | None, desc: str, enabled: bool) -> tqdm | Silent:
@@ -176,19 +174,14 @@ def bar(total: int | None, desc: str, enabled: bool) -> tqdm | Silent:
     counter when not ``enabled``."""
     if not enabled:
         return Silent(total)
-    terminal, sized = _stderr_kind()
+    terminal, settings = _stream_settings()
     return _bar_class()(
         total=total,
         desc=desc,
         unit="B",
-        file=sys.stderr if terminal else LogLines(sys.stderr),
-        dynamic_ncols=sized,
-        # a terminal without a size (a bare pty) reports 0 columns; a log line is never cut
-        ncols=100 if terminal and not sized else None,
         bar_format=_format(total, terminal),
         delay=1e-3,  # nothing before the first step names itself
-        mininterval=0.1 if terminal else LOG_INTERVAL,
-        maxinterval=10.0 if terminal else LOG_INTERVAL,
+        **settings,
     )
 
 

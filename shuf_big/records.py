@@ -150,16 +150,20 @@ class RecordReader:
             ctypes.memmove(base, base + start, rest)
         self.filled = rest
 
+    def _refill(self, start: int) -> bool:
+        """Drop the ``start`` bytes already handed out and read on; False at the end."""
+        if start:
+            self._keep_tail(start)
+        self._fill()
+        return self.filled > 0
+
     def __iter__(self) -> Iterator[Batch | LongRecord]:
         window = max(self.max_records, 4096)
         start = 0  # bytes at the front of the buffer already handed out
         while True:
-            if start:
-                self._keep_tail(start)
-                start = 0
-            self._fill()
-            if self.filled == 0:
+            if not self._refill(start):
                 return
+            start = 0
             ends = core.find_ends(self.buffer[: self.filled], self.sep, self.max_records, window)
             if len(ends):
                 # Batches cut by the record limit (short lines): hand out the rest of the
@@ -182,12 +186,9 @@ class RecordReader:
             raise ValueError("spans need a one-byte separator")
         start = 0
         while True:
-            if start:
-                self._keep_tail(start)
-                start = 0
-            self._fill()
-            if self.filled == 0:
+            if not self._refill(start):
                 return
+            start = 0
             size, count = self._cut(0, window)
             if count:
                 while count:  # as in __iter__: hand out the rest of the buffer first

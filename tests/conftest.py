@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ShufBig, seq, write_numbered
+from helpers import ShufBig, seq, try_mount_tmpfs, write_numbered
 from hypothesis import settings
 
 # No per-example deadline: a property's examples are checked for what they compute, and a
@@ -74,13 +73,11 @@ def mount_tmpfs(tmp_path: Path) -> Iterator[Callable[[str, int], Path]]:
     mounted: list[Path] = []
 
     def mount(name: str, size: int) -> Path:
-        if os.geteuid() != 0 or shutil.which("mount") is None:
-            pytest.skip("mounting a size-limited tmpfs needs root and mount(8)")
         where = tmp_path / name
         where.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
-        if done.returncode != 0:
-            pytest.skip(f"the kernel does not let us mount a tmpfs: {done.stderr.decode(errors='replace').strip()}")
+        refused = try_mount_tmpfs(where, size)
+        if refused is not None:
+            pytest.skip(refused)
         mounted.append(where)
         return where
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -242,3 +243,13 @@ class ShufBig:
             found += [p.name for p in folder.iterdir() if p.name.startswith("shuf-big-")]
             found += [p.name for p in folder.iterdir() if p.name.endswith(".shuf-big.tmp")]
         return sorted(found)
+
+
+def try_mount_tmpfs(where: Path, size: int) -> str | None:
+    """Mount a tmpfs of ``size`` bytes on ``where``; None, or why it could not be done."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return "mounting a size-limited tmpfs needs root and mount(8)"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        return f"the kernel does not let us mount a tmpfs: {done.stderr.decode(errors='replace').strip()}"
+    return None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import PRECIOUS, MiB, nameless_files, numbered_rows, sorted_records
+from helpers import PRECIOUS, MiB, nameless_files, numbered_rows, sorted_records, try_mount_tmpfs
 
 import shuf_big
 from shuf_big.signals import STOP_ENV
@@ -70,10 +69,7 @@ class Disk:
 def disk(tmp_path: Path) -> Iterator[Disk]:
     root = tmp_path / "fs"
     root.mkdir()
-    mounted = False
-    if os.geteuid() == 0 and shutil.which("mount"):
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", str(root)], capture_output=True)
-        mounted = done.returncode == 0
+    mounted = try_mount_tmpfs(root, 128 << 20) is None
     try:
         if not mounted:
             probe = _nameless_probe(root)
