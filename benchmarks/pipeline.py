@@ -29,6 +29,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -217,12 +218,14 @@ def run_pipeline(
     keys = list(runs)
     try:
         for r in range(1, args.rounds + 1):
-            shift = (r - 1) % len(keys)
-            for key in keys[shift:] + keys[:shift]:
+            shift = (r - 1) % len(keys)  # rotated, and backwards every second round (run.py)
+            order = keys[shift:] + keys[:shift]
+            for key in order if r % 2 else order[::-1]:
                 extra, files = runs[key]
                 clean(work)
                 if args.sync:
                     os.sync()
+                time.sleep(args.settle)
                 argv = [*sb, *extra, *common]
                 m = measure(argv, work / "stderr.txt", interval=args.interval, timeout=args.timeout, env=env)
                 rec, reference = check(key, m, files, work, meta["bytes"], reference, first=r == 1)

@@ -4,7 +4,7 @@
     python benchmarks/run.py --size 2G
 
 For each corpus profile (see corpus.py) it runs, for ``--rounds`` rounds, each of these
-once per round (A B C ... A B C ..., the order rotated by one each round):
+once per round (A B C ... C B A ..., the order rotated by one and reversed every second round):
 
 * ``floor``: ``cat IN > TMP && cat TMP > OUT``, the bytes any two-pass shuffle must move;
 * ``shuf-big external -j J``: ``--mem 256M -T TMPDIR --seed S -j J`` for each J of ``--jobs``;
@@ -476,6 +476,7 @@ def run_once(tool: Tool, round_no: int, work: Path, state: dict, args: argparse.
     clean_work(work)
     if args.sync:
         os.sync()  # start every run without a backlog of dirty pages from the last one
+    time.sleep(args.settle)
     out = work / "out"
     m = measure(
         tool.argv,
@@ -547,9 +548,11 @@ def run_profile(profile: str, meta: dict, args: argparse.Namespace, env: dict[st
     load_before = os.getloadavg()
     try:
         for r in range(1, args.rounds + 1):
-            # Rotate the order each round, so no tool always follows the same one.
+            # Rotate the order each round, and run it backwards every second round, so no
+            # tool always runs first or always follows the same one.
             shift = (r - 1) % len(tools)
-            for tool in tools[shift:] + tools[:shift]:
+            order = tools[shift:] + tools[:shift]
+            for tool in order if r % 2 else order[::-1]:
                 rec = run_once(tool, r, work, state, args, env)
                 tool.rounds.append(rec)
                 log(
@@ -786,6 +789,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=3600, help="kill a run after this many seconds [3600]")
     parser.add_argument("--no-sync", dest="sync", action="store_false", help="do not sync(2) before each run")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait before each run [0]: on a VM that hands freed memory back to its host, "
+        "a run right after one that freed gigabytes gets them cheaply, the others fault them in anew",
+    )
     args = parser.parse_args(argv)
     if psutil is None:
         parser.error("psutil is missing: pip install -r benchmarks/requirements.txt")
@@ -853,6 +863,7 @@ def main(argv: list[str] | None = None) -> None:
             "slice": args.slice,
             "rss_interval_s": args.interval,
             "sync_before_each_run": args.sync,
+            "settle_s": args.settle,
             "work_dir": str(args.work_dir),
             "env": {"LC_ALL": "C"},
             "terashuf_memory_gib": corpus.parse_size(args.external_mem) / (1 << 30) if args.terashuf else None,
