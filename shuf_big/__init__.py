@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "1.0.0"
 
 if TYPE_CHECKING:
-    from .api import shuffle
-    from .errors import ShufBigError
-    from .iterate import iter_shuffled
-    from .job import Result
+    from shuf_big.api import shuffle
+    from shuf_big.errors import ShufBigError
+    from shuf_big.iterate import iter_shuffled
+    from shuf_big.job import Result
 
 __all__ = ["Result", "ShufBigError", "__version__", "iter_shuffled", "shuffle"]
 

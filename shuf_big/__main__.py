@@ -1,3 +1,3 @@
-from .cli import main
+from shuf_big.cli.command import main
 
 main()

@@ -10,10 +10,10 @@ import resource
 import time
 from collections.abc import Sequence
 
-from .errors import ShufBigError, for_api
-from .job import Engine, Job, Result
-from .options import Where, resolve
-from .sizes import DEFAULT_MEM
+from shuf_big.budget.sizes import DEFAULT_MEM
+from shuf_big.errors import ShufBigError, for_api
+from shuf_big.job import Engine, Job, Result
+from shuf_big.options import Where, resolve
 
 
 def shuffle(
@@ -192,14 +192,14 @@ def engine_for(job: Job) -> Engine:
     without ``engine="dask"``).
     """
     if job.engine == "dask":
-        from .dask_engine import DaskEngine
+        from shuf_big.engines.dask.engine import DaskEngine
 
         return DaskEngine()
     if job.generated:
-        from .gnu import GnuEngine
+        from shuf_big.engines.gnu import GnuEngine
 
         return GnuEngine()
-    from .local import LocalEngine
+    from shuf_big.engines.local.engine import LocalEngine
 
     return LocalEngine()
 

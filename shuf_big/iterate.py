@@ -14,9 +14,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .api import run
-from .errors import ShufBigError, for_api
-from .options import Where, resolve
+from shuf_big.api import run
+from shuf_big.errors import ShufBigError, for_api
+from shuf_big.options import Where, resolve
 
 # Chunks in flight between the engine and the iterator, each at most one of the plan's
 # pieces; with the chunk being cut and the partial record before it, the iterator holds

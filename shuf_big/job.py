@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from .core import KeySpec
-from .errors import ShufBigError
-from .plan import Plan
-from .readers import Source
-from .sizes import format_size
+from shuf_big.budget.plan import Plan
+from shuf_big.budget.sizes import format_size
+from shuf_big.core import KeySpec
+from shuf_big.errors import ShufBigError
+from shuf_big.files.readers import Source
 
 # An output: a path ("-" is standard output) or a writable binary file object (the Python API).
 Target = str | IO[bytes]

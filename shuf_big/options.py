@@ -13,16 +13,16 @@ import warnings
 from collections.abc import Sequence
 from typing import IO
 
-from . import core
-from .compression import FORMATS, Codec, codec_for, compression_of
-from .errors import MemoryLimitWarning, ShufBigError, UsageError, describe
-from .job import Job, Separator
-from .memory import MemoryLimit, available_memory
-from .mounts import default_temp_dirs
-from .plan import Plan, default_jobs
-from .preflight import read_files_from
-from .records import read_fully
-from .sizes import DEFAULT_MEM, format_size, parse_size
+from shuf_big import core
+from shuf_big.budget.memory import MemoryLimit, available_memory
+from shuf_big.budget.plan import Plan, default_jobs
+from shuf_big.budget.sizes import DEFAULT_MEM, format_size, parse_size
+from shuf_big.engines.preflight import read_files_from
+from shuf_big.errors import MemoryLimitWarning, ShufBigError, UsageError, describe
+from shuf_big.files.compression import FORMATS, Codec, codec_for, compression_of
+from shuf_big.files.records import read_fully
+from shuf_big.job import Job, Separator
+from shuf_big.system.mounts import default_temp_dirs
 
 PathLike = str | os.PathLike[str]
 # A path, or a binary file object (src readable, dst writable).

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shuf_big.cli import main
-from shuf_big.getopt import GnuCommand, Spelling
+from shuf_big.cli.getopt import GnuCommand, Spelling
 
 Run = tuple[int, bytes, str]
 

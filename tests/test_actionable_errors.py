@@ -16,8 +16,8 @@ from helpers import PRECIOUS, ShufBig, assert_one_error_line, numbered_rows, sor
 
 import shuf_big
 from shuf_big import ShufBigError
-from shuf_big.plan import Plan, default_jobs
-from shuf_big.sizes import parse_size
+from shuf_big.budget.plan import Plan, default_jobs
+from shuf_big.budget.sizes import parse_size
 
 BIG = 200 * 1024  # bytes of the long record, its newline not counted
 

@@ -20,8 +20,8 @@ import pytest
 from helpers import numbered_rows
 
 import shuf_big
+from shuf_big.budget.memory import CGROUP_ROOT_ENV, PROC_CGROUP_ENV, available_memory, cgroup_limit, physical_memory
 from shuf_big.errors import MemoryLimitWarning
-from shuf_big.memory import CGROUP_ROOT_ENV, PROC_CGROUP_ENV, available_memory, cgroup_limit, physical_memory
 
 GiB = 1 << 30
 V1_UNLIMITED = "9223372036854771712"  # what cgroup v1 writes for "no limit" (4 KiB pages)
@@ -134,7 +134,7 @@ def _soft_limit(which: int, value: int) -> Callable[[], None]:
 def test_an_rlimit_below_ram_is_the_base(name: str) -> None:
     if physical_memory() <= 3 * GiB:
         pytest.skip("needs more than 3 GiB of RAM")
-    code = "from shuf_big.memory import available_memory as a; m = a(); print(m.nbytes, m.source)"
+    code = "from shuf_big.budget.memory import available_memory as a; m = a(); print(m.nbytes, m.source)"
     proc = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import ShufBig, assert_one_error_line, sorted_records
 
-import shuf_big.cli as cli_module
+import shuf_big.cli.command as cli_module
 from shuf_big.cli import cli
 
 # -- option parsing (in-process, CliRunner) -------------------------------------------------

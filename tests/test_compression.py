@@ -22,9 +22,9 @@ from click.testing import CliRunner
 from helpers import words
 
 import shuf_big
-import shuf_big.cli as cli_module
+import shuf_big.cli.command as cli_module
 from shuf_big.cli import cli
-from shuf_big.compression import codec_for, isal_zlib
+from shuf_big.files.compression import codec_for, isal_zlib
 
 zstandard = pytest.importorskip("zstandard")
 

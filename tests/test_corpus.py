@@ -389,7 +389,7 @@ def test_aligned_needs_one_output_per_input(shuf_big_cmd: list[str], tmp_path: P
 
 def test_cli_passes_corpus_options(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
-    monkeypatch.setattr("shuf_big.cli.shuffle", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr("shuf_big.cli.command.shuffle", lambda *a, **k: calls.append((a, k)))
     args = [
         "a",
         "b",

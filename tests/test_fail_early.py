@@ -17,7 +17,7 @@ from helpers import PRECIOUS, MiB, ShufBig, assert_one_error_line, numbered_rows
 
 import shuf_big
 from shuf_big import ShufBigError
-from shuf_big.sizes import format_size
+from shuf_big.budget.sizes import format_size
 
 
 def gzip_shards(folder: Path, count: int, rows: int = 20_000) -> list[Path]:

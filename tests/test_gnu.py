@@ -23,9 +23,10 @@ from click.testing import CliRunner
 from scipy.stats import chisquare
 
 import shuf_big
-import shuf_big.cli as cli_module
-from shuf_big import core, gnu, options
+import shuf_big.cli.command as cli_module
+from shuf_big import core, options
 from shuf_big.cli import cli
+from shuf_big.engines import gnu
 
 ENV = {**os.environ, "LC_ALL": "C"}
 TOP = (1 << 64) - 1

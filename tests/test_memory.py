@@ -18,8 +18,8 @@ import pytest
 
 import shuf_big
 from shuf_big.api import run
+from shuf_big.budget.plan import Plan
 from shuf_big.options import resolve
-from shuf_big.plan import Plan
 
 MiB = 1 << 20
 INTERPRETER_ALLOWANCE = 64 * MiB  # the promise: peak RSS <= --mem + 64 MiB

@@ -3,7 +3,7 @@
 when it is complete.
 
 Each run stops itself at a named phase (``SHUF_BIG_STOP_AT``, the test hook of
-:func:`shuf_big.signals.checkpoint`) and is killed there with SIGKILL.  Its temp dir and
+:func:`shuf_big.system.signals.checkpoint`) and is killed there with SIGKILL.  Its temp dir and
 output directory live on a small tmpfs of their own: after the kill they hold exactly what
 they held before (an existing output byte for byte) and the file system's used blocks are
 back where they were, the kernel having freed the nameless files.  Even while the run is
@@ -32,8 +32,8 @@ import pytest
 from helpers import PRECIOUS, MiB, nameless_files, numbered_rows, sorted_records, try_mount_tmpfs
 
 import shuf_big
-from shuf_big.signals import STOP_ENV
-from shuf_big.tempfiles import NAMED_ENV
+from shuf_big.system.signals import STOP_ENV
+from shuf_big.system.tempfiles import NAMED_ENV
 
 ROWS = 500_000  # 4 MB of 8-byte lines: at --mem 1M, 8 buckets (and 8 splits) in a second or two
 

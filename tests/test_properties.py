@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import shuf_big
-from shuf_big.plan import Plan
+from shuf_big.budget.plan import Plan
 
 KiB = 1 << 10
 

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shuf_big import core
-from shuf_big.records import Batch, LongRecord, RecordReader, Span
-from shuf_big.records import Counter as IndexCounter
+from shuf_big.files.records import Batch, LongRecord, RecordReader, Span
+from shuf_big.files.records import Counter as IndexCounter
 
 INTERPRETER_ALLOWANCE = 64 * MiB  # README: peak RSS stays under --mem plus the interpreter's own
 

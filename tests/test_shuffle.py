@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 import shuf_big
-from shuf_big import tempfiles
 from shuf_big.api import run
+from shuf_big.budget.plan import Plan
 from shuf_big.options import resolve
-from shuf_big.plan import Plan
+from shuf_big.system import tempfiles
 
 
 def records_of(blob: bytes, sep: bytes = b"\n") -> list[bytes]:

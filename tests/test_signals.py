@@ -34,7 +34,7 @@ from helpers import (
     write_numbered,
 )
 
-from shuf_big.tempfiles import NAMED_ENV
+from shuf_big.system.tempfiles import NAMED_ENV
 
 # -- SIGINT, SIGTERM, SIGHUP mid-run ---------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from helpers import MiB, sorted_records, write_numbered
 
-from shuf_big.tempfiles import NAMED_ENV
+from shuf_big.system.tempfiles import NAMED_ENV
 
 
 def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], input24: Path, tmp_path: Path) -> None:

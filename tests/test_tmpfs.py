@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import ShufBig, numbered_rows
 
-from shuf_big.mounts import filesystem_type, in_ram
+from shuf_big.system.mounts import filesystem_type, in_ram
 
 ROWS = numbered_rows(0, 20_000)  # 160 KB: external at --mem 128K
 ROOT = Path(__file__).resolve().parents[1]

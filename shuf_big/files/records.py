@@ -11,9 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from . import core
-from .errors import RecordTooLarge, ShufBigError, describe
-from .sizes import format_size
+from shuf_big import core
+from shuf_big.budget.sizes import format_size
+from shuf_big.errors import RecordTooLarge, ShufBigError, describe
 
 
 class RawReader(Protocol):

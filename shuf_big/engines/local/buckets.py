@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import core
-from .errors import ShufBigError, describe
-from .outputs import write_all
-from .records import LongRecord, parts_within, pread_fully
-from .tempfiles import TempDirs, TempFile
+from shuf_big import core
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.outputs import write_all
+from shuf_big.files.records import LongRecord, parts_within, pread_fully
+from shuf_big.system.tempfiles import TempDirs, TempFile
 
 
 @dataclass

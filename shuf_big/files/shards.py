@@ -1,5 +1,5 @@
 """``--shards K``: one shuffle cut into ``K`` files of near-equal record counts, each an
-atomic :class:`~shuf_big.outputs.Output`; and :func:`open_output`, which picks one or the other."""
+atomic :class:`~shuf_big.files.outputs.Output`; and :func:`open_output`, which picks one or the other."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import IO, Protocol
 
 import numpy as np
 
-from . import core
-from .compression import DEFAULT_COMPRESSION, BlockPipeline, Codec, Compression, compression_of
-from .errors import ShufBigError
-from .outputs import Output
-from .signals import checkpoint
+from shuf_big import core
+from shuf_big.errors import ShufBigError
+from shuf_big.files.compression import DEFAULT_COMPRESSION, BlockPipeline, Codec, Compression, compression_of
+from shuf_big.files.outputs import Output
+from shuf_big.system.signals import checkpoint
 
 
 def shard_names(pattern: str, shards: int) -> list[str]:
@@ -36,7 +36,7 @@ def shard_names(pattern: str, shards: int) -> list[str]:
 
 
 class ShardFile(Protocol):
-    """What :class:`ShardedOutput` fills: an :class:`~shuf_big.io.Output` or a Dask piece."""
+    """What :class:`ShardedOutput` fills: an :class:`~shuf_big.files.outputs.Output` or a Dask piece."""
 
     preamble: bytes
 

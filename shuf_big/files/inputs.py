@@ -4,7 +4,7 @@ The engine sees one byte stream.  This module makes several inputs look like one
 opens them one at a time (so ``--files-from`` with thousands of shards needs one file
 descriptor), decompresses ``.gz``/``.bz2``/``.xz``/``.zst``, turns blank-line separated
 documents into records, takes the header lines off every input (checking that they agree,
-see :mod:`shuf_big.headers`), and terminates the last record of every input so records
+see :mod:`shuf_big.files.headers`), and terminates the last record of every input so records
 never run together.  It counts records as they pass, so that a message can say which input
 and which line a record or a read error is at.
 """
@@ -23,12 +23,12 @@ from typing import BinaryIO, cast
 
 import numpy as np
 
-from . import core
-from .compression import FORMATS, MAGIC_BYTES, compression_of, sniff
-from .errors import CompressedInputWarning, ShufBigError, describe
-from .headers import Headers, split_header
-from .readers import Decompressed, FileObject, Mapper, Paragraphs, Sized, Source, hand_out, name_of, peek
-from .records import PrefixedReader, RawReader, read_fully
+from shuf_big import core
+from shuf_big.errors import CompressedInputWarning, ShufBigError, describe
+from shuf_big.files.compression import FORMATS, MAGIC_BYTES, compression_of, sniff
+from shuf_big.files.headers import Headers, split_header
+from shuf_big.files.readers import Decompressed, FileObject, Mapper, Paragraphs, Sized, Source, hand_out, name_of, peek
+from shuf_big.files.records import PrefixedReader, RawReader, read_fully
 
 NEWLINE = b"\n"
 

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import ShufBigError
+from shuf_big.errors import ShufBigError
 
 # File name endings and the compression formats they stand for.
 EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz", ".zst": "zstd", ".zstd": "zstd"}
@@ -46,11 +46,6 @@ ISAL_LEVELS = range(1, 4)
 BLOCKS = {"gzip": 1 << 20, "bz2": 1 << 20, "zstd": 4 << 20}
 XZ_DICTIONARIES = [1 << 18, 1 << 20, 2 << 20, 4 << 20, 4 << 20, 8 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20]
 MIN_BLOCK = 64 << 10
-# Blocks queued for the workers: up to this share of the budget and this many bytes, so
-# they keep compressing while the engine loads its next group of records.
-QUEUE_SHARE = 32
-MAX_QUEUE = 8 << 20
-
 # How many first bytes :func:`sniff` looks at.
 MAGIC_BYTES = 10
 _MAGIC = (
@@ -179,14 +174,6 @@ class Codec:
             params = zstandard_module("compression").ZstdCompressionParameters.from_level(self.level, source_size=block)
             state = params.estimated_compression_context_size()
         return buffers + min(jobs, depth) * state
-
-
-def depth_for(block: int, jobs: int, mem: int) -> int:
-    """Blocks in flight: one per worker and one more, or more while they take at most
-    ``1/QUEUE_SHARE`` of the budget (and :data:`MAX_QUEUE`); one without workers."""
-    if jobs < 2:
-        return 1
-    return max(jobs + 1, min(mem // QUEUE_SHARE, MAX_QUEUE) // max(block, 1))
 
 
 def codec_for(fmt: str, level: int | None = None, what: str = "") -> Codec:

@@ -15,7 +15,7 @@ def parse_size(text: str | int, memory: int) -> int:
 
     Suffixes are powers of 1024 (``K``, ``M``, ``G``, ``T``, ``P``, ``E``, optionally
     followed by ``iB``/``B``); ``%`` is a share of ``memory`` (the memory this process may
-    use, :func:`shuf_big.memory.available_memory`).  Unlike GNU sort, a plain number means
+    use, :func:`shuf_big.budget.memory.available_memory`).  Unlike GNU sort, a plain number means
     bytes.
 
     >>> parse_size("1.5K", 0), parse_size("25%", 1000)

@@ -1,7 +1,7 @@
 """The Dask engine: the local engine's shuffle as tasks on a Dask cluster, storage via fsspec.
 
 The driver (:class:`DaskEngine`) cuts the inputs into blocks, runs the four stages of
-:mod:`shuf_big.dask_tasks` (count, map, reduce, concat) and commits the outputs.  Keys
+:mod:`shuf_big.engines.dask.tasks` (count, map, reduce, concat) and commits the outputs.  Keys
 depend only on the seed and a record's global index, and buckets are ranges of key bits,
 so the output is the local engine's byte for byte.  Compressed outputs hold the same
 bytes after decompression: one compressed stream per piece, concatenated (valid gzip,
@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .compression import codec_for, compression_of
-from .dask_tasks import (
+from shuf_big.budget.plan import MAX_FANOUT_BITS, MIN_MEM, Plan
+from shuf_big.engines.dask.remote import expand_globs, is_url, open_input, url_to_fs
+from shuf_big.engines.dask.tasks import (
     BUCKET,
     RECORDS,
     Block,
@@ -39,17 +40,16 @@ from .dask_tasks import (
     overlaps_itself,
     reduce_bucket,
 )
-from .errors import ShufBigError, describe
-from .headers import Headers, split_header
-from .job import Job, Result
-from .outputs import Output
-from .plan import MAX_FANOUT_BITS, MIN_MEM, Plan
-from .preflight import check_job
-from .progress import task_bar
-from .records import read_fully
-from .remote import expand_globs, is_url, open_input, url_to_fs
-from .shards import shard_names
-from .tempfiles import owner_tag, scratch_dir
+from shuf_big.engines.preflight import check_job
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.compression import codec_for, compression_of
+from shuf_big.files.headers import Headers, split_header
+from shuf_big.files.outputs import Output
+from shuf_big.files.records import read_fully
+from shuf_big.files.shards import shard_names
+from shuf_big.job import Job, Result
+from shuf_big.system.progress import task_bar
+from shuf_big.system.tempfiles import owner_tag, scratch_dir
 
 
 def _imports() -> tuple[Any, Any]:

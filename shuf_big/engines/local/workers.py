@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-from . import core
-from .outputs import Sink
-from .plan import PARALLEL_MIN_BYTES, Plan
-from .progress import Phase, Progress
-from .records import RawReader, read_fully
+from shuf_big import core
+from shuf_big.budget.plan import PARALLEL_MIN_BYTES, Plan
+from shuf_big.files.outputs import Sink
+from shuf_big.files.records import RawReader, read_fully
+from shuf_big.system.progress import Phase, Progress
 
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ class Workers:
         return list(itertools.pairwise(cuts))
 
     def read_fully(self, raw: RawReader, view: memoryview, what: str) -> int:
-        """:func:`~shuf_big.records.read_fully`, with positioned reads on all workers where
+        """:func:`~shuf_big.files.records.read_fully`, with positioned reads on all workers where
         the input allows (copies from the page cache and first-touch faults in parallel)."""
         parallel = getattr(raw, "readinto_parallel", None)
         if self.pool is None or parallel is None or len(view) < PARALLEL_MIN_BYTES:

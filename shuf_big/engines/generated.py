@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import core
+from shuf_big import core
 
 
 class BytesReader:

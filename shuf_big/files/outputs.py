@@ -16,10 +16,10 @@ import sys
 import tempfile
 from typing import IO, Protocol
 
-from .compression import DEFAULT_COMPRESSION, BlockPipeline, Blocks, Compression
-from .errors import ShufBigError, describe
-from .signals import deferred_signals
-from .tempfiles import OUTPUT_SUFFIX, commit_nameless, open_nameless, owner_tag, reap_stale
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.compression import DEFAULT_COMPRESSION, BlockPipeline, Blocks, Compression
+from shuf_big.system.signals import deferred_signals
+from shuf_big.system.tempfiles import OUTPUT_SUFFIX, commit_nameless, open_nameless, owner_tag, reap_stale
 
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 

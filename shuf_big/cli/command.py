@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import __version__
-from .errors import CompressedInputWarning, MemoryLimitWarning, RamTempWarning, ShufBigError, UsageError
-from .getopt import GnuCommand
-from .signals import Interrupted, install_signal_handlers
-from .sizes import DEFAULT_MEM
+from shuf_big import __version__
+from shuf_big.budget.sizes import DEFAULT_MEM
+from shuf_big.cli.getopt import GnuCommand
+from shuf_big.errors import CompressedInputWarning, MemoryLimitWarning, RamTempWarning, ShufBigError, UsageError
+from shuf_big.system.signals import Interrupted, install_signal_handlers
 
 if TYPE_CHECKING:
-    from .job import Result
+    from shuf_big.job import Result
 
 PROG = "shuf-big"
 
@@ -262,8 +262,8 @@ def cli(
     """
     # Imported only now that parsing is done: --help, --version and usage errors never load
     # numpy or the engines (tests/test_startup.py).
-    from .options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
-    from .progress import wanted
+    from shuf_big.options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
+    from shuf_big.system.progress import wanted
 
     # Errors of single options first, as GNU shuf meets them while parsing.
     check_repeats(outputs, aligned, random_sources, len(input_ranges))
@@ -316,7 +316,7 @@ def cli(
 
 def shuffle(*args: Any, **kwargs: Any) -> Result:
     """:func:`shuf_big.shuffle`, imported at its first call so the command starts fast."""
-    from .api import shuffle as run_shuffle
+    from shuf_big.api import shuffle as run_shuffle
 
     return run_shuffle(*args, **kwargs)
 

@@ -14,13 +14,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from . import core
-from .buckets import Bucket, BucketWriter
-from .errors import ShufBigError, describe
-from .malloc import Arena
-from .outputs import Sink
-from .progress import Phase, expected_size, input_name, position
-from .records import (
+from shuf_big import core
+from shuf_big.budget.malloc import Arena
+from shuf_big.engines.local.buckets import Bucket, BucketWriter
+from shuf_big.engines.local.workers import Context
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.outputs import Sink
+from shuf_big.files.records import (
     Batch,
     Counter,
     IndexStream,
@@ -31,9 +31,9 @@ from .records import (
     pread_fully,
     read_fully,
 )
-from .signals import checkpoint
-from .tempfiles import TempDirs
-from .workers import Context
+from shuf_big.system.progress import Phase, expected_size, input_name, position
+from shuf_big.system.signals import checkpoint
+from shuf_big.system.tempfiles import TempDirs
 
 # Index gaps decoded at a time when a bucket is loaded.
 GAP_CHUNK = 1 << 16

@@ -8,8 +8,8 @@ import re
 import tempfile
 import warnings
 
-from .errors import RamTempWarning
-from .sizes import format_size
+from shuf_big.budget.sizes import format_size
+from shuf_big.errors import RamTempWarning
 
 # Filesystems whose files live in memory (or swap): temp files there are outside --mem.
 RAM_FILESYSTEMS = ("tmpfs", "ramfs")

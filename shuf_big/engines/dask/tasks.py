@@ -20,15 +20,15 @@ from typing import Any, BinaryIO, cast
 
 import numpy as np
 
-from . import core
-from .compression import Codec
-from .errors import RecordTooLarge, ShufBigError
-from .headers import split_header
-from .plan import Plan
-from .readers import Decompressed
-from .records import Counter, LongRecord, PrefixedReader, RecordReader, parts_within, read_fully
-from .remote import AtomicFile, Limited, open_input
-from .shards import ShardedOutput
+from shuf_big import core
+from shuf_big.budget.plan import Plan
+from shuf_big.engines.dask.remote import AtomicFile, Limited, open_input
+from shuf_big.errors import RecordTooLarge, ShufBigError
+from shuf_big.files.compression import Codec
+from shuf_big.files.headers import split_header
+from shuf_big.files.readers import Decompressed
+from shuf_big.files.records import Counter, LongRecord, PrefixedReader, RecordReader, parts_within, read_fully
+from shuf_big.files.shards import ShardedOutput
 
 # Index columns of a spill file's ranges, one row per (batch, bucket) with records.
 BUCKET, DATA_AT, DATA_LEN, GAPS_AT, GAPS_LEN, RECORDS, BASE = range(7)

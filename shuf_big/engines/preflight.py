@@ -18,12 +18,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .compression import compression_of
-from .errors import ShufBigError, describe
-from .job import Job
-from .outputs import descriptor_of
-from .shards import shard_names
-from .sizes import format_size
+from shuf_big.budget.sizes import format_size
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.compression import compression_of
+from shuf_big.files.outputs import descriptor_of
+from shuf_big.files.shards import shard_names
+from shuf_big.job import Job
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import io
 import secrets
 from typing import Any
 
-from .compression import Codec
-from .errors import ShufBigError, describe
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.compression import Codec
 
 
 def url_to_fs(url: str) -> tuple[Any, str]:

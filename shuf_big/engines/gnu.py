@@ -1,7 +1,7 @@
 """The GNU engine: GNU shuf's generated inputs ``-e`` and ``-i`` and draws with ``-r``.
 
 A full shuffle stays the shuffler's: ``-e`` operands and ``-i`` numbers become an input
-stream of records fed to :class:`shuf_big.shuffler.Shuffler`, so ``--seed``, ``-n``,
+stream of records fed to :class:`shuf_big.engines.local.shuffler.Shuffler`, so ``--seed``, ``-n``,
 ``--mem`` and ``-j`` behave exactly as with a file.  Two things need their own code:
 
 * ``-i LO-HI -n K`` with K below the range's size: the first K lines of the shuffle are
@@ -20,23 +20,23 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from . import core
-from .compression import Compression
-from .errors import ShufBigError
-from .generated import BytesReader, RangeReader, echo_input
-from .inputs import Inputs
-from .job import Job, Result
-from .malloc import tune_for_budget
-from .outputs import Sink
-from .plan import Plan
-from .preflight import check_job
-from .progress import Progress
-from .readers import Source
-from .records import read_fully
-from .shards import open_output
-from .shuffler import Shuffler
-from .sizes import format_size
-from .tempfiles import TempDirs, fd_fanout_bits
+from shuf_big import core
+from shuf_big.budget.malloc import tune_for_budget
+from shuf_big.budget.plan import Plan
+from shuf_big.budget.sizes import format_size
+from shuf_big.engines.generated import BytesReader, RangeReader, echo_input
+from shuf_big.engines.local.shuffler import Shuffler
+from shuf_big.engines.preflight import check_job
+from shuf_big.errors import ShufBigError
+from shuf_big.files.compression import Compression
+from shuf_big.files.inputs import Inputs
+from shuf_big.files.outputs import Sink
+from shuf_big.files.readers import Source
+from shuf_big.files.records import read_fully
+from shuf_big.files.shards import open_output
+from shuf_big.job import Job, Result
+from shuf_big.system.progress import Progress
+from shuf_big.system.tempfiles import TempDirs, fd_fanout_bits
 
 
 def range_head_method(n: int, k: int) -> str:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import core
-from .errors import ShufBigError
-from .readers import CHUNK
+from shuf_big import core
+from shuf_big.errors import ShufBigError
+from shuf_big.files.readers import CHUNK
 
 # How much of a differing header record a message shows.
 SHOWN = 60

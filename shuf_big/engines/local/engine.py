@@ -1,24 +1,24 @@
 """The local engine: inputs and outputs on this machine's files, temp files on its disks.
 
 It opens the job's inputs as one stream (or, with ``--aligned``, each on its own), opens
-its outputs (sharded, compressed, atomic), and runs :class:`~shuf_big.shuffler.Shuffler`
+its outputs (sharded, compressed, atomic), and runs :class:`~shuf_big.engines.local.shuffler.Shuffler`
 between them.  Every output is committed only after all of them are complete, so a
 failure leaves every existing destination untouched.
 """
 
 from __future__ import annotations
 
-from .compression import Compression
-from .errors import ShufBigError
-from .inputs import Inputs, count_in
-from .job import Job, Result
-from .malloc import tune_for_budget
-from .plan import Plan
-from .preflight import check_job
-from .progress import Progress
-from .shards import ShardedOutput, open_output
-from .shuffler import Shuffler
-from .tempfiles import TempDirs, fd_fanout_bits
+from shuf_big.budget.malloc import tune_for_budget
+from shuf_big.budget.plan import Plan
+from shuf_big.engines.local.shuffler import Shuffler
+from shuf_big.engines.preflight import check_job
+from shuf_big.errors import ShufBigError
+from shuf_big.files.compression import Compression
+from shuf_big.files.inputs import Inputs, count_in
+from shuf_big.files.shards import ShardedOutput, open_output
+from shuf_big.job import Job, Result
+from shuf_big.system.progress import Progress
+from shuf_big.system.tempfiles import TempDirs, fd_fanout_bits
 
 
 class LocalEngine:

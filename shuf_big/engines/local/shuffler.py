@@ -12,15 +12,16 @@ import gc
 
 import numpy as np
 
-from . import core, in_memory
-from .errors import RecordTooLarge, ShufBigError
-from .external import External
-from .outputs import Sink
-from .plan import Plan
-from .progress import Progress, input_name, position
-from .records import PrefixedReader, RawReader
-from .tempfiles import TempDirs
-from .workers import Context, Workers
+from shuf_big import core
+from shuf_big.budget.plan import Plan
+from shuf_big.engines.local import in_memory
+from shuf_big.engines.local.external import External
+from shuf_big.engines.local.workers import Context, Workers
+from shuf_big.errors import RecordTooLarge, ShufBigError
+from shuf_big.files.outputs import Sink
+from shuf_big.files.records import PrefixedReader, RawReader
+from shuf_big.system.progress import Progress, input_name, position
+from shuf_big.system.tempfiles import TempDirs
 
 
 class Shuffler:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import core
-from .errors import ShufBigError
-from .outputs import Sink
-from .plan import KEY_RANGE
-from .progress import input_name, position
-from .records import Counter, LongRecord, RawReader, RecordReader, parts_within
-from .sizes import format_size
-from .workers import Context
+from shuf_big import core
+from shuf_big.budget.plan import KEY_RANGE
+from shuf_big.budget.sizes import format_size
+from shuf_big.engines.local.workers import Context
+from shuf_big.errors import ShufBigError
+from shuf_big.files.outputs import Sink
+from shuf_big.files.records import Counter, LongRecord, RawReader, RecordReader, parts_within
+from shuf_big.system.progress import input_name, position
 
 # The input in memory is partitioned by sub-bucket (GroupOrder) only for records shorter
 # than this on average: the partition's second copy of the bytes is fresh memory (on a VM

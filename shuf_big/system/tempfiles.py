@@ -22,10 +22,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ShufBigError, describe
-from .mounts import warn_if_in_ram
-from .signals import deferred_signals
-from .sizes import format_size
+from shuf_big.budget.sizes import format_size
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.system.mounts import warn_if_in_ram
+from shuf_big.system.signals import deferred_signals
 
 TEMP_PREFIX = "shuf-big-"
 

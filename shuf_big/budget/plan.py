@@ -1,7 +1,7 @@
 """The plan: every buffer size and the bucket count, derived from the memory budget.
 
 Pure arithmetic, no system calls: the open-file limit is read once by the engine that
-opens bucket files (:func:`shuf_big.tempfiles.fd_fanout_bits`) and passed in.
+opens bucket files (:func:`shuf_big.system.tempfiles.fd_fanout_bits`) and passed in.
 """
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
-from . import core
-from .compression import Codec, depth_for
-from .errors import ShufBigError
-from .sizes import format_size, size_option
+from shuf_big import core
+from shuf_big.budget.sizes import format_size, size_option
+from shuf_big.errors import ShufBigError
 
 MIN_MEM = 16 * 1024
+# Compressed blocks queued for the workers: up to this share of the budget and this many
+# bytes, so they keep compressing while the engine loads its next group of records.
+QUEUE_SHARE = 32
+MAX_QUEUE = 8 << 20
 # Bytes of numpy arrays per record while a group is ordered in memory (offsets, keys,
 # sub-bucket order and temporaries); measured with tracemalloc, see tests/test_memory.py.
 ORDER_BYTES_PER_RECORD = 48
@@ -39,6 +43,23 @@ PARALLEL_MIN_BYTES = 1 << 22
 KEY_RANGE = 1 << 20
 # The widest fan-out of one level: bucket ids are uint16.
 MAX_FANOUT_BITS = 16
+
+
+class BlockCodec(Protocol):
+    """What the plan needs of an output's codec (:class:`shuf_big.files.compression.Codec`):
+    its block size and the memory of its blocks in flight."""
+
+    def block_for(self, mem: int) -> int: ...
+
+    def memory(self, block: int, jobs: int, depth: int) -> int: ...
+
+
+def depth_for(block: int, jobs: int, mem: int) -> int:
+    """Blocks in flight: one per worker and one more, or more while they take at most
+    ``1/QUEUE_SHARE`` of the budget (and :data:`MAX_QUEUE`); one without workers."""
+    if jobs < 2:
+        return 1
+    return max(jobs + 1, min(mem // QUEUE_SHARE, MAX_QUEUE) // max(block, 1))
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,7 @@ class Plan:
         fd_fanout_bits: int = MAX_FANOUT_BITS,
         fanout_bits: int | None = None,
         held_pieces: int = 0,
-        codecs: Sequence[Codec] = (),
+        codecs: Sequence[BlockCodec] = (),
     ) -> Plan:
         """``held_pieces``: output pieces a consumer holds outside the engine
         (:func:`shuf_big.iter_shuffled`'s queue), charged to the ordering budget."""

@@ -20,9 +20,9 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 
-from .compression import FORMATS, MAGIC_BYTES, isal_zlib, zstandard_module
-from .errors import ShufBigError, describe
-from .records import PrefixedReader, RawReader, pread_fully, read_fully
+from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.compression import FORMATS, MAGIC_BYTES, isal_zlib, zstandard_module
+from shuf_big.files.records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Paragraph normalising and header splitting work in pieces this size: their int64
 # temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.

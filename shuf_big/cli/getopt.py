@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import click
 
-from .errors import UsageError
+from shuf_big.errors import UsageError
 
 # GNU shuf's own long options, in the order of its option table: glibc lists the
 # candidates of an ambiguous prefix in that order; shuf-big's own options follow.
