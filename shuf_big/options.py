@@ -19,7 +19,7 @@ from shuf_big.budget.plan import Plan, default_jobs
 from shuf_big.budget.sizes import DEFAULT_MEM, format_size, parse_size
 from shuf_big.engines.preflight import read_files_from
 from shuf_big.errors import MemoryLimitWarning, ShufBigError, UsageError, describe
-from shuf_big.files.compression import FORMATS, Codec, codec_for, compression_of
+from shuf_big.files.compression import Codec, check_format, codec_for, compression_of
 from shuf_big.files.records import read_fully
 from shuf_big.job import Job, Separator
 from shuf_big.system.mounts import default_temp_dirs
@@ -252,8 +252,8 @@ def resolve(
         raise ShufBigError(f"invalid --header: {header}")
     if shards is not None and shards < 1:
         raise ShufBigError(f"invalid number of shards: {shards}")
-    if decompress is not None and decompress not in FORMATS:
-        raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
+    if decompress is not None:
+        check_format(decompress)
     if engine not in ("local", "dask"):
         raise ShufBigError(f"unknown engine '{engine}' (use local or dask)")
     if scheduler is None:  # a remote cluster's workers have limits of their own

@@ -71,6 +71,12 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def check_format(fmt: str) -> None:
+    """A compression format must be one of :data:`FORMATS`: the one message that names them."""
+    if fmt not in FORMATS:
+        raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
+
+
 def compression_of(path: str) -> str | None:
     """The compression format a file name asks for, by its extension (``None``: plain)."""
     return EXTENSIONS.get(os.path.splitext(path)[1].lower())
@@ -179,8 +185,7 @@ class Codec:
 def codec_for(fmt: str, level: int | None = None, what: str = "") -> Codec:
     """The codec of ``fmt`` at ``level`` (None: the format's default); a level the format
     does not have is an error naming the output ``what``."""
-    if fmt not in LEVELS:
-        raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
+    check_format(fmt)
     lowest, highest, default = LEVELS[fmt]
     if level is None:
         level = default

@@ -25,7 +25,7 @@ import numpy as np
 
 from shuf_big import core
 from shuf_big.errors import CompressedInputWarning, ShufBigError, describe
-from shuf_big.files.compression import FORMATS, MAGIC_BYTES, compression_of, sniff
+from shuf_big.files.compression import MAGIC_BYTES, check_format, compression_of, sniff
 from shuf_big.files.headers import Headers, split_header
 from shuf_big.files.readers import Decompressed, FileObject, Mapper, Paragraphs, Sized, Source, hand_out, name_of, peek
 from shuf_big.files.records import PrefixedReader, RawReader, read_fully
@@ -92,8 +92,8 @@ class Inputs:
     ) -> None:
         if paths.count("-") > 1:
             raise ShufBigError("standard input ('-') can be read only once")
-        if decompress is not None and decompress not in FORMATS:
-            raise ShufBigError(f"unknown compression format '{decompress}' (use one of: {', '.join(FORMATS)})")
+        if decompress is not None:
+            check_format(decompress)
         self.paths = list(paths)
         self.sep = sep  # paragraph mode: the normalised documents' b"\n\n"
         self.header_lines = header_lines

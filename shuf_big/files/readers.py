@@ -21,7 +21,7 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 
 from shuf_big.errors import ShufBigError, describe
-from shuf_big.files.compression import FORMATS, MAGIC_BYTES, isal_zlib, zstandard_module
+from shuf_big.files.compression import MAGIC_BYTES, check_format, isal_zlib, zstandard_module
 from shuf_big.files.records import PrefixedReader, RawReader, pread_fully, read_fully
 
 # Paragraph normalising and header splitting work in pieces this size: their int64
@@ -191,6 +191,7 @@ class Decompressed:
     """
 
     def __init__(self, handle: BinaryIO, fmt: str, what: str, ahead: bool = False) -> None:
+        check_format(fmt)
         self.what = what
         self.fmt = fmt
         self.ahead: ReadAhead | None = None
@@ -210,12 +211,10 @@ class Decompressed:
             self.stream = bz2.BZ2File(handle, mode="rb")
         elif fmt == "xz":
             self.stream = lzma.LZMAFile(handle, mode="rb")  # noqa: SIM115 (closed by close())
-        elif fmt == "zstd":
+        else:
             zstandard = zstandard_module()
             self.stream = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
             self.errors = (*self.errors, zstandard.ZstdError)
-        else:
-            raise ShufBigError(f"unknown compression format '{fmt}' (use one of: {', '.join(FORMATS)})")
         if ahead:
             self.ahead = ReadAhead(self._decompress, handle.tell)
 
