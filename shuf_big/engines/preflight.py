@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from shuf_big.budget.sizes import format_size
 from shuf_big.errors import ShufBigError, describe
 from shuf_big.files.compression import compression_of
+from shuf_big.files.inputs import size_on_disk, stdin_offset
 from shuf_big.files.outputs import descriptor_of
 from shuf_big.files.shards import shard_names
 from shuf_big.job import Job
@@ -92,23 +93,7 @@ def known_size(inputs: Sequence[object], decompress: str | None, paragraphs: boo
     when redirected from one), read as they are: about the output's size.  Else None."""
     if decompress is not None or paragraphs:
         return None
-    total = 0
-    for path in inputs:
-        if not isinstance(path, str) or (path != "-" and compression_of(path)):
-            return None
-        try:
-            if path == "-":
-                fd = sys.stdin.fileno()
-                st = os.fstat(fd)
-                start = os.lseek(fd, 0, os.SEEK_CUR) if stat.S_ISREG(st.st_mode) else 0
-            else:
-                st, start = os.stat(path), 0
-        except (OSError, ValueError):
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        total += max(st.st_size - start, 0)
-    return total
+    return size_on_disk(inputs, stdin_offset() if "-" in inputs else None, compressed=False)
 
 
 def _folder_of(name: str) -> str | None:

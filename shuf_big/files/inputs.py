@@ -71,6 +71,37 @@ def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.File
     return reader, handle, what, looks
 
 
+def stdin_offset() -> int | None:
+    """Where standard input is now, when it is a regular file (one it can be read again from)."""
+    try:
+        if not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
+            return None
+        return os.lseek(sys.stdin.fileno(), 0, os.SEEK_CUR)
+    except (OSError, ValueError):
+        return None
+
+
+def size_on_disk(paths: Sequence[object], stdin_start: int | None, compressed: bool = True) -> int | None:
+    """The bytes the inputs ``paths`` hold on disk if every one is a regular file, else None:
+    standard input's from ``stdin_start`` (None: not a regular file), no file object's,
+    and with ``compressed=False`` no compressed file's (their size says little of their content)."""
+    total = 0
+    for path in paths:
+        if not isinstance(path, str) or (path == "-" and stdin_start is None):
+            return None
+        if not compressed and path != "-" and compression_of(path):
+            return None
+        try:
+            st = os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
+        except (OSError, ValueError):
+            return None  # opening it will report why
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        start = stdin_start if path == "-" and stdin_start is not None else 0
+        total += max(st.st_size - start, 0)
+    return total
+
+
 class Inputs:
     """Several inputs read one after another as one raw stream of records.
 
@@ -103,61 +134,23 @@ class Inputs:
         self.origins = list(origins)
         self.headers = Headers(header_lines, sep)
         self.warned: set[int] = set()  # inputs already warned about (a rewind reopens them)
-        self.stdin_start = self._stdin_offset()
+        self.stdin_start = stdin_offset() if "-" in paths and decompress is None else None
         on_disk = all(isinstance(p, str) for p in paths)  # a file object is read once
         self.rewindable = on_disk and ("-" not in paths or self.stdin_start is not None)
         self.size = self._size_bound()
         self._reset()
 
-    def _stdin_offset(self) -> int | None:
-        """Where standard input starts, when it is a plain file it can be read again from."""
-        if "-" not in self.paths or self.decompress is not None:
-            return None
-        try:
-            if not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
-                return None
-            return os.lseek(sys.stdin.fileno(), 0, os.SEEK_CUR)
-        except (OSError, ValueError):
-            return None
-
     def _size_bound(self) -> int | None:
         if self.paragraphs or self.decompress is not None:
             return None
-        total = 0
-        for path in self.paths:
-            if path == "-" and self.stdin_start is not None:
-                total += os.fstat(sys.stdin.fileno()).st_size - self.stdin_start
-                continue
-            if not isinstance(path, str) or path == "-" or compression_of(path):
-                return None
-            try:
-                st = os.stat(path)
-            except OSError:
-                return None  # opening it will report why
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            total += st.st_size
-        return total + (len(self.paths) - 1) * len(self.sep)  # terminators between inputs
+        total = size_on_disk(self.paths, self.stdin_start, compressed=False)
+        return None if total is None else total + (len(self.paths) - 1) * len(self.sep)  # terminators between inputs
 
     @property
     def disk_size(self) -> int | None:
         """The inputs' bytes on disk (compressed ones compressed), if all are files: the
         progress bar's total, against which :meth:`consumed` advances."""
-        total = 0
-        for path in self.paths:
-            if path == "-" and self.stdin_start is not None:
-                total += os.fstat(sys.stdin.fileno()).st_size - self.stdin_start
-                continue
-            if not isinstance(path, str) or path == "-":
-                return None
-            try:
-                st = os.stat(path)
-            except OSError:
-                return None
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            total += st.st_size
-        return total
+        return size_on_disk(self.paths, self.stdin_start)
 
     def consumed(self) -> int:
         """Bytes of the inputs read from disk so far (compressed bytes for compressed ones)."""
