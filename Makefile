@@ -20,4 +20,4 @@ lint:
 # adds terashuf side by side (else the one on PATH, if any); DuckDB runs when `duckdb` is installed.
 bench:
 	$(VENV)/bin/pip install -q -r benchmarks/requirements.txt
-	$(PY) benchmarks/run.py --size 2G $(if $(TERASHUF),--terashuf $(TERASHUF))
+	$(PY) -m benchmarks.run --size 2G $(if $(TERASHUF),--terashuf $(TERASHUF))

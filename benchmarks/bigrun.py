@@ -1,6 +1,6 @@
 """One big end-to-end run: build a large text input, shuffle it, prove the output is a permutation.
 
-    python benchmarks/bigrun.py --size 20G --mem 512M --work /work/bigrun-data
+    python -m benchmarks.bigrun --size 20G --mem 512M --work /work/bigrun-data
 
 Steps:
 
@@ -49,11 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from corpus import format_size, parse_size  # noqa: E402
-from run import measure, shuf_big_command  # noqa: E402
+from benchmarks.corpus import format_size, parse_size
+from benchmarks.run import measure, shuf_big_command
 
 MASK = (1 << 64) - 1
 GEN_SEED = 20261125

@@ -1,6 +1,6 @@
 """Build the benchmark corpora: three profiles of real English text, every line unique.
 
-    python benchmarks/corpus.py --size 2G --out benchmarks/data
+    python -m benchmarks.corpus --size 2G --out benchmarks/data
 
 Profiles (files in the output directory):
 

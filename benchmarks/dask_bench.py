@@ -1,6 +1,6 @@
 """The Dask engine against the local one on the benchmark corpora.
 
-    python benchmarks/dask_bench.py --size 512M
+    python -m benchmarks.dask_bench --size 512M
 
 For each profile (corpus.py) it runs, alternating for ``--rounds`` rounds:
 
@@ -23,8 +23,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-import corpus
-import run
+from benchmarks import corpus, run
 
 MiB = run.MiB
 
@@ -124,7 +123,7 @@ def markdown(results: list[dict], machine: dict, args: argparse.Namespace) -> st
     lines = [
         "# The Dask engine against the local engine",
         "",
-        f"`benchmarks/dask_bench.py --size {args.size} --mem {args.mem} --workers {args.workers} "
+        f"`python -m benchmarks.dask_bench --size {args.size} --mem {args.mem} --workers {args.workers} "
         f"--rounds {args.rounds}`, {machine['date']}, {machine['cpu_model']} ({machine['cores']} cores), "
         f"shuf-big {machine['shuf_big_git_commit']}. "
         "Medians of alternating rounds; peak RSS is the whole process tree's maximum (driver, nannies, workers); "

@@ -12,10 +12,10 @@
   (``iconv -f utf-8 -t utf-8 -c``: invalid bytes dropped) and DuckDB shuffles the cleaned
   copy; and its output is not reproducible (``random()`` has no seed that survives threads).
 
-Run as a script, this file is the DuckDB run itself (a child process, so run.py measures
+Run as ``python -m benchmarks.peers``, this module is the DuckDB run itself (a child process, so run.py measures
 its memory and time like any other command)::
 
-    python benchmarks/peers.py duckdb IN OUT --mem 256M --threads 2 --temp DIR
+    python -m benchmarks.peers duckdb IN OUT --mem 256M --threads 2 --temp DIR
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Write results.md, results.json and chart.png from the numbers run.py collected.
 
-python benchmarks/report.py benchmarks/results/results.json   # redraw the .md and .png
+python -m benchmarks.report benchmarks/results/results.json   # redraw the .md and .png
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pipeline
-from corpus import format_size
+from benchmarks import pipeline
+from benchmarks.corpus import format_size
 
 MiB = 1 << 20
 SLICE_KINDS = ("sort_slice", "shuf_slice", "inmem_slice", "terashuf_slice")
@@ -362,7 +362,7 @@ def write_all(out_dir: Path, data: dict) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     write_markdown(out_dir / "results.md", data)
-    subprocess.run([sys.executable, str(Path(__file__).resolve()), str(out_dir / "results.json"), "--chart-only"])
+    subprocess.run([sys.executable, "-m", "benchmarks.report", str(out_dir.resolve() / "results.json"), "--chart-only"])
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The shuf-big benchmark suite: real-text corpora, alternating runs, ratios against targets.
 
     pip install -r benchmarks/requirements.txt
-    python benchmarks/run.py --size 2G
+    python -m benchmarks.run --size 2G
 
 For each corpus profile (see corpus.py) it runs, for ``--rounds`` rounds, each of these
 once per round (A B C ... C B A ..., the order rotated by one and reversed every second round):
@@ -43,10 +43,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import corpus
-import peers
-import pipeline
-import report
+from benchmarks import corpus, peers, pipeline, report
 
 try:
     import psutil
@@ -403,7 +400,7 @@ def plan_tools(
     if args.terashuf:
         tools.append(terashuf_tool("terashuf", "terashuf", data, work, external_mem, "terashuf", args))
     if duck_input is not None:
-        argv = [sys.executable, str(HERE / "peers.py"), "duckdb", str(duck_input), out]
+        argv = [sys.executable, "-m", "benchmarks.peers", "duckdb", str(duck_input), out]
         argv += ["--mem", args.external_mem, "--threads", str(cpu_count()), "--temp", tmp]
         label = "DuckDB ORDER BY random()" + (", UTF-8 copy" if duck_input != data else "")
         tools.append(Tool("duckdb", label, argv, duck_input, "duckdb"))
@@ -835,7 +832,7 @@ def main(argv: list[str] | None = None) -> None:
     needed = [*args.profile_list, *([args.pipeline] if args.pipeline not in ("none", *args.profile_list) else [])]
     if not args.skip_build:
         # In a child process, so that this one stays small (see own_rss_after_reset).
-        build = [sys.executable, str(HERE / "corpus.py"), "--size", str(args.size), "--out", str(args.data_dir)]
+        build = [sys.executable, "-m", "benchmarks.corpus", "--size", str(args.size), "--out", str(args.data_dir)]
         if subprocess.run([*build, "--profiles", ",".join(needed)]).returncode != 0:
             sys.exit("run.py: building the corpora failed")
     metas = {}

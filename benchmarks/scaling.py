@@ -1,6 +1,6 @@
 """Linear scaling: the same profile at two sizes, the external path at one --mem.
 
-    python benchmarks/scaling.py --sizes 2G,8G --profiles sentences,docs
+    python -m benchmarks.scaling --sizes 2G,8G --profiles sentences,docs
 
 The target (issue 3): an input 4x larger takes at most 4.4x the time (1.1x the size ratio)
 with the same peak memory.  For each profile it builds the corpus at every size (corpus.py,
@@ -23,8 +23,7 @@ import statistics
 import sys
 from pathlib import Path
 
-import corpus
-import run
+from benchmarks import corpus, run
 
 MiB = run.MiB
 SCALING_SLACK = 1.1  # allowed time ratio = size ratio x this (4x the input: 4.4x the time)
@@ -109,7 +108,7 @@ def markdown(results: list[dict], machine: dict, args: argparse.Namespace) -> st
     lines = [
         "# Linear scaling of the external path",
         "",
-        f"`benchmarks/scaling.py --sizes {args.sizes} --mem {args.mem} --rounds {args.rounds}`, "
+        f"`python -m benchmarks.scaling --sizes {args.sizes} --mem {args.mem} --rounds {args.rounds}`, "
         f"{machine['date']}, {machine['cpu_model']} ({machine['cores']} cores), "
         f"shuf-big {machine['shuf_big_git_commit']}, -j default ({machine['cores_usable']}). "
         f"Medians of {args.rounds} alternating rounds; peak RSS is the maximum.",
