@@ -54,7 +54,7 @@ def duckdb_version() -> str | None:
     if importlib.util.find_spec("duckdb") is None:
         return None
     try:
-        import duckdb
+        import duckdb  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     return str(duckdb.__version__)
@@ -100,7 +100,7 @@ def duckdb_query(src: Path, dst: Path) -> str:
 
 
 def run_duckdb(src: Path, dst: Path, mem: str, threads: int, temp: Path) -> None:
-    import duckdb
+    import duckdb  # type: ignore[import-not-found, unused-ignore]
 
     limit = mem if mem[-1:].upper() == "B" else f"{mem}B"  # DuckDB says 256MB where GNU sort says 256M
     with contextlib.closing(duckdb.connect()) as con:
