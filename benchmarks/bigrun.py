@@ -13,8 +13,8 @@ Steps:
    record digest is computed from the same bytes; an input whose sidecar
    (``input.meta.json``) matches is reused with ``--keep``.
 2. Run ``shuf-big INPUT -o OUTPUT --mem MEM -T WORK/tmp --seed S`` and measure it with
-   run.py's process-tree sampler (wall time, peak RSS summed over the tree, the kernel's
-   ru_maxrss, bytes written) while a thread samples the temp directory's size.
+   the suite's process-tree sampler (measure.py: wall time, peak RSS summed over the tree,
+   the kernel's ru_maxrss, bytes written) while a thread samples the temp directory's size.
 3. Digest the output the same way and compare; check that its first MiB differs from the
    input's (the digest alone would accept an unshuffled copy).
 

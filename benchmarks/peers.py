@@ -12,8 +12,8 @@
   (``iconv -f utf-8 -t utf-8 -c``: invalid bytes dropped) and DuckDB shuffles the cleaned
   copy; and its output is not reproducible (``random()`` has no seed that survives threads).
 
-Run as ``python -m benchmarks.peers``, this module is the DuckDB run itself (a child process, so run.py measures
-its memory and time like any other command)::
+Run as ``python -m benchmarks.peers``, this module is the DuckDB run itself (a child
+process, so run.py measures its memory and time like any other command)::
 
     python -m benchmarks.peers duckdb IN OUT --mem 256M --threads 2 --temp DIR
 """
