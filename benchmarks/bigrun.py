@@ -1,6 +1,6 @@
 """One big end-to-end run: build a large text input, shuffle it, prove the output is a permutation.
 
-    python benchmarks/bigrun.py --size 20G --mem 512M --work /work/bigrun-data
+    python -m benchmarks.bigrun --size 20G --mem 512M --work /work/bigrun-data
 
 Steps:
 
@@ -13,8 +13,8 @@ Steps:
    record digest is computed from the same bytes; an input whose sidecar
    (``input.meta.json``) matches is reused with ``--keep``.
 2. Run ``shuf-big INPUT -o OUTPUT --mem MEM -T WORK/tmp --seed S`` and measure it with
-   run.py's process-tree sampler (wall time, peak RSS summed over the tree, the kernel's
-   ru_maxrss, bytes written) while a thread samples the temp directory's size.
+   the suite's process-tree sampler (measure.py: wall time, peak RSS summed over the tree,
+   the kernel's ru_maxrss, bytes written) while a thread samples the temp directory's size.
 3. Digest the output the same way and compare; check that its first MiB differs from the
    input's (the digest alone would accept an unshuffled copy).
 
@@ -33,7 +33,6 @@ The result is printed and written to ``--json`` (default WORK/result.json).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -41,25 +40,22 @@ import shlex
 import shutil
 import sys
 import sysconfig
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from benchmarks.commands import shuf_big_command
+from benchmarks.measure import Measurement, TempSampler, measure
+from benchmarks.record_digest import READ_CHUNK, RecordDigest, digest_file
+from benchmarks.units import GiB, format_size, parse_size
 
-from corpus import format_size, parse_size  # noqa: E402
-from run import measure, shuf_big_command  # noqa: E402
-
-MASK = (1 << 64) - 1
 GEN_SEED = 20261125
 SHUFFLE_SEED = 42
 CHUNK_LINES = 1 << 15
-READ_CHUNK = 1 << 18  # digest chunks that stay in the CPU caches
 _WORD = re.compile(rb"[A-Za-z][a-z]{0,15}")
 
 
@@ -115,129 +111,11 @@ def text_chunks(size: int) -> Iterator[np.ndarray]:
             return
 
 
-# -- the digest ---------------------------------------------------------------------------
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (wrapping uint64 arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-class RecordDigest:
-    """Order-independent digest of the records of a byte stream fed in arbitrary pieces."""
-
-    BASES = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)
-
-    def __init__(self, sep: int = 10) -> None:
-        self.sep = sep
-        self.carry = np.empty(0, dtype=np.uint8)
-        self.count = 0
-        self.total = 0
-        self.xor = 0
-        self.squares = 0
-        self.bytes = 0
-        self.powers: list[tuple[np.ndarray, np.ndarray]] = []
-        self.table = 0
-
-    def _tables(self, n: int) -> None:
-        """base**j and base**-j mod 2**64 for j < n, for both bases."""
-        if n <= self.table:
-            return
-        n = max(n, 2 * self.table)
-        self.powers = []
-        for base in self.BASES:
-            inverse = pow(base, -1, 1 << 64)
-            pw = np.empty(n, dtype=np.uint64)
-            inv = np.empty(n, dtype=np.uint64)
-            pw[0] = inv[0] = 1
-            # doubling: table[k:2k] = table[:k] * base**k
-            k = 1
-            while k < n:
-                m = min(k, n - k)
-                pw[k : k + m] = pw[:m] * np.uint64(pow(base, k, 1 << 64))
-                inv[k : k + m] = inv[:m] * np.uint64(pow(inverse, k, 1 << 64))
-                k += m
-            self.powers.append((pw, inv))
-        self.table = n
-
-    def feed(self, data: np.ndarray) -> None:
-        self.bytes += len(data)
-        buf = np.concatenate((self.carry, data)) if len(self.carry) else data
-        seps = np.flatnonzero(buf == self.sep)
-        if not len(seps):
-            self.carry = buf.copy()
-            return
-        used = int(seps[-1]) + 1
-        self._records(buf[:used], seps)
-        self.carry = buf[used:].copy()
-
-    def _records(self, buf: np.ndarray, seps: np.ndarray) -> None:
-        starts = np.concatenate(([0], seps[:-1] + 1))
-        lengths = (seps - starts).astype(np.uint64)
-        self._tables(len(buf) + 1)
-        values = buf.astype(np.uint64) + np.uint64(1)
-        h = lengths * np.uint64(0xD6E8FEB86659FD93)
-        for rot, (pw, inv) in enumerate(self.powers):
-            prefix = np.zeros(len(buf) + 1, dtype=np.uint64)
-            np.cumsum(values * pw[: len(buf)], out=prefix[1:])
-            poly = (prefix[seps] - prefix[starts]) * inv[starts]
-            h = _mix(h ^ (poly if rot == 0 else (poly << np.uint64(32)) | (poly >> np.uint64(32))))
-        self.count += len(h)
-        self.total = (self.total + int(h.sum(dtype=np.uint64))) & MASK
-        self.xor ^= int(np.bitwise_xor.reduce(h))
-        self.squares = (self.squares + int((h * h).sum(dtype=np.uint64))) & MASK
-
-    def finish(self) -> dict:
-        if len(self.carry):  # a last record without a separator
-            self._records(np.append(self.carry, np.uint8(self.sep)), np.array([len(self.carry)]))
-            self.carry = np.empty(0, dtype=np.uint8)
-        return {
-            "records": self.count,
-            "sum": f"{self.total:016x}",
-            "xor": f"{self.xor:016x}",
-            "sum_squares": f"{self.squares:016x}",
-        }
-
-
-def digest_file(path: Path, sep: int = 10) -> tuple[dict, float]:
-    start = time.perf_counter()
-    digest = RecordDigest(sep)
-    buffer = np.empty(READ_CHUNK, dtype=np.uint8)
-    with path.open("rb", buffering=0) as f:
-        while got := f.readinto(memoryview(buffer)):
-            digest.feed(buffer[:got])
-    return digest.finish(), time.perf_counter() - start
-
-
 # -- the run ------------------------------------------------------------------------------
 
 
-class TempSampler(threading.Thread):
-    """Peak bytes allocated under a directory tree, sampled every ``interval`` seconds."""
-
-    def __init__(self, root: Path, interval: float = 1.0) -> None:
-        super().__init__(daemon=True)
-        self.root = root
-        self.interval = interval
-        self.stop = threading.Event()
-        self.peak = 0
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            used = 0
-            for folder, _, names in os.walk(self.root):
-                for name in names:
-                    with contextlib.suppress(OSError):  # deleted meanwhile
-                        used += os.lstat(os.path.join(folder, name)).st_blocks * 512
-            self.peak = max(self.peak, used)
-            self.stop.wait(self.interval)
-
-
-def build_input(path: Path, size: int, meta_path: Path) -> dict:
+def build_input(path: Path, size: int, meta_path: Path) -> dict[str, Any]:
+    """Write the input and its record digest from the same bytes; reuse one whose sidecar matches."""
     if meta_path.exists() and path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("size") == size and path.stat().st_size == meta.get("bytes"):
@@ -251,7 +129,7 @@ def build_input(path: Path, size: int, meta_path: Path) -> dict:
             f.write(memoryview(chunk))
             for at in range(0, len(chunk), READ_CHUNK):
                 digest.feed(chunk[at : at + READ_CHUNK])
-            if digest.bytes - reported >= 1 << 30:
+            if digest.bytes - reported >= GiB:
                 reported = digest.bytes
                 print(f"  generated {format_size(reported)} in {time.perf_counter() - start:.0f} s", flush=True)
     meta = {
@@ -264,8 +142,8 @@ def build_input(path: Path, size: int, meta_path: Path) -> dict:
     return meta
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--size", type=parse_size, default=parse_size("20G"), help="input size (default 20G)")
     parser.add_argument("--mem", default="512M", help="shuf-big --mem (default 512M)")
     parser.add_argument("--work", type=Path, default=Path("/work/bigrun-data"), help="data directory (not the repo)")
@@ -273,47 +151,51 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="result file (default WORK/result.json)")
     parser.add_argument("--shuf-big", default=None, help="the shuf-big command (default: the venv's)")
     parser.add_argument("--keep", action="store_true", help="keep the input and output afterwards")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    work: Path = args.work
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = work / "tmp"
-    tmp.mkdir(exist_ok=True)
-    src, dst = work / "input.txt", work / "output.txt"
-    result_path = args.json or work / "result.json"
-    need = int(args.size * 2.2) - (src.stat().st_size if src.exists() else 0)
-    free = shutil.disk_usage(work).free
-    if free < need:
-        raise SystemExit(f"bigrun.py: need about {format_size(need)} free in {work}, {format_size(free)} free")
 
-    print(f"building {src} ({format_size(args.size)})", flush=True)
-    meta = build_input(src, args.size, work / "input.meta.json")
-    print(f"input: {meta['bytes']} bytes, {meta['digest']['records']} records, built in {meta['build_s']} s")
-
-    argv_run = [*shuf_big_command(args.shuf_big), str(src), "-o", str(dst), "--mem", args.mem]
-    argv_run += ["-T", str(tmp), "--seed", str(SHUFFLE_SEED), "--no-progress"]
+def shuffle(src: Path, dst: Path, tmp: Path, args: argparse.Namespace) -> tuple[list[str], Measurement, int]:
+    """Run and measure shuf-big on the input; the command, its measurement and the temp space's peak."""
+    argv = [*shuf_big_command(args.shuf_big), str(src), "-o", str(dst), "--mem", args.mem]
+    argv += ["-T", str(tmp), "--seed", str(SHUFFLE_SEED), "--no-progress"]
     if args.jobs:
-        argv_run += ["-j", str(args.jobs)]
-    print("running:", shlex.join(argv_run), flush=True)
+        argv += ["-j", str(args.jobs)]
+    print("running:", shlex.join(argv), flush=True)
     sampler = TempSampler(tmp)
     sampler.start()
-    m = measure(argv_run, work / "stderr.txt", interval=0.05, timeout=None, env=dict(os.environ))
-    sampler.stop.set()
-    sampler.join()
+    m = measure(argv, args.work / "stderr.txt", interval=0.05, timeout=None, env=dict(os.environ))
+    sampler.finish()
     print(f"exit {m.exit_code}, {m.wall_s:.1f} s, peak tree RSS {format_size(m.peak_tree_rss)}", flush=True)
     if m.exit_code:
         print(m.stderr, file=sys.stderr)
+    return argv, m, sampler.peak
 
-    out_digest, digest_s = digest_file(dst) if m.exit_code == 0 else (None, 0.0)
-    # The digest alone would accept an unshuffled copy: the output must also start differently.
-    with src.open("rb") as a, dst.open("rb") as b:
-        reordered = m.exit_code == 0 and a.read(1 << 20) != b.read(1 << 20)
+
+def verdict_of(src: Path, dst: Path, m: Measurement, meta: dict[str, Any]) -> dict[str, Any]:
+    """The output's digest against the input's, and whether its first MiB moved: the digest
+    alone would accept an unshuffled copy."""
+    done = m.exit_code == 0 and dst.exists()
+    out_digest, digest_s = digest_file(dst) if done else (None, 0.0)
+    reordered = False
+    if done:
+        with src.open("rb") as a, dst.open("rb") as b:
+            reordered = a.read(1 << 20) != b.read(1 << 20)
     verdict = "permutation" if out_digest == meta["digest"] and reordered else "MISMATCH"
     if m.exit_code:
         verdict = f"shuf-big failed (exit {m.exit_code})"
+    return {
+        "output_digest": out_digest,
+        "output_digest_s": round(digest_s, 1),
+        "first_mib_reordered": reordered,
+        "verdict": verdict,
+    }
+
+
+def result_of(argv: list[str], m: Measurement, temp_peak: int, meta: dict[str, Any], args: argparse.Namespace) -> dict:
+    """The run's figures as result.json holds them (the check's fields are added after)."""
     mem = parse_size(args.mem)
-    result = {
-        "command": shlex.join(argv_run),
+    return {
+        "command": shlex.join(argv),
         "input_bytes": meta["bytes"],
         "input_size": format_size(meta["bytes"]),
         "records": meta["digest"]["records"],
@@ -329,24 +211,38 @@ def main(argv: list[str] | None = None) -> None:
         "peak_rss_over_budget": format_size((m.largest_process or m.peak_tree_rss) - mem),
         "rss_samples": m.samples,
         "bytes_written": (m.io or {}).get("write_bytes"),
-        "temp_peak_bytes": sampler.peak,
-        "temp_peak": format_size(sampler.peak),
-        "output_bytes": dst.stat().st_size if dst.exists() else None,
+        "temp_peak_bytes": temp_peak,
+        "temp_peak": format_size(temp_peak),
         "input_digest": meta["digest"],
-        "output_digest": out_digest,
-        "output_digest_s": round(digest_s, 1),
-        "first_mib_reordered": reordered,
-        "verdict": verdict,
         "cpus": len(os.sched_getaffinity(0)),
         "stderr": m.stderr.strip()[-500:],
     }
-    result_path.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    work: Path = args.work
+    tmp = work / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    src, dst = work / "input.txt", work / "output.txt"
+    need = int(args.size * 2.2) - (src.stat().st_size if src.exists() else 0)
+    free = shutil.disk_usage(work).free
+    if free < need:
+        raise SystemExit(f"bigrun.py: need about {format_size(need)} free in {work}, {format_size(free)} free")
+    print(f"building {src} ({format_size(args.size)})", flush=True)
+    meta = build_input(src, args.size, work / "input.meta.json")
+    print(f"input: {meta['bytes']} bytes, {meta['digest']['records']} records, built in {meta['build_s']} s")
+    run_argv, m, temp_peak = shuffle(src, dst, tmp, args)
+    result = result_of(run_argv, m, temp_peak, meta, args)
+    result["output_bytes"] = dst.stat().st_size if dst.exists() else None
+    result.update(verdict_of(src, dst, m, meta))
+    (args.json or work / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     if not args.keep:
         for path in (src, dst, work / "input.meta.json"):
             path.unlink(missing_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    sys.exit(0 if verdict == "permutation" else 1)
+    sys.exit(0 if result["verdict"] == "permutation" else 1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build the benchmark corpora: three profiles of real English text, every line unique.
 
-    python benchmarks/corpus.py --size 2G --out benchmarks/data
+    python -m benchmarks.corpus --size 2G --out benchmarks/data
 
 Profiles (files in the output directory):
 
@@ -25,22 +25,23 @@ requested size, seed, generator version, line count and the source packages' ver
 file whose sidecar matches the request is not rebuilt.
 
 Missing source packages are installed with ``apt-get`` (needs root and Debian's registry).
+``--text synthetic`` builds the same three shapes from generated words and sentences instead
+(texts.py), with no packages: for smoke runs, not for figures to compare.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
-import re
-import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from benchmarks import texts
+from benchmarks.texts import TEXT_HELP, TEXTS
+from benchmarks.units import MiB, format_size, parse_size, split_list
 
 if TYPE_CHECKING:  # numpy is imported where it is used: run.py imports this module and stays small
     import numpy as np
@@ -51,144 +52,8 @@ SEED = 20240601
 # Bump when the bytes produced for a given size and seed change.
 GENERATOR_VERSION = 1
 
-WORDLIST = Path("/usr/share/dict/american-english-insane")
-GCIDE = Path("/usr/share/dictd/gcide.dict.dz")
-GCIDE_INDEX = Path("/usr/share/dictd/gcide.index")
-PACKAGES = {"wamerican-insane": [WORDLIST], "dict-gcide": [GCIDE, GCIDE_INDEX]}
-
-# Sentence lengths kept (characters, before the " NNN" suffix): gives ~51 bytes per line.
-SENTENCE_MIN, SENTENCE_MAX = 10, 97
 # Document text lengths: log-normal around this median (bytes of JSON-escaped text).
 DOC_MEDIAN, DOC_SIGMA, DOC_MIN, DOC_MAX = 2730, 0.5, 256, 64 << 10
-# Bytes handed to one write() call.
-WRITE_CHUNK = 16 << 20
-
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """``"2G"`` -> 2147483648 (powers of 1024; a plain number is bytes)."""
-    match = _SIZE.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"invalid size: {text!r} (examples: 50M, 2G, 1.5G)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
-
-
-def format_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
-# -- source packages -----------------------------------------------------------------------
-
-
-def ensure_sources() -> None:
-    """Install the Debian packages holding the source texts if any file is missing."""
-    missing = [pkg for pkg, paths in PACKAGES.items() if not all(p.exists() for p in paths)]
-    if not missing:
-        return
-    what = ", ".join(missing)
-    if shutil.which("apt-get") is None:
-        sys.exit(f"corpus.py: missing {what} and no apt-get here: install the Debian packages {what}")
-    if os.geteuid() != 0:
-        sys.exit(f"corpus.py: missing {what}: run as root, or first: sudo apt-get install -y {' '.join(missing)}")
-    print(f"corpus.py: installing {what} with apt-get", file=sys.stderr)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-        result = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if result.returncode != 0:
-            tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-            sys.exit(
-                f"corpus.py: '{' '.join(cmd)}' failed (exit {result.returncode}):\n{tail}\n"
-                f"corpus.py: cannot get the source texts: install the Debian packages {what} and run again"
-            )
-    still = [str(p) for pkg in missing for p in PACKAGES[pkg] if not p.exists()]
-    if still:
-        sys.exit(f"corpus.py: installed {what} but these files are still missing: {', '.join(still)}")
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for pkg in PACKAGES:
-        try:
-            out = subprocess.run(
-                ["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True, check=True
-            ).stdout
-        except (OSError, subprocess.CalledProcessError):
-            out = "unknown"
-        versions[pkg] = out
-    return versions
-
-
-# -- source texts ----------------------------------------------------------------------------
-
-_B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
-# GCIDE's ASCII stand-ins for accented letters and ligatures: [a^], [=e], ['e], [aum], [ae]...
-_ACCENT = re.compile(r"\[[=.'\"`~^*,-]?([a-zA-Z]{1,2})(?:\^|um|mac|cr|ced|til)?\]")
-_BRACKETS = re.compile(r"\[[^\[\]]*\]")  # etymologies and source tags: [1913 Webster], [Obs.]
-_PRONUNCIATION = re.compile(r"\\[^\\\n]*\\")
-_SPACES = re.compile(r"\s+")
-# A sentence ends after a word of 3+ lowercase letters (so "Sir P. Sidney" and "1." stay).
-_SENTENCE_END = re.compile(r"(?<=[a-z]{3}[.!?])\s+(?=[A-Z])")
-_CLEAN_SENTENCE = re.compile(r"^[A-Z][A-Za-z0-9 ,;:'()-]*[a-z][.!?]$")
-
-
-def _b64(text: str) -> int:
-    value = 0
-    for ch in text:
-        value = value * 64 + _B64[ch]
-    return value
-
-
-def gcide_paragraphs() -> list[str]:
-    """The definition paragraphs of GCIDE, markup removed, in dictionary order."""
-    with gzip.open(GCIDE) as f:  # dictzip is gzip with an extra header field
-        raw = f.read().decode("latin-1")
-    spans = set()
-    with GCIDE_INDEX.open(encoding="latin-1") as index:
-        for line in index:
-            head, offset, length = line.rstrip("\n").split("\t")
-            if not head.startswith("00-"):  # 00-database-*: the database's own description
-                spans.add((_b64(offset), _b64(length)))
-    entries = []
-    for offset, length in sorted(spans):
-        entry = raw[offset : offset + length]
-        if "\\" in entry.split("\n", 1)[0]:  # a real entry starts "Head \Pro*nun"ci*a*tion\ ..."
-            entries.append(entry)
-    text = _ACCENT.sub(r"\1", "\n\n".join(entries))
-    for _ in range(3):  # nested brackets, innermost first
-        text = _BRACKETS.sub("", text)
-    text = _PRONUNCIATION.sub("", text).replace("{", "").replace("}", "")
-    paragraphs = []
-    for block in text.split("\n\n"):
-        # Lines at column 0 are headword lines; definitions are indented.
-        body = " ".join(line for line in block.split("\n") if line[:1] == " ")
-        body = _SPACES.sub(" ", body).strip()
-        if len(body) > 1:
-            paragraphs.append(body)
-    return paragraphs
-
-
-def load_words() -> list[bytes]:
-    words = [w for w in WORDLIST.read_bytes().split(b"\n") if w]
-    if len(set(words)) != len(words):
-        raise SystemExit(f"corpus.py: {WORDLIST} has duplicate lines; lines would not be unique")
-    return sorted(words)
-
-
-def load_sentences(paragraphs: list[str]) -> list[bytes]:
-    pool = set()
-    for paragraph in paragraphs:
-        for sentence in _SENTENCE_END.split(paragraph):
-            sentence = re.sub(r"^(?:\d+\. |\([A-Z][a-z.]*\) )+", "", sentence)  # "1. (Zool.) " sense labels
-            if SENTENCE_MIN <= len(sentence) <= SENTENCE_MAX and _CLEAN_SENTENCE.match(sentence):
-                pool.add(sentence.encode("ascii"))
-    return sorted(pool)  # sorted: set order depends on the process's hash seed
-
 
 # -- generators ------------------------------------------------------------------------------
 
@@ -259,7 +124,7 @@ def meta_path(path: Path) -> Path:
     return path.with_name(path.name + ".meta.json")
 
 
-def read_meta(path: Path) -> dict | None:
+def read_meta(path: Path) -> dict[str, Any] | None:
     """The sidecar of ``path`` if it describes the file as it is now, else None."""
     try:
         meta = json.loads(meta_path(path).read_text())
@@ -270,37 +135,50 @@ def read_meta(path: Path) -> dict | None:
     return None
 
 
-def is_current(path: Path, size: int) -> bool:
+def is_current(path: Path, size: int, text: str) -> bool:
+    """Whether ``path`` is what a build for ``size`` bytes of ``text`` would write now."""
     meta = read_meta(path)
     return bool(
         meta
         and meta.get("requested_bytes") == size
         and meta.get("seed") == SEED
         and meta.get("generator_version") == GENERATOR_VERSION
+        and meta.get("text", "debian") == text
     )
 
 
-def build(profile: str, out_dir: Path, size: int, *, force: bool = False, quiet: bool = False) -> dict:
-    """Build one profile's corpus of at most ``size`` bytes unless it is current; return its metadata."""
-    path = out_dir / FILES[profile]
-    if not force and is_current(path, size):
-        meta = read_meta(path)
-        assert meta is not None
-        if not quiet:
-            print(f"{path}: up to date ({format_size(meta['bytes'])}, {meta['lines']:,} lines)", file=sys.stderr)
-        return meta
-    ensure_sources()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+def chunks_of(profile: str, size: int, text: str) -> Iterator[tuple[bytes, int]]:
+    """The profile's generator over the chosen source text."""
     import numpy as np
 
     rng = np.random.default_rng([SEED, PROFILES.index(profile)])
-    if profile == "words":
-        chunks = block_lines(load_words(), size, rng)
-    elif profile == "sentences":
-        chunks = block_lines(load_sentences(gcide_paragraphs()), size, rng)
+    words: Callable[[], list[bytes]]
+    paragraphs: Callable[[], list[str]]
+    if text == "synthetic":
+        words, paragraphs = texts.synthetic_words, texts.synthetic_paragraphs
     else:
-        chunks = doc_lines(gcide_paragraphs(), size, rng)
+        texts.ensure_sources()
+        words, paragraphs = texts.load_words, texts.gcide_paragraphs
+    if profile == "words":
+        return block_lines(words(), size, rng)
+    if profile == "sentences":
+        return block_lines(texts.load_sentences(paragraphs()), size, rng)
+    return doc_lines(paragraphs(), size, rng)
+
+
+def build(
+    profile: str, out_dir: Path, size: int, *, text: str = "debian", force: bool = False, quiet: bool = False
+) -> dict[str, Any]:
+    """Build one profile's corpus of at most ``size`` bytes unless it is current; return its metadata."""
+    path = out_dir / FILES[profile]
+    meta = read_meta(path)
+    if not force and meta is not None and is_current(path, size, text):
+        if not quiet:
+            print(f"{path}: up to date ({format_size(meta['bytes'])}, {meta['lines']:,} lines)", file=sys.stderr)
+        return meta
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    chunks = chunks_of(profile, size, text)
     meta_path(path).unlink(missing_ok=True)
     tmp = path.with_name(path.name + ".part")
     nbytes = nlines = 0
@@ -311,6 +189,7 @@ def build(profile: str, out_dir: Path, size: int, *, force: bool = False, quiet:
             nlines += lines
     tmp.replace(path)
     seconds = time.perf_counter() - start
+    sources = {"synthetic": f"v{texts.SYNTHETIC_VERSION}"} if text == "synthetic" else texts.package_versions()
     meta = {
         "profile": profile,
         "file": path.name,
@@ -320,12 +199,13 @@ def build(profile: str, out_dir: Path, size: int, *, force: bool = False, quiet:
         "bytes_per_line": round(nbytes / max(nlines, 1), 2),
         "seed": SEED,
         "generator_version": GENERATOR_VERSION,
-        "sources": package_versions(),
+        "text": text,
+        "sources": sources,
         "build_seconds": round(seconds, 2),
     }
     meta_path(path).write_text(json.dumps(meta, indent=2) + "\n")
     if not quiet:
-        rate = nbytes / seconds / 2**20 if seconds else 0
+        rate = nbytes / seconds / MiB if seconds else 0
         print(
             f"{path}: built {format_size(nbytes)}, {nlines:,} lines ({meta['bytes_per_line']} B/line) "
             f"in {seconds:.1f} s ({rate:.0f} MiB/s)",
@@ -339,14 +219,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=parse_size, default=parse_size("2G"), help="bytes per corpus [2G]")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data", help="output directory")
     parser.add_argument("--profiles", default=",".join(PROFILES), help="comma-separated subset of %(default)s")
+    parser.add_argument("--text", choices=TEXTS, default="debian", help=TEXT_HELP)
     parser.add_argument("--force", action="store_true", help="rebuild even if an up-to-date file exists")
     args = parser.parse_args(argv)
-    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
+    profiles = split_list(args.profiles)
     unknown = sorted(set(profiles) - set(PROFILES))
     if unknown:
         parser.error(f"unknown profile(s): {', '.join(unknown)} (choose from {', '.join(PROFILES)})")
     for profile in profiles:
-        build(profile, args.out, args.size, force=args.force)
+        build(profile, args.out, args.size, text=args.text, force=args.force)
 
 
 if __name__ == "__main__":

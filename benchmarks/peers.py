@@ -12,10 +12,10 @@
   (``iconv -f utf-8 -t utf-8 -c``: invalid bytes dropped) and DuckDB shuffles the cleaned
   copy; and its output is not reproducible (``random()`` has no seed that survives threads).
 
-Run as a script, this file is the DuckDB run itself (a child process, so run.py measures
-its memory and time like any other command)::
+Run as ``python -m benchmarks.peers``, this module is the DuckDB run itself (a child
+process, so run.py measures its memory and time like any other command)::
 
-    python benchmarks/peers.py duckdb IN OUT --mem 256M --threads 2 --temp DIR
+    python -m benchmarks.peers duckdb IN OUT --mem 256M --threads 2 --temp DIR
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def duckdb_version() -> str | None:
     if importlib.util.find_spec("duckdb") is None:
         return None
     try:
-        import duckdb
+        import duckdb  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     return str(duckdb.__version__)
@@ -100,7 +100,7 @@ def duckdb_query(src: Path, dst: Path) -> str:
 
 
 def run_duckdb(src: Path, dst: Path, mem: str, threads: int, temp: Path) -> None:
-    import duckdb
+    import duckdb  # type: ignore[import-not-found, unused-ignore]
 
     limit = mem if mem[-1:].upper() == "B" else f"{mem}B"  # DuckDB says 256MB where GNU sort says 256M
     with contextlib.closing(duckdb.connect()) as con:

@@ -20,22 +20,22 @@ checks that with a BLAKE2b digest of each, later rounds check the outputs' sizes
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import gzip
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
-import statistics
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MiB = 1 << 20
-SEED = 12345
+from benchmarks.commands import SEED, cpu_count, log, round_order
+from benchmarks.digests import can_decompress, stream_digest
+from benchmarks.measure import Measurement, fresh_work, measure, settle
+from benchmarks.summary import met, ratio, summarize
+from benchmarks.units import MiB
+
 META_VERSION = 1
 # Ceilings (issue 14): a sharded output costs at most 10% over one file; compressed shards
 # in and out run within these multiples of plain shards in and out.
@@ -80,7 +80,7 @@ def copy_range(src: int, dst: int, start: int, count: int) -> None:
         count -= done
 
 
-def build_inputs(corpus_path: Path, folder: Path, shards: int, log: Callable[[str], None]) -> dict:
+def build_inputs(corpus_path: Path, folder: Path, shards: int) -> dict[str, Any]:
     """K plain and K gzip shards of the corpus in ``folder`` (kept while the corpus is unchanged)."""
     st = corpus_path.stat()
     want = {"version": META_VERSION, "source": str(corpus_path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -99,7 +99,7 @@ def build_inputs(corpus_path: Path, folder: Path, shards: int, log: Callable[[st
                 copy_range(src.fileno(), dst.fileno(), points[i], points[i + 1] - points[i])
     pending = list(range(shards))
     running: list[subprocess.Popen] = []
-    width = max(len(os.sched_getaffinity(0)), 1)
+    width = cpu_count()
     while pending or running:
         while pending and len(running) < width:
             i = pending.pop(0)
@@ -114,51 +114,6 @@ def build_inputs(corpus_path: Path, folder: Path, shards: int, log: Callable[[st
 
 def shard_name(i: int, suffix: str) -> str:
     return f"in-{i:02d}.jsonl{suffix}"
-
-
-# -- checking outputs ---------------------------------------------------------------------------
-
-
-def decompressed(path: Path) -> Iterator[bytes]:
-    """The bytes of ``path``, decompressed by its name (.gz: gzip; .zst: the zstd command or module)."""
-    if path.suffix == ".gz":
-        with gzip.open(path, "rb") as f:
-            while block := f.read(4 * MiB):
-                yield block
-    elif path.suffix == ".zst":
-        if shutil.which("zstd"):
-            with subprocess.Popen(["zstd", "-dcq", str(path)], stdout=subprocess.PIPE) as proc:
-                assert proc.stdout is not None
-                while block := proc.stdout.read(4 * MiB):
-                    yield block
-            if proc.returncode != 0:
-                raise OSError(f"zstd -d failed on {path}")
-        else:
-            import zstandard
-
-            with path.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as f:
-                while block := f.read(4 * MiB):
-                    yield block
-    else:
-        with path.open("rb") as f:
-            while block := f.read(4 * MiB):
-                yield block
-
-
-def can_check(files: list[Path]) -> bool:
-    zst = any(p.suffix == ".zst" for p in files)
-    return not zst or shutil.which("zstd") is not None or importlib.util.find_spec("zstandard") is not None
-
-
-def digest(files: list[Path]) -> tuple[int, str]:
-    """(bytes, BLAKE2b hex) of the files decompressed and concatenated in order."""
-    h = hashlib.blake2b(digest_size=16)
-    n = 0
-    for path in files:
-        for block in decompressed(path):
-            h.update(block)
-            n += len(block)
-    return n, h.hexdigest()
 
 
 # -- the runs -----------------------------------------------------------------------------------
@@ -190,63 +145,67 @@ def plan(corpus_path: Path, folder: Path, out: Path, shards: int, zstd: bool) ->
     return runs
 
 
-def clean(work: Path) -> None:
-    for name in ("out", "tmp"):
-        shutil.rmtree(work / name, ignore_errors=True)
-        (work / name).mkdir(parents=True)
+@dataclass
+class Pass:
+    """One pipeline pass's fixed parts: the runs, their commands, where they write, the input's size."""
+
+    runs: Runs
+    argv_of: dict[str, list[str]]
+    work: Path
+    in_bytes: int
+    reference: tuple[int, str] | None = None
+
+
+def run_round(r: int, p: Pass, args: argparse.Namespace, env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Every run once, in ``round_order``, each checked at once (before the next deletes its
+    outputs); the round's records, by run."""
+    records = {}
+    for key in round_order(list(p.runs), r):
+        fresh_work(p.work, out_dir=True)
+        settle(args.sync, args.settle)
+        m = measure(p.argv_of[key], p.work / "stderr.txt", interval=args.interval, timeout=args.timeout, env=env)
+        rec = records[key] = {"round": r, **check(m, p.runs[key][1], p, first=r == 1)}
+        log(
+            f"[pipeline {r}/{args.rounds}] {label(key, args.pipeline_shards):36s} {rec['wall_s']:8.2f} s"
+            f"  cpu {rec['cpu_s']:7.2f} s  peak {rec['peak_tree_rss'] / MiB:7.1f} MiB  "
+            f"{rec['status']}: {rec['check']}"
+        )
+    return records
+
+
+def label(key: str, shards: int) -> str:
+    return RUNS[key].replace("K", str(shards))
 
 
 def run_pipeline(
-    corpus_path: Path,
-    args: Any,
-    env: dict[str, str],
-    sb: list[str],
-    measure: Callable[..., Any],
-    *,
-    zstd: bool,
-    log: Callable[[str], None],
-) -> dict:
+    corpus_path: Path, args: argparse.Namespace, env: dict[str, str], sb: list[str], *, zstd: bool
+) -> dict[str, Any]:
     """Build the inputs, run every case for ``args.rounds`` alternating rounds, check the outputs."""
     shards = args.pipeline_shards
     folder = args.data_dir / f"pipeline-{args.pipeline}-{shards}"
-    meta = build_inputs(corpus_path, folder, shards, log)
+    meta = build_inputs(corpus_path, folder, shards)
     work = args.work_dir / "pipeline"
     runs = plan(corpus_path, folder, work / "out", shards, zstd)
     common = ["--mem", args.external_mem, "-T", str(work / "tmp"), "--seed", str(SEED)]
-    records: dict[str, list[dict]] = {key: [] for key in runs}
-    reference: tuple[int, str] | None = None
-    keys = list(runs)
+    p = Pass(runs, {key: [*sb, *extra, *common] for key, (extra, _) in runs.items()}, work, meta["bytes"])
+    records: dict[str, list[dict[str, Any]]] = {key: [] for key in runs}
     try:
         for r in range(1, args.rounds + 1):
-            shift = (r - 1) % len(keys)  # rotated, and backwards every second round (run.py)
-            order = keys[shift:] + keys[:shift]
-            for key in order if r % 2 else order[::-1]:
-                extra, files = runs[key]
-                clean(work)
-                if args.sync:
-                    os.sync()
-                time.sleep(args.settle)
-                argv = [*sb, *extra, *common]
-                m = measure(argv, work / "stderr.txt", interval=args.interval, timeout=args.timeout, env=env)
-                rec, reference = check(key, m, files, work, meta["bytes"], reference, first=r == 1)
-                rec["round"] = r
+            for key, rec in run_round(r, p, args, env).items():
                 records[key].append(rec)
-                log(
-                    f"[pipeline {r}/{args.rounds}] {RUNS[key].replace('K', str(shards)):36s} {rec['wall_s']:8.2f} s"
-                    f"  cpu {rec['cpu_s']:7.2f} s  peak {rec['peak_tree_rss'] / MiB:7.1f} MiB  "
-                    f"{rec['status']}: {rec['check']}"
-                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = {
+    gz_bytes = sum(f.stat().st_size for f in folder.glob("*.gz"))
+    result: dict[str, Any] = {
         "profile": args.pipeline,
         "shards": shards,
-        "inputs": {**meta, "folder": str(folder), "gz_bytes": sum(p.stat().st_size for p in folder.glob("*.gz"))},
+        "inputs": {**meta, "folder": str(folder), "gz_bytes": gz_bytes},
+        "reference_output": None if p.reference is None else {"bytes": p.reference[0], "blake2b": p.reference[1]},
         "runs": {
             key: {
-                "label": RUNS[key].replace("K", str(shards)),
-                "argv": [*sb, *runs[key][0], *common],
-                "summary": summarize(records[key]),
+                "label": label(key, shards),
+                "argv": p.argv_of[key],
+                "summary": summary(records[key]),
                 "rounds": records[key],
             }
             for key in runs
@@ -256,84 +215,68 @@ def run_pipeline(
     return result
 
 
-def check(
-    key: str, m: Any, files: list[Path], work: Path, in_bytes: int, reference: tuple[int, str] | None, first: bool
-) -> tuple[dict, tuple[int, str] | None]:
-    """The run's record (status ok, warn or fail) and the reference digest (set by the first checked output)."""
-    status, message = "ok", ""
-    out_bytes = sum(p.stat().st_size for p in files if p.exists())
-    if m.timed_out or m.exit_code != 0:
-        last = m.stderr.strip().splitlines()[-1:] or ["(no message)"]
-        status, message = "fail", "timed out (killed)" if m.timed_out else f"exit status {m.exit_code}: {last[0][:200]}"
-    elif not all(p.exists() for p in files):
-        status, message = "fail", "output files missing"
-    elif not first:
-        plain = all(p.suffix == ".jsonl" for p in files)
-        status, message = ("ok", "size ok") if not plain or out_bytes == in_bytes else ("fail", "wrong size")
-    elif not can_check(files):
-        status, message = "warn", "not checked (no zstd command or module here)"
-    else:
-        got = digest(files)
-        if got[0] != in_bytes:
-            status, message = "fail", f"{got[0]} bytes after decompression, input {in_bytes}"
-        elif reference is None:
-            reference, message = got, "digest taken (the reference)"
-        elif got == reference:
-            message = "same bytes as the reference, decompressed"
-        else:
-            status, message = "fail", "different bytes from the other runs with the same --seed"
-    leftovers = os.listdir(work / "tmp") if (work / "tmp").exists() else []
+def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """summarize's medians, and the output's size (of the last round that did not fail)."""
+    good = [r for r in rounds if r["status"] != "fail"]
+    return {**summarize(rounds), **({"output_bytes": good[-1]["output_bytes"]} if good else {})}
+
+
+def check_outputs(m: Measurement, files: list[Path], p: Pass, first: bool, out_bytes: int) -> tuple[str, str]:
+    """(status, message): the first round digests every output (decompressed, it must be the
+    input's size and the same bytes as the first one digested); later rounds check sizes."""
+    failure = m.failure()
+    if failure:
+        return "fail", failure
+    if not all(f.exists() for f in files):
+        return "fail", "output files missing"
+    if not first:
+        plain = all(f.suffix == ".jsonl" for f in files)
+        return ("ok", "size ok") if not plain or out_bytes == p.in_bytes else ("fail", "wrong size")
+    if not can_decompress(files):
+        return "warn", "not checked (no zstd command or module here)"
+    got = stream_digest(files)
+    if got[0] != p.in_bytes:
+        return "fail", f"{got[0]} bytes after decompression, input {p.in_bytes}"
+    if p.reference is None:
+        p.reference = got
+        return "ok", "digest taken (the reference)"
+    if got == p.reference:
+        return "ok", "same bytes as the reference, decompressed"
+    return "fail", "different bytes from the other runs with the same --seed"
+
+
+def check(m: Measurement, files: list[Path], p: Pass, first: bool) -> dict[str, Any]:
+    """The run's record, with its status (ok, warn or fail) and check."""
+    out_bytes = sum(f.stat().st_size for f in files if f.exists())
+    status, message = check_outputs(m, files, p, first, out_bytes)
+    leftovers = os.listdir(p.work / "tmp") if (p.work / "tmp").exists() else []
     if leftovers and status != "fail":
         status, message = "warn", f"{message}; left {len(leftovers)} temp entries"
-    io = m.io or {}
     return {
-        "wall_s": round(m.wall_s, 4),
-        "cpu_s": round(m.cpu_s, 4),
-        "peak_tree_rss": m.peak_tree_rss,
-        "largest_process_rss": m.largest_process,
+        **m.record(),
         "output_bytes": out_bytes,
-        "temp_bytes": max(io["write_bytes"] - out_bytes, 0) if "write_bytes" in io else None,
-        "exit_code": m.exit_code,
+        "temp_bytes": m.temp_bytes(out_bytes),
         "status": status,
         "check": message,
         "stderr": m.stderr[-500:] if status != "ok" else "",
-    }, reference
-
-
-def summarize(rounds: list[dict]) -> dict:
-    good = [r for r in rounds if r["status"] != "fail"]
-    statuses = {r["status"] for r in rounds}
-    summary: dict = {
-        "status": "fail" if "fail" in statuses else "warn" if "warn" in statuses else "ok",
-        "checks": sorted({r["check"] for r in rounds}),
     }
-    if good:
-        walls = [r["wall_s"] for r in good]
-        summary.update(
-            wall_median_s=statistics.median(walls),
-            wall_min_s=min(walls),
-            wall_max_s=max(walls),
-            cpu_median_s=statistics.median(r["cpu_s"] for r in good),
-            peak_tree_rss_max=max(r["peak_tree_rss"] for r in good),
-            output_bytes=good[-1]["output_bytes"],
-        )
-    return summary
 
 
-def ratios(runs: dict) -> dict:
+def ratios(runs: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's ratios against TARGETS, from the medians."""
+
     def wall(key: str) -> float | None:
         return runs[key]["summary"].get("wall_median_s") if key in runs else None
 
-    out = {}
+    out: dict[str, Any] = {}
     for name, (a, b) in {
         "sharded_vs_single": ("sharded", "single"),
         "gz_gz_vs_plain": ("gz_gz", "plain"),
         "gz_zst_vs_plain": ("gz_zst", "plain"),
     }.items():
-        wa, wb = wall(a), wall(b)
-        value = wa / wb if wa is not None and wb else None
+        value = ratio(wall(a), wall(b))
         out[name] = value
-        out[f"{name}_met"] = None if value is None else value <= TARGETS[name]
+        out[f"{name}_met"] = met(value, TARGETS[name])
     return out
 
 

@@ -1,6 +1,6 @@
 """Write results.md, results.json and chart.png from the numbers run.py collected.
 
-python benchmarks/report.py benchmarks/results/results.json   # redraw the .md and .png
+python -m benchmarks.report benchmarks/results/results.json   # redraw the .md and .png
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pipeline
-from corpus import format_size
+from benchmarks import pipeline
+from benchmarks.units import MiB, format_size
 
-MiB = 1 << 20
 SLICE_KINDS = ("sort_slice", "shuf_slice", "inmem_slice", "terashuf_slice")
 CHART_COLORS = {
     "floor": "0.65",
@@ -145,6 +144,8 @@ def peer_table(data: dict) -> list[str]:
             f"| {fmt_met(r.get('slice_inmem_vs_shuf_met'))} | {fmt_ratio(r.get('slice_terashuf_vs_shuf'))} |"
         )
     cfg = data["config"]
+    duck_mem = cfg.get("duckdb_mem") or cfg["external_mem"]
+    duck_limit = "the external --mem" if duck_mem == cfg["external_mem"] else f"{duck_mem} (`--duckdb-mem`)"
     notes = [
         "",
         "terashuf: not run (no binary: `--terashuf PATH`, see benchmarks/README.md)."
@@ -155,7 +156,7 @@ def peer_table(data: dict) -> list[str]:
         f"The slice is the corpus's first {small}, cut at a line end: wall times there include start-up.",
         "DuckDB: not run (`pip install duckdb` for its column)."
         if "duckdb" not in kinds
-        else "DuckDB runs `ORDER BY random()` (benchmarks/peers.py) with `memory_limit` = the external --mem and "
+        else f"DuckDB runs `ORDER BY random()` (benchmarks/peers.py) with `memory_limit` = {duck_limit} and "
         "one thread per core. It refuses input that is not valid UTF-8: such a corpus is cleaned with `iconv -c` "
         "first (the bytes dropped are in results.json) and DuckDB's column is on that copy. Its output is not "
         "reproducible "
@@ -263,59 +264,62 @@ def chart_label(tool: dict) -> str:
     return tool["label"].replace("shuf-big ", "").replace(" (--mem", "\n(--mem")
 
 
+def profile_panel(ax: Any, profile: str, res: dict, handles: dict[str, Any]) -> None:
+    """One profile's median wall times, one bar a run, with the floor and the targets as lines."""
+    r = res["ratios"]
+    tools = {k: t for k, t in res["tools"].items() if t["kind"] in CHART_COLORS and "wall_median_s" in t["summary"]}
+    values = [t["summary"].get("wall_median_s", 0.0) for t in tools.values()]
+    colors = [
+        "tab:cyan" if t["kind"] == "external" and t["jobs"] != 1 else CHART_COLORS[t["kind"]] for t in tools.values()
+    ]
+    bars = ax.bar(range(len(values)), values, color=colors)
+    ax.bar_label(bars, labels=[f"{v:.1f}" if v >= 10 else f"{v:.2f}" for v in values], fontsize=8)
+    ax.set_xticks(range(len(values)), [chart_label(t) for t in tools.values()], rotation=30, ha="right", fontsize=8)
+    top = max([*values, 1e-6])
+    floor = tools.get("floor", {}).get("summary", {}).get("wall_median_s")
+    if floor:
+        handles["floor"] = ax.axhline(floor, color="0.3", linestyle=":", linewidth=1.2)
+        goal = floor * r["external_vs_floor_target"]
+        handles["external"] = ax.axhline(goal, color="tab:red", linestyle="--", linewidth=1)
+        top = max(top, goal)
+    shuf = tools.get("gnu_shuf", {}).get("summary", {}).get("wall_median_s")
+    if shuf and "in_memory" in tools:
+        i = list(tools).index("in_memory")
+        goal = shuf * r["inmem_vs_shuf_target"]
+        handles["inmem"] = ax.hlines(goal, i - 0.45, i + 0.45, color="tab:purple", linewidth=2.5)
+    terashuf = tools.get("terashuf", {}).get("summary", {}).get("wall_median_s")
+    if terashuf and r.get("external_key") in tools:
+        i = list(tools).index(r["external_key"])
+        goal = terashuf * r["external_vs_terashuf_target"]
+        handles["terashuf"] = ax.hlines(goal, i - 0.45, i + 0.45, color="tab:red", linewidth=2.5)
+    c = res["corpus"]
+    ax.set_title(
+        f"{profile}: {format_size(c['bytes'])}, {c['bytes_per_line']:.0f} B/line\n"
+        f"targets: external {r['external_vs_floor_target']}x floor, "
+        f"in memory {r['inmem_vs_shuf_target']}x GNU shuf",
+        fontsize=9,
+    )
+    ax.set_ylabel("median wall time, s")
+    ax.set_ylim(0, top * 1.12)
+
+
 def write_chart(path: Path, data: dict) -> bool:
     try:
-        import matplotlib
+        import matplotlib  # type: ignore[import-not-found, unused-ignore]
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         print("matplotlib is missing, so no chart: pip install -r benchmarks/requirements.txt", file=sys.stderr)
         return False
     profiles = list(data["profiles"])
     panels = len(profiles) + (1 if data.get("pipeline") else 0)
     fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 5.0), squeeze=False)
-    handles: dict[str, object] = {}
+    handles: dict[str, Any] = {}
     if data.get("pipeline"):
         pipeline_panel(axes[0][-1], data["pipeline"])
     for ax, profile in zip(axes[0], profiles, strict=False):
-        res = data["profiles"][profile]
-        r = res["ratios"]
-        tools = {k: t for k, t in res["tools"].items() if t["kind"] in CHART_COLORS and "wall_median_s" in t["summary"]}
-        values = [t["summary"].get("wall_median_s", 0.0) for t in tools.values()]
-        colors = [
-            "tab:cyan" if t["kind"] == "external" and t["jobs"] != 1 else CHART_COLORS[t["kind"]]
-            for t in tools.values()
-        ]
-        bars = ax.bar(range(len(values)), values, color=colors)
-        ax.bar_label(bars, labels=[f"{v:.1f}" if v >= 10 else f"{v:.2f}" for v in values], fontsize=8)
-        ax.set_xticks(range(len(values)), [chart_label(t) for t in tools.values()], rotation=30, ha="right", fontsize=8)
-        top = max([*values, 1e-6])
-        floor = tools.get("floor", {}).get("summary", {}).get("wall_median_s")
-        if floor:
-            handles["floor"] = ax.axhline(floor, color="0.3", linestyle=":", linewidth=1.2)
-            goal = floor * r["external_vs_floor_target"]
-            handles["external"] = ax.axhline(goal, color="tab:red", linestyle="--", linewidth=1)
-            top = max(top, goal)
-        shuf = tools.get("gnu_shuf", {}).get("summary", {}).get("wall_median_s")
-        if shuf and "in_memory" in tools:
-            i = list(tools).index("in_memory")
-            goal = shuf * r["inmem_vs_shuf_target"]
-            handles["inmem"] = ax.hlines(goal, i - 0.45, i + 0.45, color="tab:purple", linewidth=2.5)
-        terashuf = tools.get("terashuf", {}).get("summary", {}).get("wall_median_s")
-        if terashuf and r.get("external_key") in tools:
-            i = list(tools).index(r["external_key"])
-            goal = terashuf * r["external_vs_terashuf_target"]
-            handles["terashuf"] = ax.hlines(goal, i - 0.45, i + 0.45, color="tab:red", linewidth=2.5)
-        c = res["corpus"]
-        ax.set_title(
-            f"{profile}: {format_size(c['bytes'])}, {c['bytes_per_line']:.0f} B/line\n"
-            f"targets: external {r['external_vs_floor_target']}x floor, "
-            f"in memory {r['inmem_vs_shuf_target']}x GNU shuf",
-            fontsize=9,
-        )
-        ax.set_ylabel("median wall time, s")
-        ax.set_ylim(0, top * 1.12)
+        profile_panel(ax, profile, data["profiles"][profile], handles)
     names = {
         "floor": "two-pass I/O floor",
         "external": "external target (x floor)",
@@ -356,13 +360,16 @@ def pipeline_panel(ax: Any, p: dict) -> None:
     ax.set_ylabel("median wall time, s")
 
 
-def write_all(out_dir: Path, data: dict) -> None:
-    """Write the three files; the chart in a child process (matplotlib is big, and the
-    caller measures other processes' memory against its own)."""
+def write_all(out_dir: Path, data: dict, *, chart: bool = True) -> None:
+    """Write the three files (the chart unless told not to); the chart in a child process
+    (matplotlib is big, and the caller measures other processes' memory against its own)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     write_markdown(out_dir / "results.md", data)
-    subprocess.run([sys.executable, str(Path(__file__).resolve()), str(out_dir / "results.json"), "--chart-only"])
+    if chart:
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.report", str(out_dir.resolve() / "results.json"), "--chart-only"]
+        )
 
 
 def main() -> None:
