@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import numbered_rows, open_temp_files
 
 import shuf_big
-from tests.helpers import numbered_rows, open_temp_files
 
 ROWS = numbered_rows(0, 8_000)  # 64 KB
 

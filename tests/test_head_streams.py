@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import numbered_rows
+from helpers import numbered_rows
 
 MIB = 1 << 20
 

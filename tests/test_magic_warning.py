@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-
-from tests.helpers import sorted_records
+from helpers import sorted_records
 
 TEXT = b"".join(b"row %d\n" % i for i in range(300))
 PACK = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from helpers import numbered_rows
+
 import shuf_big
-from tests.helpers import numbered_rows
 
 ROWS = numbered_rows(0, 8_000)  # 64 KB
 

@@ -7,13 +7,27 @@ from collections.abc import Sequence
 import numpy as np
 
 from shuf_big import core
+from shuf_big.files.protocol import OneInput
 
 
-class BytesReader:
-    """A raw reader over bytes already in memory (the ``-e`` operands)."""
+class Generated(OneInput):
+    """The reader protocol for records no file holds: named ``what`` in messages, but no
+    input for the progress bar to name, none on disk, and made again on a rewind."""
 
-    def __init__(self, data: bytes) -> None:
+    current_what = ""
+    disk_size = None
+    rewindable = True
+
+    def consumed(self) -> int:
+        return 0
+
+
+class BytesReader(Generated):
+    """A reader over bytes already in memory (the ``-e`` operands)."""
+
+    def __init__(self, data: bytes, what: str) -> None:
         self.data = memoryview(data)
+        self.what = what
         self.offset = 0
 
     def readinto(self, buffer: memoryview) -> int:
@@ -22,21 +36,18 @@ class BytesReader:
         self.offset += n
         return n
 
-    rewindable = True
-
     def rewind(self) -> None:
         self.offset = 0
 
 
-class RangeReader:
+class RangeReader(Generated):
     """The text of the numbers ``lo..hi``, one per record, generated ``chunk`` at a time."""
 
     def __init__(self, lo: int, hi: int, sep: bytes, chunk: int) -> None:
         self.lo, self.hi, self.sep, self.chunk = lo, hi, sep, chunk
+        self.what = f"-i {lo}-{hi}"
         self.size = core.decimal_bytes(lo, hi)
         self.rewind()
-
-    rewindable = True
 
     def rewind(self) -> None:
         self.next = self.lo

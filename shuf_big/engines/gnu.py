@@ -222,13 +222,14 @@ class GnuEngine:
         try:
             if data is not None:
                 progress.bar.total = passes * len(data)
-                shuffler.run(BytesReader(data), len(data), "the -e operands", out, job.head_count)
+                reader = BytesReader(data, "the -e operands")
+                shuffler.run(reader, len(data), reader.what, out, job.head_count)
             else:
                 assert job.input_range is not None
                 lo, hi = job.input_range
-                reader = RangeReader(lo, hi, job.sep.token, _block(plan))
-                progress.bar.total = passes * reader.size
-                shuffler.run(reader, reader.size, f"-i {lo}-{hi}", out, job.head_count)
+                numbers = RangeReader(lo, hi, job.sep.token, _block(plan))
+                progress.bar.total = passes * numbers.size
+                shuffler.run(numbers, numbers.size, numbers.what, out, job.head_count)
         finally:
             progress.close()
             temp.remove()

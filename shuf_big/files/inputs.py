@@ -12,7 +12,6 @@ and which line a record or a read error is at.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import io
 import os
 import stat
@@ -25,25 +24,23 @@ import numpy as np
 
 from shuf_big import core
 from shuf_big.errors import CompressedInputWarning, ShufBigError, describe
-from shuf_big.files.compression import MAGIC_BYTES, check_format, compression_of, sniff
+from shuf_big.files.compression import check_format, compression_of, sniff
 from shuf_big.files.headers import Headers, split_header
-from shuf_big.files.readers import Decompressed, FileObject, Mapper, Paragraphs, Sized, Source, hand_out, name_of, peek
-from shuf_big.files.records import PrefixedReader, RawReader, read_fully
+from shuf_big.files.protocol import Mapper, Reader
+from shuf_big.files.readers import Decompressed, FileObject, Paragraphs, Sized, Source, hand_out, head_of, name_of
 
 NEWLINE = b"\n"
 
 
-def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.FileIO | None, str, str | None]:
+def _open_path(path: Source, decompress: str | None) -> tuple[Reader, io.FileIO | None, str, str | None]:
     """Open one input: (reader, underlying handle, name for messages, the compression
     format its first bytes look like when it is not being decompressed)."""
     if not isinstance(path, str):
         what = name_of(path)
-        reader: RawReader = FileObject(path, what)
         if decompress is not None:
             return Decompressed(cast(BinaryIO, path), decompress, what), None, what, None
-        first = np.empty(MAGIC_BYTES, dtype=np.uint8)
-        got = read_fully(reader, memoryview(first), what)
-        return PrefixedReader(first[:got], reader), None, what, sniff(first[:got].tobytes())
+        given = FileObject(path, what)
+        return given, None, what, sniff(given.peek(what))
     if path == "-":
         handle: io.FileIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
         what = "standard input"
@@ -59,16 +56,21 @@ def _open_path(path: Source, decompress: str | None) -> tuple[RawReader, io.File
     if stat.S_ISDIR(st.st_mode):
         handle.close()
         raise ShufBigError(f"cannot read '{path}': Is a directory")
+    regular = stat.S_ISREG(st.st_mode)
     if fmt is not None:
-        return Decompressed(handle, fmt, what, ahead=stat.S_ISREG(st.st_mode)), handle, what, None
-    head, reader = peek(handle, st)
-    looks = sniff(head)
-    if stat.S_ISREG(st.st_mode):
+        size = max(st.st_size - handle.tell(), 0) if regular else None
+        return Decompressed(handle, fmt, what, ahead=regular, size=size), handle, what, None
+    if regular:
+        looks = sniff(head_of(handle))
         try:
             return Sized(handle, st.st_size - handle.tell(), what), handle, what, looks
         except OSError:
-            pass
-    return reader, handle, what, looks
+            return FileObject(handle, what), handle, what, looks
+    stream = FileObject(handle, what)
+    if handle.isatty():
+        return stream, handle, what, None  # typed lines: do not wait for ten bytes
+    head = stream.peek("standard input" if handle.fileno() == 0 else "input")
+    return stream, handle, what, sniff(head)
 
 
 def stdin_offset() -> int | None:
@@ -138,6 +140,9 @@ class Inputs:
         on_disk = all(isinstance(p, str) for p in paths)  # a file object is read once
         self.rewindable = on_disk and ("-" not in paths or self.stdin_start is not None)
         self.size = self._size_bound()
+        # The inputs' bytes on disk (compressed ones compressed), if all are files: the
+        # progress bar's total, against which consumed() advances.
+        self.disk_size = size_on_disk(self.paths, self.stdin_start)
         self._reset()
 
     def _size_bound(self) -> int | None:
@@ -146,32 +151,20 @@ class Inputs:
         total = size_on_disk(self.paths, self.stdin_start, compressed=False)
         return None if total is None else total + (len(self.paths) - 1) * len(self.sep)  # terminators between inputs
 
-    @property
-    def disk_size(self) -> int | None:
-        """The inputs' bytes on disk (compressed ones compressed), if all are files: the
-        progress bar's total, against which :meth:`consumed` advances."""
-        return size_on_disk(self.paths, self.stdin_start)
-
     def consumed(self) -> int:
         """Bytes of the inputs read from disk so far (compressed bytes for compressed ones)."""
-        done = self.finished_bytes
-        if self.handle is not None:
-            current = self.current.raw if isinstance(self.current, Paragraphs) else self.current
-            ahead = current.position() if isinstance(current, Decompressed) else None
-            with contextlib.suppress(OSError, ValueError):
-                done += (self.handle.tell() if ahead is None else ahead) - self.opened_at
-        return done
+        if self.current is None:
+            return self.finished_bytes
+        return self.finished_bytes + self.current.consumed()
 
     def _reset(self) -> None:
         self.finished_bytes = 0  # on disk, of the inputs read to their end
-        self.opened_at = 0
         self.next_path = 0
-        self.current: RawReader | None = None
+        self.current: Reader | None = None
         self.handle: io.FileIO | None = None
         self.current_what = self.what
         self.pending = b""
         self.tail = core.StreamFramer(self.sep)
-        self.given = 0  # bytes handed out (decompressed), against consumed() on disk
         # Records counted as they pass (cheaply: see _feed), to say where a record or an
         # error is: records ended so far, and where each opened input's records start.
         self.counted = 0
@@ -204,10 +197,6 @@ class Inputs:
             reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
         except ShufBigError as err:
             raise ShufBigError(self._listed(str(err))) from None
-        self.opened_at = 0
-        if self.handle is not None and path == "-":
-            with contextlib.suppress(OSError, ValueError):
-                self.opened_at = self.handle.tell()
         if looks is not None and self.next_path not in self.warned:
             self.warned.add(self.next_path)
             warnings.warn(
@@ -269,12 +258,10 @@ class Inputs:
             raise self._failed(str(err)) from None
 
     def _close_current(self) -> None:
-        if isinstance(self.current, Paragraphs):
-            self.current = self.current.raw
-        if isinstance(self.current, Decompressed):
-            self.current.close()
+        assert self.current is not None
+        self.finished_bytes = self.consumed()
+        self.current.close()
         if self.handle is not None:
-            self.finished_bytes = self.consumed()
             self.handle.close()  # standard input's wrapper was opened with closefd=False
         self.current = None
         self.handle = None
@@ -291,7 +278,6 @@ class Inputs:
             got = self._read_current(view)
             if got:
                 self._feed(np.frombuffer(view[:got], dtype=np.uint8))
-                self.given += got
                 return got
             self.pending = self.tail.terminator() if len(self.paths) > 1 else b""
             self.counted += bool(self.pending)
@@ -299,7 +285,7 @@ class Inputs:
 
     def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
         """As :meth:`readinto`, reading a plain file in ``pieces`` at once (see :class:`Sized`)."""
-        if self.pending or not isinstance(self.current, Sized):
+        if self.pending or self.current is None:
             return self.readinto(view)
         try:
             got = self.current.readinto_parallel(view, pieces, map_fn)
@@ -313,9 +299,10 @@ class Inputs:
         return got
 
     def rewind(self) -> None:
-        """Start again from the first input (only when no input is standard input)."""
+        """Start again from the first input (not when one is a pipe or a file object)."""
         if not self.rewindable:
-            raise ShufBigError("cannot read standard input twice")
+            what = "standard input" if "-" in self.paths else "the file object"
+            raise ShufBigError(f"cannot read {what} twice")
         self.close()
         if self.stdin_start is not None:
             os.lseek(sys.stdin.fileno(), self.stdin_start, os.SEEK_SET)

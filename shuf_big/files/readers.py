@@ -1,7 +1,7 @@
 """Readers the inputs are built from: a plain file that must deliver its size, file objects
-given to the API, decompressed files (read ahead on a thread of their own), blank-line
-separated documents as records, and a peek at an input's first bytes (its compression's
-magic)."""
+given to the API and pipes, decompressed files (read ahead on a thread of their own), and
+blank-line separated documents as records.  Each implements the whole reader protocol
+(:class:`~shuf_big.files.records.Reader`)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import itertools
 import lzma
 import os
 import queue
-import stat
 import threading
 import zlib
-from collections.abc import Callable, Sequence
-from typing import IO, Any, BinaryIO
+from collections.abc import Callable
+from typing import IO, BinaryIO
 
 import numpy as np
 
 from shuf_big.errors import ShufBigError, describe
 from shuf_big.files.compression import MAGIC_BYTES, check_format, isal_zlib, zstandard_module
-from shuf_big.files.records import PrefixedReader, RawReader, pread_fully, read_fully
+from shuf_big.files.protocol import Mapper, OneInput, Reader
+from shuf_big.files.records import pread_fully, read_fully
 
 # Paragraph normalising and header splitting work in pieces this size: their int64
 # temporaries (8 bytes per byte) stay a few MiB, outside the engine's buffers.
@@ -39,11 +39,7 @@ DECOMPRESS_PIECE = 1 << 16
 Source = str | IO[bytes]
 
 
-# Runs a function over a sequence of arguments, maybe on several threads (the engine's map).
-Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
-
-
-class Sized:
+class Sized(OneInput):
     """A plain file that must deliver the ``size`` bytes it had when opened.
 
     A file truncated by another process meanwhile would otherwise just end early, and the
@@ -51,10 +47,24 @@ class Sized:
     that grows is read to its new end).
     """
 
+    rewindable = True
+
     def __init__(self, handle: io.FileIO, size: int, what: str) -> None:
         self.handle = handle
         self.size = size
         self.what = what
+        self.start = handle.tell()
+        self.count = 0
+
+    @property
+    def disk_size(self) -> int:
+        return self.size
+
+    def consumed(self) -> int:
+        return self.count
+
+    def rewind(self) -> None:
+        self.handle.seek(self.start)
         self.count = 0
 
     def readinto(self, view: memoryview) -> int:
@@ -93,20 +103,49 @@ def name_of(source: Source) -> str:
     return f"'{name}'" if isinstance(name, str) else "the file object"
 
 
-class FileObject:
-    """A file object given to the API as an input: read through ``readinto`` (or ``read``), never closed."""
+class FileObject(OneInput):
+    """A file read as it is, once, from where it stands: a file object given to the API
+    (never closed), a pipe, a terminal.  Its size is not known in advance.
+
+    io's classes fill the buffer themselves (``readinto``); any other object's ``read``
+    is copied.  :meth:`peek` reads the first bytes (to sniff their compression), which
+    are still handed out first.
+    """
+
+    disk_size = None
 
     def __init__(self, source: IO[bytes], what: str) -> None:
         self.source = source
         self.what = what
+        self.fill: Callable[[memoryview], int | None] = (
+            source.readinto if isinstance(source, (io.RawIOBase, io.BufferedIOBase)) else self._copy
+        )
+        self.pending = b""  # the bytes peeked at
+        self.count = 0
+
+    def peek(self, what: str) -> bytes:
+        """The first bytes, read now (errors name the input ``what``) and handed out first."""
+        head = np.empty(MAGIC_BYTES, dtype=np.uint8)
+        got = read_fully(self, memoryview(head), what)
+        self.pending = head[:got].tobytes()
+        self.count = 0
+        return self.pending
 
     def readinto(self, view: memoryview) -> int:
-        readinto = getattr(self.source, "readinto", None)
-        if readinto is not None:
-            return readinto(view) or 0
+        if self.pending:
+            n, self.pending = hand_out(self.pending, view)
+        else:
+            n = self.fill(view) or 0
+        self.count += n
+        return n
+
+    def _copy(self, view: memoryview) -> int:
         data = self.source.read(len(view))
         view[: len(data)] = data
         return len(data)
+
+    def consumed(self) -> int:
+        return self.count
 
 
 def hand_out(pending: bytes, view: memoryview) -> tuple[int, bytes]:
@@ -123,13 +162,45 @@ class Paragraphs:
     line, and the last document is closed, so ``"\\n\\n"`` frames the documents exactly.
     """
 
-    def __init__(self, raw: RawReader) -> None:
+    def __init__(self, raw: Reader) -> None:
         self.raw = raw
         self.buffer = np.empty(CHUNK, dtype=np.uint8)
+        self._start()
+
+    def _start(self) -> None:
         self.run = 0  # newlines at the end of what was emitted so far
         self.started = False  # some document byte was emitted
         self.pending = b""
         self.done = False
+
+    def readinto_parallel(self, view: memoryview, pieces: int, map_fn: Mapper) -> int:
+        return self.readinto(view)  # normalised as it is read
+
+    def locate(self, index: int) -> tuple[str, int]:
+        """Record ``index`` is document ``index + 1`` (not a line of the file)."""
+        return self.raw.current_what, index + 1
+
+    @property
+    def rewindable(self) -> bool:
+        return self.raw.rewindable
+
+    def rewind(self) -> None:
+        self.raw.rewind()
+        self._start()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @property
+    def current_what(self) -> str:
+        return self.raw.current_what
+
+    @property
+    def disk_size(self) -> int | None:
+        return self.raw.disk_size
+
+    def consumed(self) -> int:
+        return self.raw.consumed()
 
     def readinto(self, view: memoryview) -> int:
         while True:
@@ -167,33 +238,35 @@ class Paragraphs:
         return chunk[keep]
 
 
-def peek(handle: io.FileIO, st: os.stat_result) -> tuple[bytes, RawReader]:
-    """The first bytes of a plain input (to sniff compression), and a reader that still
-    returns them: a regular file is read in place, a pipe through a prefix."""
-    if stat.S_ISREG(st.st_mode):
-        try:
-            return os.pread(handle.fileno(), MAGIC_BYTES, handle.tell()), handle
-        except OSError:
-            return b"", handle
-    if handle.isatty():
-        return b"", handle  # typed lines: do not wait for ten bytes
-    head = np.empty(MAGIC_BYTES, dtype=np.uint8)
-    got = read_fully(handle, memoryview(head), "standard input" if handle.fileno() == 0 else "input")
-    return head[:got].tobytes(), PrefixedReader(head[:got], handle)
+def head_of(handle: io.FileIO) -> bytes:
+    """The first bytes of a regular file from where it stands (to sniff compression), read
+    in place: the file's position does not move."""
+    try:
+        return os.pread(handle.fileno(), MAGIC_BYTES, handle.tell())
+    except OSError:
+        return b""
 
 
-class Decompressed:
-    """A raw reader that decompresses ``handle``; corrupt data becomes a one-line error.
+class Decompressed(OneInput):
+    """A reader that decompresses ``handle``; corrupt data becomes a one-line error.
 
     With ``ahead``, a thread of its own decompresses a few blocks ahead of the reader, so
     decompression overlaps with what the engine does with the bytes (framing, scattering).
     Only for regular files: a read from a stalled pipe could not be interrupted to close.
+    ``size`` is the compressed bytes from the handle's position on, when known; a pipe
+    cannot tell how many it consumed (0).
     """
 
-    def __init__(self, handle: BinaryIO, fmt: str, what: str, ahead: bool = False) -> None:
+    def __init__(self, handle: BinaryIO, fmt: str, what: str, ahead: bool = False, size: int | None = None) -> None:
         check_format(fmt)
         self.what = what
         self.fmt = fmt
+        self.handle = handle
+        self.disk_size = size
+        try:
+            self.start = handle.tell()
+        except (OSError, ValueError):  # a pipe
+            self.start = 0
         self.ahead: ReadAhead | None = None
         self.failed: ShufBigError | None = None  # raised on the read after the good bytes
         self.errors: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, OSError)
@@ -218,11 +291,16 @@ class Decompressed:
         if ahead:
             self.ahead = ReadAhead(self._decompress, handle.tell)
 
-    def position(self) -> int | None:
-        """Where in the compressed file the bytes handed out so far end (None without
-        read-ahead: the file's own position says it).  The decompressing thread's
-        position would run ahead by a varying amount, and plans made from it would vary."""
-        return self.ahead.position if self.ahead is not None else None
+    def consumed(self) -> int:
+        """Where in the compressed file the bytes handed out so far end: with read-ahead,
+        not the decompressing thread's position, which runs ahead by a varying amount
+        (plans made from it would vary)."""
+        if self.ahead is not None:
+            return self.ahead.position - self.start
+        try:
+            return self.handle.tell() - self.start
+        except (OSError, ValueError):  # a pipe
+            return 0
 
     def readinto(self, view: memoryview) -> int:
         if self.ahead is not None:

@@ -17,6 +17,9 @@ from shuf_big.errors import RecordTooLarge, ShufBigError, describe
 
 
 class RawReader(Protocol):
+    """Bytes read into a buffer: all that framing records needs (temp files and a task's
+    storage handles are read this way too)."""
+
     def readinto(self, buffer: memoryview) -> int | None: ...
 
 
@@ -45,29 +48,6 @@ def pread_fully(fd: int, view: memoryview, offset: int) -> int:
             break
         got += n
     return got
-
-
-class PrefixedReader:
-    """A raw reader that first returns bytes already read (a probe), then the stream.
-
-    The probe buffer is dropped as soon as it is used up, so its memory is returned
-    before pass 1 needs the rest of the budget.
-    """
-
-    def __init__(self, prefix: np.ndarray, rest: RawReader) -> None:
-        self.prefix: np.ndarray | None = prefix
-        self.offset = 0
-        self.rest = rest
-
-    def readinto(self, buffer: memoryview) -> int | None:
-        if self.prefix is None:
-            return self.rest.readinto(buffer)
-        n = min(len(buffer), len(self.prefix) - self.offset)
-        np.frombuffer(buffer, dtype=np.uint8, count=n)[:] = self.prefix[self.offset : self.offset + n]
-        self.offset += n
-        if self.offset >= len(self.prefix):
-            self.prefix = None
-        return n
 
 
 @dataclass

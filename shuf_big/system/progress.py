@@ -14,7 +14,7 @@ import functools
 import os
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -185,36 +185,46 @@ def bar(total: int | None, desc: str, enabled: bool) -> tqdm | Silent:
     )
 
 
-def position(raw: object, read: int) -> int:
+class Tracked(Protocol):
+    """What the bar asks of the reader it follows (declared here, below the readers of
+    ``files/``, which implement it as part of their protocol)."""
+
+    @property
+    def current_what(self) -> str:
+        """The input being read now, as messages name it ('' for records no input holds)."""
+        ...
+
+    @property
+    def disk_size(self) -> int | None:
+        """Its inputs' bytes on disk, when they are all regular files: what :meth:`consumed` ends at."""
+        ...
+
+    def consumed(self) -> int:
+        """The bytes of its inputs behind what it has handed out (compressed bytes for a
+        compressed input)."""
+        ...
+
+
+def position(raw: Tracked, read: int) -> int:
     """How far the progress of reading ``raw`` is: its bytes consumed on disk (compressed
     bytes for a compressed input) when its size on disk is known, else ``read``."""
-    raw = _unwrapped(raw)
-    consumed = getattr(raw, "consumed", None)
-    if consumed is not None and getattr(raw, "disk_size", None) is not None:
-        return int(consumed())
-    return read
+    return raw.consumed() if raw.disk_size is not None else read
 
 
-def expected_size(raw: object) -> int | None:
+def expected_size(raw: Tracked, read: int) -> int | None:
     """What ``raw`` will give in all when only its size on disk is known (compressed
-    inputs): the bytes given so far, scaled by the share of the disk bytes consumed.  An
-    estimate, for planning only; None where nothing tells."""
-    raw = _unwrapped(raw)
-    consumed = getattr(raw, "consumed", None)
-    disk, given = getattr(raw, "disk_size", None), getattr(raw, "given", 0)
-    if consumed is None or not disk or not given:
+    inputs): the ``read`` bytes it gave so far, scaled by the share of the disk bytes
+    consumed.  An estimate, for planning only; None where nothing tells."""
+    disk = raw.disk_size
+    if not disk or not read:
         return None
-    done = int(consumed())
-    return given * disk // done if done > 0 else None
+    done = raw.consumed()
+    return read * disk // done if done > 0 else None
 
 
-def _unwrapped(raw: object) -> object:
-    return getattr(raw, "rest", raw)  # a probe put back in front of the input
-
-
-def input_name(raw: object) -> str:
+def input_name(raw: Tracked) -> str:
     """The input ``raw`` is reading now, for the bar's description."""
-    return str(getattr(_unwrapped(raw), "current_what", ""))
+    return raw.current_what
 
 
 class Progress:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -26,8 +26,9 @@ from shuf_big.engines.dask.remote import AtomicFile, Limited, open_input
 from shuf_big.errors import RecordTooLarge, ShufBigError
 from shuf_big.files.compression import Codec
 from shuf_big.files.headers import split_header
-from shuf_big.files.readers import Decompressed
-from shuf_big.files.records import Counter, LongRecord, PrefixedReader, RecordReader, parts_within, read_fully
+from shuf_big.files.protocol import PrefixedReader, Reader
+from shuf_big.files.readers import Decompressed, FileObject
+from shuf_big.files.records import Counter, LongRecord, RawReader, RecordReader, parts_within, read_fully
 from shuf_big.files.shards import ShardedOutput
 
 # Index columns of a spill file's ranges, one row per (batch, bucket) with records.
@@ -74,14 +75,18 @@ def overlaps_itself(sep: bytes) -> bool:
     return any(sep[:k] == sep[-k:] for k in range(1, len(sep)))
 
 
-def whole_input(block: Block) -> tuple[Any, io.BufferedIOBase]:
+def whole_input(block: Block) -> tuple[Reader, io.BufferedIOBase]:
     """A whole-input block's reader (decompressed, header records dropped) and its handle."""
     handle = open_input(block.url, block.what)
-    raw: Any = Decompressed(cast(BinaryIO, handle), block.compression, block.what) if block.compression else handle
+    raw: Reader
+    if block.compression:
+        raw = Decompressed(cast(BinaryIO, handle), block.compression, block.what)
+    else:
+        raw = FileObject(cast(BinaryIO, handle), block.what)
     return raw, handle
 
 
-def _skip_header(raw: Any, sep: bytes, block: Block) -> tuple[Any, bytes]:
+def _skip_header(raw: Reader, sep: bytes, block: Block) -> tuple[Reader, bytes]:
     """The reader after a whole-input block's header records, and those records."""
     if not block.skip:
         return raw, b""
@@ -179,6 +184,7 @@ def map_block(
     rows: list[np.ndarray] = []
     out = np.empty(plan.read_buffer, dtype=np.uint8)
     last_index = np.empty(1 << settings.fanout_bits, dtype=np.int64)
+    raw: RawReader
     if block.hi < 0:
         raw, handle = whole_input(block)
         raw, _ = _skip_header(raw, settings.sep, block)

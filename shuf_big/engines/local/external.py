@@ -20,12 +20,12 @@ from shuf_big.engines.local.buckets import Bucket, BucketWriter
 from shuf_big.engines.local.workers import Context
 from shuf_big.errors import ShufBigError, describe
 from shuf_big.files.outputs import Sink
+from shuf_big.files.protocol import Reader
 from shuf_big.files.records import (
     Batch,
     Counter,
     IndexStream,
     LongRecord,
-    RawReader,
     RecordReader,
     Span,
     pread_fully,
@@ -52,7 +52,7 @@ class External:
         self.bytes_in = 0
         self.arena = Arena()  # pass 2's group arrays, reused group after group
 
-    def run(self, raw: RawReader, size: int | None, what: str, out: Sink) -> None:
+    def run(self, raw: Reader, size: int | None, what: str, out: Sink) -> None:
         self.temp.create()
         with self.ctx.bar("pass 1/2: scatter") as bar:
             counter = Counter()
@@ -67,7 +67,7 @@ class External:
                 bar.advance_to(position(raw, reading.bytes_read))
                 checkpoint("pass 1 started")
 
-            choose = lambda first: self._fanout_bits(first, size, raw)  # noqa: E731
+            choose = lambda first, read: self._fanout_bits(first, size, raw, read)  # noqa: E731
             buckets = self._scatter(reader, items, "b", 0, choose, progress)
             del reader  # its read buffer is pass 2's memory now
         checkpoint("pass 1 done")
@@ -81,7 +81,7 @@ class External:
             finally:
                 self.arena.release()
 
-    def _fanout_bits(self, first: Batch | Span | LongRecord, size: int | None, raw: RawReader) -> int:
+    def _fanout_bits(self, first: Batch | Span | LongRecord, size: int | None, raw: Reader, read: int) -> int:
         """Pass 1's fan-out, from the input's size, or for compressed inputs the size their
         compression ratio so far foretells (a misestimate only costs splits or small buckets)."""
         plan = self.ctx.plan
@@ -95,7 +95,7 @@ class External:
         self.temp.check_space(None if size is None else int(size * (1 + 2.1 / avg)))
         if plan.fanout_bits is not None:
             return plan.fanout_bits
-        expected = size if size is not None else expected_size(raw)
+        expected = size if size is not None else expected_size(raw, read)
         if expected is None:
             return min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
         return plan.bucket_bits(plan.order_need(expected, int(expected / avg)))
@@ -106,7 +106,7 @@ class External:
         items: Iterator[Batch | Span | LongRecord],
         name: str,
         prefix_bits: int,
-        choose_bits: Callable[[Batch | Span | LongRecord], int],
+        choose_bits: Callable[[Batch | Span | LongRecord, int], int],
         progress: Callable[[RecordReader], None],
     ) -> list[Bucket]:
         """Send every record of ``items`` (read by ``reader``) to a bucket file by its key bits.
@@ -121,7 +121,9 @@ class External:
             for item in items:
                 if scatter is None:
                     free = self.temp.fanout_bits()
-                    bits = max(min(choose_bits(item), plan.max_fanout_bits(), free, 64 - prefix_bits), 1)
+                    bits = max(
+                        min(choose_bits(item, reader.bytes_read), plan.max_fanout_bits(), free, 64 - prefix_bits), 1
+                    )
                     writer = BucketWriter(self.temp, name, prefix_bits, bits)
                     scatter = Scatter(self.ctx, writer)
                 if isinstance(item, LongRecord):
@@ -154,7 +156,7 @@ class External:
         records, gaps = bucket.streams()
         indices = IndexStream(gaps, max(plan.max_records, 4096), bucket.gaps.what)
         reader = RecordReader(records, self.ctx.sep, plan.read_buffer, plan.max_records, indices.take, bucket.what)
-        choose = lambda first: bits  # noqa: E731
+        choose = lambda first, read: bits  # noqa: E731
         buckets = self._scatter(reader, iter(reader), name + "-", bucket.prefix_bits, choose, lambda _: None)
         checkpoint("bucket split")
         bucket.remove()

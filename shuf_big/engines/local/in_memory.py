@@ -10,7 +10,8 @@ from shuf_big.budget.sizes import format_size
 from shuf_big.engines.local.workers import Context
 from shuf_big.errors import ShufBigError
 from shuf_big.files.outputs import Sink
-from shuf_big.files.records import Counter, LongRecord, RawReader, RecordReader, parts_within
+from shuf_big.files.protocol import Reader
+from shuf_big.files.records import Counter, LongRecord, RecordReader, parts_within
 from shuf_big.system.progress import input_name, position
 
 # The input in memory is partitioned by sub-bucket (GroupOrder) only for records shorter
@@ -67,7 +68,7 @@ def load_long(ctx: Context, record: LongRecord) -> np.ndarray:
     return np.frombuffer(b"".join(bytes(part) for part in parts_within(record, ctx.plan.mem)), dtype=np.uint8)
 
 
-def head(ctx: Context, raw: RawReader, what: str, out: Sink, count: int) -> tuple[int, int]:
+def head(ctx: Context, raw: Reader, what: str, out: Sink, count: int) -> tuple[int, int]:
     """``-n COUNT`` in one streaming pass keeping the COUNT smallest keys: no temp files.
 
     Returns the records and bytes read."""

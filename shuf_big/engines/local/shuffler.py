@@ -19,7 +19,7 @@ from shuf_big.engines.local.external import External
 from shuf_big.engines.local.workers import Context, Workers
 from shuf_big.errors import RecordTooLarge, ShufBigError
 from shuf_big.files.outputs import Sink
-from shuf_big.files.records import PrefixedReader, RawReader
+from shuf_big.files.protocol import PrefixedReader, Reader
 from shuf_big.system.progress import Progress, input_name, position
 from shuf_big.system.tempfiles import TempDirs
 
@@ -43,7 +43,7 @@ class Shuffler:
         self.buckets = 0
         self.temp_bytes = 0
 
-    def run(self, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
+    def run(self, raw: Reader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
         write only that many first records of the shuffle."""
         self.progress.new_stream()
@@ -59,17 +59,14 @@ class Shuffler:
         finally:
             gc.unfreeze()
 
-    def _too_large(self, err: RecordTooLarge, raw: RawReader, what: str, kept: bool) -> ShufBigError:
+    def _too_large(self, err: RecordTooLarge, raw: Reader, what: str, kept: bool) -> ShufBigError:
         """What to do about a record over the budget: which input and line it is, and the
         smallest ``--mem`` that takes it (``kept``: that ``-n`` can also keep in memory)."""
-        locate = getattr(raw, "locate", None)  # the inputs know which one holds a record
-        where, number = locate(err.index) if locate is not None else (what, err.index + 1)
+        where, number = raw.locate(err.index)
         unit = "line" if self.sep == b"\n" else "record"
         return ShufBigError(self.plan.too_large(err.size, f"{unit} {number} of {where}", kept))
 
-    def _run(
-        self, ctx: Context, raw: RawReader, size: int | None, what: str, out: Sink, head_count: int | None
-    ) -> None:
+    def _run(self, ctx: Context, raw: Reader, size: int | None, what: str, out: Sink, head_count: int | None) -> None:
         plan = self.plan
         if head_count is not None:
             # Always streaming, even for input that fits: memory for ~2 x COUNT records, not the input.
@@ -97,9 +94,9 @@ class Shuffler:
                     self._count("in memory", sum(counts), terminated)
                     return
             reading.undo()  # pass 1 counts from the input's start
-            if size is not None and getattr(raw, "rewindable", False):
+            if size is not None and raw.rewindable:
                 del probe
-                raw.rewind()  # type: ignore[attr-defined]
+                raw.rewind()
             else:
                 raw = PrefixedReader(probe[:filled], raw)
                 del probe

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from shuf_big import core
 from shuf_big.budget.plan import PARALLEL_MIN_BYTES, Plan
 from shuf_big.files.outputs import Sink
-from shuf_big.files.records import RawReader, read_fully
+from shuf_big.files.protocol import Reader
+from shuf_big.files.records import read_fully
 from shuf_big.system.progress import Phase, Progress
 
 T = TypeVar("T")
@@ -67,15 +68,14 @@ class Workers:
         cuts = [size * i // n for i in range(n + 1)]
         return list(itertools.pairwise(cuts))
 
-    def read_fully(self, raw: RawReader, view: memoryview, what: str) -> int:
+    def read_fully(self, raw: Reader, view: memoryview, what: str) -> int:
         """:func:`~shuf_big.files.records.read_fully`, with positioned reads on all workers where
         the input allows (copies from the page cache and first-touch faults in parallel)."""
-        parallel = getattr(raw, "readinto_parallel", None)
-        if self.pool is None or parallel is None or len(view) < PARALLEL_MIN_BYTES:
+        if self.pool is None or len(view) < PARALLEL_MIN_BYTES:
             return read_fully(raw, view, what)
         filled = 0
         while filled < len(view):
-            got = parallel(view[filled:], 4 * self.jobs, self.map)
+            got = raw.readinto_parallel(view[filled:], 4 * self.jobs, self.map)
             if not got:
                 break
             filled += got
