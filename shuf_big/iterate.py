@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from shuf_big.api import run
-from shuf_big.errors import ShufBigError, for_api
-from shuf_big.options import Where, resolve
+from shuf_big.errors import ShufBigError
+from shuf_big.options.resolve import Where, resolve
+from shuf_big.options.wording import for_api
 
 # Chunks in flight between the engine and the iterator, each at most one of the plan's
 # pieces; with the chunk being cut and the partial record before it, the iterator holds

@@ -1,6 +1,6 @@
 """One run, resolved: the :class:`Job` every engine takes, and the :class:`Engine` contract.
 
-Options are normalised once, by :func:`shuf_big.options.resolve`; engines read the job's
+Options are normalised once, by :func:`shuf_big.options.resolve.resolve`; engines read the job's
 fields and never re-derive them (the separator as bytes, the key function from the seed,
 the plan from the budget, the temp dirs from the environment).
 """
@@ -148,11 +148,16 @@ class Result:
 class Engine(Protocol):
     """A way to run a job: on this machine, GNU shuf's generated modes, or a Dask cluster.
 
-    ``check`` refuses, with a one-line :class:`ShufBigError`, what the engine cannot do,
-    before any input is read or output created; ``run`` then does the whole job.
+    ``supports`` names the features of :data:`shuf_big.options.features.FEATURES` it can
+    run, and ``refusal`` words the one-line error for the others (``{option}`` is the
+    feature); ``check`` refuses, with a one-line :class:`ShufBigError`, what else the
+    engine cannot do, before any input is read or output created; ``run`` then does the
+    whole job.
     """
 
     name: str
+    supports: frozenset[str]
+    refusal: str
 
     def check(self, job: Job) -> None: ...
 

@@ -17,6 +17,7 @@ import pytest
 
 import shuf_big
 from shuf_big.cli import cli
+from shuf_big.options.declared import OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -53,6 +54,23 @@ def test_the_options_table_lists_exactly_the_options_of_help() -> None:
     documented, offered = readme_options(), help_options()
     assert documented - offered == set(), "the README documents options --help does not have"
     assert offered - documented == set(), "--help has options the README does not document"
+
+
+def test_each_row_of_the_options_table_is_one_declared_option_with_its_metavar() -> None:
+    """The table is checked against the declaration row by row, not only as a set of flags."""
+    rows = [line.split("|")[1].strip(" `") for line in section("Options").splitlines() if line.startswith("| `-")]
+    by_flags = {frozenset(f for flag in o.flags for f in flag.split("/")): o for o in OPTIONS if o.flags}
+    seen = set()
+    for row in rows:
+        flags = frozenset(OPTION.findall(row)) - {"-h", "--help"}
+        if flags == {"--version"}:
+            continue
+        option = by_flags.get(flags)
+        assert option is not None, f"README row {row!r} is not one declared option"
+        if option.metavar and not option.choices:
+            assert row.endswith(option.metavar), row
+        seen.add(option.name)
+    assert seen == {o.name for o in by_flags.values()}
 
 
 def test_help_says_jobs_are_threads_as_the_readme_does() -> None:

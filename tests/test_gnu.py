@@ -24,9 +24,10 @@ from scipy.stats import chisquare
 
 import shuf_big
 import shuf_big.cli.command as cli_module
-from shuf_big import core, options
+from shuf_big import core
 from shuf_big.cli import cli
 from shuf_big.engines import gnu
+from shuf_big.options.resolve import seed_from_random_source
 
 ENV = {**os.environ, "LC_ALL": "C"}
 TOP = (1 << 64) - 1
@@ -457,11 +458,9 @@ def test_random_source_seed_rule(tmp_path: Path) -> None:
     path = tmp_path / "rs"
     path.write_bytes(bytes(range(100)))
     expected = int.from_bytes(hashlib.blake2b(bytes(range(32)), digest_size=8).digest(), "big")
-    assert options.seed_from_random_source(path) == expected
+    assert seed_from_random_source(path) == expected
     path.write_bytes(b"short")
-    assert options.seed_from_random_source(path) == int.from_bytes(
-        hashlib.blake2b(b"short", digest_size=8).digest(), "big"
-    )
+    assert seed_from_random_source(path) == int.from_bytes(hashlib.blake2b(b"short", digest_size=8).digest(), "big")
 
 
 def test_random_source_decides_the_output(ours, tmp_path: Path) -> None:
@@ -474,7 +473,7 @@ def test_random_source_decides_the_output(ours, tmp_path: Path) -> None:
     assert ours(*args, "--random-source", str(a), "--mem", "64K", "-j", "2").stdout == out_a
     assert ours(*args, "--random-source", str(a_longer)).stdout == out_a  # only 32 bytes count
     assert ours(*args, "--random-source", str(b)).stdout != out_a
-    seed = str(options.seed_from_random_source(a))
+    seed = str(seed_from_random_source(a))
     assert ours(*args, "--seed", seed).stdout == out_a
     assert sorted(lines(out_a)) == sorted(b"%d" % i for i in range(1, 1001))
 

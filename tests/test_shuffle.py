@@ -19,7 +19,7 @@ from scipy.stats import chisquare
 import shuf_big
 from shuf_big.api import run
 from shuf_big.budget.plan import Plan
-from shuf_big.options import resolve
+from shuf_big.options.resolve import resolve
 from shuf_big.system import tempfiles
 
 

@@ -13,14 +13,15 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from shuf_big import __version__
-from shuf_big.budget.sizes import DEFAULT_MEM
 from shuf_big.cli.getopt import GnuCommand
 from shuf_big.errors import CompressedInputWarning, MemoryLimitWarning, RamTempWarning, ShufBigError, UsageError
+from shuf_big.options.declared import API_OPTIONS, BY_NAME, OPTIONS, Option
 from shuf_big.system.signals import Interrupted, install_signal_handlers
 
 if TYPE_CHECKING:
@@ -66,193 +67,43 @@ Exit status:
 """
 
 
+def _click_option(option: Option) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The click option of a declared one."""
+    settings: dict[str, Any] = {"help": option.help}
+    if option.kind == "flag":
+        settings["is_flag"] = True
+    elif option.kind == "toggle":
+        settings["default"] = None
+    else:
+        settings["metavar"] = option.metavar
+        if option.kind == "multiple":
+            settings["multiple"] = True
+        else:
+            settings["default"] = option.default
+            settings["type"] = click.Choice(option.choices) if option.choices else option.cli_type
+            if option.choices:
+                del settings["metavar"]  # click shows the choices
+    return click.option(*option.flags, option.param, **settings)
+
+
+def _declared(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with every declared option, in the declaration's (and --help's) order."""
+    command = click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")(command)
+    for option in reversed(OPTIONS):
+        if option.kind == "operands":
+            continue
+        command = _click_option(option)(command)
+    return click.argument("operands", nargs=-1, metavar=BY_NAME["src"].metavar)(command)
+
+
 @click.command(
     cls=GnuCommand,
     name=PROG,
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.argument("operands", nargs=-1, metavar="[FILE]...")
-@click.option("-e", "--echo", is_flag=True, help="Treat each ARG as an input line.")
-@click.option(
-    "-i",
-    "--input-range",
-    "input_ranges",
-    multiple=True,
-    metavar="LO-HI",
-    help="Treat each number LO through HI as an input line (0 to 2^64-1).",
-)
-@click.option(
-    "-n",
-    "--head-count",
-    "head_counts",
-    multiple=True,
-    metavar="COUNT",
-    help="Output at most COUNT lines: the first COUNT of the full shuffle, in one pass and O(COUNT) memory.",
-)
-@click.option(
-    "-o",
-    "--output",
-    "outputs",
-    multiple=True,
-    metavar="FILE",
-    help="Write the result to FILE (replaced atomically; compressed by a .gz/.bz2/.xz/.zst name) "
-    "instead of standard output.",
-)
-@click.option(
-    "--files-from",
-    metavar="LIST",
-    default=None,
-    help="Read the input file names from LIST, one per line ('-': standard input; blank lines skipped). "
-    "All are checked before the run; an error names the line.",
-)
-@click.option(
-    "--decompress",
-    type=click.Choice(["gzip", "bz2", "xz", "zstd"]),
-    default=None,
-    help="Decompress the input(s) with this format whatever their names (for standard input).",
-)
-@click.option(
-    "--compress-level",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Compression level of a compressed -o: gzip 1-9 (default 2, ~12% larger than gzip -6 and "
-    "many times faster), zstd 1-22 (default 1, ~9% larger than gzip -6; 3: 10% smaller), bz2 1-9 (9), "
-    "xz 0-9 (6).  Compressed in independent blocks on all -j workers.",
-)
-@click.option(
-    "--header",
-    type=int,
-    default=0,
-    metavar="N",
-    help="Keep the first N lines on top, from the first input that has N; every later input must start "
-    "with the same N lines (dropped), else nothing is written.",
-)
-@click.option(
-    "--record-separator",
-    "record_separator",
-    default=None,
-    metavar="SEP",
-    help="Records end with SEP (backslash escapes such as \\n, \\t, \\x1e allowed); '' means "
-    "documents separated by blank lines.",
-)
-@click.option(
-    "--shards",
-    type=int,
-    default=None,
-    metavar="K",
-    help="Write K files of near-equal record counts, named by -o PATTERN with {shard} and {shards}.",
-)
-@click.option(
-    "--aligned",
-    is_flag=True,
-    help="Apply one permutation to several inputs that correspond line by line (one -o per input).",
-)
-@click.option(
-    "--random-source",
-    "random_sources",
-    multiple=True,
-    metavar="FILE",
-    help="Derive the seed from FILE's first 32 bytes (BLAKE2b): the output depends only on them.",
-)
-@click.option(
-    "-r", "--repeat", is_flag=True, help="Output lines can be repeated: draw with replacement (forever without -n)."
-)
-@click.option(
-    "-S",
-    "--mem",
-    "mem",
-    default=DEFAULT_MEM,
-    metavar="SIZE",
-    help=f"Memory budget for the whole run, at least 16K (default {DEFAULT_MEM} of the memory shuf-big may "
-    "use: RAM, cgroup limit or rlimit, whichever is least).",
-)
-@click.option(
-    "--seed",
-    type=str,
-    default=None,
-    metavar="N",
-    help="Seed (0 to 2^64-1): the same seed gives the same output for any --mem, -j or -T "
-    "(default: a random one, which -v prints).",
-)
-@click.option(
-    "-T",
-    "--temporary-directory",
-    "temp_dirs",
-    multiple=True,
-    metavar="DIR",
-    help="Put temp files in DIR (repeat to spread them); default $TMPDIR, else /tmp (/var/tmp if /tmp is in RAM).",
-)
-@click.option("-z", "--zero-terminated", is_flag=True, help="Records end with NUL, not newline.")
-@click.option(
-    "-j",
-    "--jobs",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Worker threads, at least 1 (the --mem budget is shared by all; default: the CPUs available).",
-)
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Show progress on stderr (default: when stderr is a terminal and the output does not go to it).",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar (nor the Dask dashboard's address).")
-@click.option(
-    "-v",
-    "--verbose",
-    is_flag=True,
-    help="At the end, print a run report on stderr: the seed (to rerun with --seed), records and bytes in and "
-    "out, the path taken, temp bytes written, peak memory, wall time.",
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    help="Run on this machine (default), or as tasks on a Dask cluster (pip install 'shuf-big[dask]'; "
-    "from a clone: pip install '.[dask]').",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="With --engine dask: a running scheduler (tcp://host:8786); default: start a LocalCluster of -j workers.",
-)
-@click.option(
-    "--temp-url",
-    metavar="URL",
-    default=None,
-    help="With --engine dask: temp storage every worker can reach (s3://bucket/tmp, file:///shared/tmp).",
-)
-@click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
-def cli(
-    operands: tuple[str, ...],
-    echo: bool,
-    input_ranges: tuple[str, ...],
-    outputs: tuple[str, ...],
-    files_from: str | None,
-    decompress: str | None,
-    compress_level: int | None,
-    header: int,
-    record_separator: str | None,
-    shards: int | None,
-    aligned: bool,
-    random_sources: tuple[str, ...],
-    repeat: bool,
-    mem: str,
-    seed: str | None,
-    temp_dirs: tuple[str, ...],
-    zero_terminated: bool,
-    jobs: int | None,
-    progress: bool | None,
-    quiet: bool,
-    verbose: bool,
-    engine: str,
-    scheduler: str | None,
-    temp_url: str | None,
-    head_counts: tuple[str, ...],
-) -> None:
+@_declared
+def cli(**values: Any) -> None:
     """Shuffle the lines of the FILEs (or standard input) together into a uniformly random order.
 
     Inputs of any size are shuffled within the --mem budget: ones that fit are shuffled
@@ -260,58 +111,57 @@ def cli(
     the lines (shuf-big -e ARG...); with -i LO-HI the numbers LO..HI are.  All GNU shuf
     options are accepted.
     """
-    # Imported only now that parsing is done: --help, --version and usage errors never load
-    # numpy or the engines (tests/test_startup.py).
-    from shuf_big.options import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
-    from shuf_big.system.progress import wanted
-
-    # Errors of single options first, as GNU shuf meets them while parsing.
-    check_repeats(outputs, aligned, random_sources, len(input_ranges))
-    if not aligned:
-        outputs = outputs[-1:]
-    input_range = parse_input_range(input_ranges[0]) if input_ranges else None
-    seed_value = parse_seed(seed) if seed is not None else None
-    counts = [parse_count(text) for text in head_counts]
-    check_conflicts(
-        echo, input_range is not None, bool(random_sources), seed_value is not None, operands, files_from is not None
-    )
-    files = list(operands)
-    if echo or input_range is not None:
-        files, files_from = ["-"], None
-    separator = None if record_separator is None else _unescape(record_separator)
-    show = wanted(progress, "-" in outputs or not outputs) and not quiet
+    verbose = values.pop("verbose")
+    src, dst, arguments = _arguments(values)
     try:
-        result = shuffle(
-            files or ["-"],
-            list(outputs) or ["-"],
-            mem=mem,
-            seed=seed_value,
-            tmp_dirs=list(temp_dirs) or None,
-            jobs=jobs,
-            zero_terminated=zero_terminated,
-            record_separator=separator,
-            header=header,
-            decompress=decompress,
-            compress_level=compress_level,
-            shards=shards,
-            aligned=aligned,
-            progress=show,
-            head_count=min(counts) if counts else None,  # GNU shuf: the smallest -n wins
-            echo=operands if echo else None,
-            input_range=input_range,
-            repeat=repeat,
-            random_source=random_sources[0] if random_sources else None,
-            engine=engine,
-            scheduler=scheduler,
-            temp_url=temp_url,
-            quiet=quiet,
-            files_from=files_from,
-        )
+        result = shuffle(src, dst, **arguments)
     except BrokenPipeError:
         # Not an OSError past this point: click would print nothing and exit 1.
         raise Interrupted(signal.SIGPIPE) from None
     if verbose:
         sys.stderr.write("".join(f"{PROG}: {line}\n" for line in result.report().splitlines()))
+
+
+def _arguments(values: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """The command's values as :func:`shuf_big.shuffle`'s (src, dst, keyword arguments): the
+    options GNU shuf lets repeat or spells otherwise converted, in GNU's order of errors."""
+    # Imported only now that parsing is done: --help, --version and usage errors never load
+    # numpy or the engines (tests/test_startup.py).
+    from shuf_big.options.gnu import check_conflicts, check_repeats, parse_count, parse_input_range, parse_seed
+    from shuf_big.system.progress import wanted
+
+    operands, outputs, ranges, sources = (
+        values.pop(k) for k in ("operands", "outputs", "input_ranges", "random_sources")
+    )
+    # Errors of single options first, as GNU shuf meets them while parsing.
+    check_repeats(outputs, values["aligned"], sources, len(ranges))
+    if not values["aligned"]:
+        outputs = outputs[-1:]
+    kwargs = {option.name: values[option.param] for option in API_OPTIONS if option.param in values}
+    kwargs["input_range"] = parse_input_range(ranges[0]) if ranges else None
+    kwargs["seed"] = parse_seed(values["seed"]) if values["seed"] is not None else None
+    counts = [parse_count(text) for text in values.pop("head_counts")]
+    check_conflicts(
+        values["echo"],
+        ranges != (),
+        bool(sources),
+        kwargs["seed"] is not None,
+        operands,
+        values["files_from"] is not None,
+    )
+    files = list(operands)
+    if values["echo"] or ranges:
+        files, kwargs["files_from"] = ["-"], None
+    separator = values["record_separator"]
+    kwargs.update(
+        tmp_dirs=list(values["temp_dirs"]) or None,
+        record_separator=None if separator is None else _unescape(separator),
+        progress=wanted(values["progress"], "-" in outputs or not outputs) and not values["quiet"],
+        head_count=min(counts) if counts else None,  # GNU shuf: the smallest -n wins
+        echo=operands if values["echo"] else None,
+        random_source=sources[0] if sources else None,
+    )
+    return files or ["-"], list(outputs) or ["-"], kwargs
 
 
 def shuffle(*args: Any, **kwargs: Any) -> Result:

@@ -157,19 +157,10 @@ class GnuEngine:
     """``-e``, ``-i`` and ``-r``: records that come from the options, or draws with replacement."""
 
     name = "gnu"
+    supports = frozenset({"head_count", "echo", "input_range", "repeat"})
+    refusal = "-e, -i and -r cannot be combined with {option}"
 
     def check(self, job: Job) -> None:
-        for option, used in (
-            ("--record-separator", job.sep.token not in (b"\n", b"\0") or job.sep.paragraphs),
-            ("--header", job.header != 0),
-            ("--shards", job.shards is not None),
-            ("--aligned", job.aligned),
-            ("--decompress", job.decompress is not None),
-        ):
-            if used:
-                raise ShufBigError(f"-e, -i and -r cannot be combined with {option}")
-        if job.scheduler is not None or job.temp_url is not None:
-            raise ShufBigError("--scheduler and --temp-url need --engine dask")
         check_job(job)
 
     def run(self, job: Job) -> Result:

@@ -24,12 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shuf_big.errors import ShufBigError
-
-# File name endings and the compression formats they stand for.
-EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".lzma": "xz", ".zst": "zstd", ".zstd": "zstd"}
-
-
-FORMATS = ("gzip", "bz2", "xz", "zstd")
+from shuf_big.files.formats import EXTENSIONS, FORMATS
 
 # (lowest, highest, default) level of each format.  gzip's default 2 writes about 12% more
 # than ``gzip -6`` (measured on the docs and sentences corpora: 11-13% by ISA-L, 13-14% by

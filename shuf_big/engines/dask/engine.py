@@ -104,18 +104,10 @@ class DaskEngine:
     """One shuffle on a cluster: plans the stages, submits them and commits the outputs."""
 
     name = "dask"
+    supports = frozenset({"record_separator", "header", "shards", "decompress", "cluster"})
+    refusal = "--engine dask cannot be combined with {option}"
 
     def check(self, job: Job) -> None:
-        for option, used in (
-            ("-n", job.head_count is not None),
-            ("-e", job.echo is not None),
-            ("-i", job.input_range is not None),
-            ("-r", job.repeat),
-            ("--aligned", job.aligned),
-            ("--record-separator ''", job.sep.paragraphs),
-        ):
-            if used:
-                raise ShufBigError(f"--engine dask cannot be combined with {option}")
         _imports()
         if "-" in job.inputs:
             raise ShufBigError("--engine dask reads files or URLs, not standard input")

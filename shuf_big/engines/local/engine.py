@@ -25,13 +25,14 @@ class LocalEngine:
     """Files in, files out, on this machine, within ``job.plan.mem`` bytes."""
 
     name = "local"
+    # -e, -i and -r are GNU shuf's modes (the gnu engine); a cluster is the Dask engine's.
+    supports = frozenset({"head_count", "record_separator", "header", "shards", "aligned", "paragraphs", "decompress"})
+    refusal = "the local engine cannot run {option}"
 
     def __init__(self) -> None:
         self.split_count = 0
 
     def check(self, job: Job) -> None:
-        if job.scheduler is not None or job.temp_url is not None:
-            raise ShufBigError("--scheduler and --temp-url need --engine dask")
         if job.aligned and len(job.inputs) < 2:
             raise ShufBigError("--aligned needs at least two inputs")
         if job.aligned and len(job.outputs) != len(job.inputs):
