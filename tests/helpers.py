@@ -9,12 +9,16 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+
+from shuf_big.system.signals import STOP_ENV
 
 MiB = 1 << 20
 PRECIOUS = b"precious existing content\nkeep me\n"
@@ -125,6 +129,27 @@ def wait_until(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: s
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.001)
+
+
+def stopped_at(
+    phase: str, argv: list[str], env: dict[str, str], stdin: Any = subprocess.DEVNULL, timeout: float = 120
+) -> subprocess.Popen[bytes]:
+    """Start the command and wait until it has stopped itself at ``phase`` (the run's test hook,
+    ``SHUF_BIG_STOP_AT``): a blocking wait for the stop, with a watchdog that kills it at the deadline."""
+    proc = subprocess.Popen(
+        argv, env={**env, STOP_ENV: phase}, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    finally:
+        watchdog.cancel()
+    if os.WIFSTOPPED(status):
+        return proc
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.stderr is not None
+    pytest.fail(f"exited with {proc.returncode} before {phase!r}: {proc.stderr.read().decode()[-2000:]}")
 
 
 @contextlib.contextmanager

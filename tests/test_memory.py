@@ -19,7 +19,7 @@ import pytest
 import shuf_big
 from shuf_big.api import run
 from shuf_big.budget.plan import Plan
-from shuf_big.options import resolve
+from shuf_big.options.resolve import resolve
 
 MiB = 1 << 20
 INTERPRETER_ALLOWANCE = 64 * MiB  # the promise: peak RSS <= --mem + 64 MiB
@@ -98,21 +98,22 @@ class TreeMonitor(threading.Thread):
             self.done.wait(0.01)
 
 
-@pytest.mark.parametrize(("name", "lengths"), [("short ~10 B", (5, 15)), ("long ~2 KB", (1500, 2500))])
-def test_peak_rss_of_process_tree_under_budget(
-    shuf_big_cmd: list[str], tmp_path: Path, name: str, lengths: tuple[int, int]
-) -> None:
-    mem = 16 * MiB
-    src = tmp_path / "in.txt"
-    write_corpus(src, 8 * mem, lengths, seed=3)
-    out = tmp_path / "out.txt"
+# Beyond what the same command takes for a two-line input, a run may use --mem, plus this
+# for what no budget can count (thread stacks, the allocator's own pages, modules the
+# external path imports): measured 15.1 and 10.6 MiB beyond the baseline for --mem 16M.
+SLACK = 4 * MiB
+
+
+def _peaks(args: list[str]) -> tuple[int, int, int]:
+    """Run ``args`` under a probe interpreter: the command's peak RSS, the probe's own, and
+    the summed RSS of the whole tree, sampled."""
     probe = (
         "import resource, subprocess, sys\n"
         "rc = subprocess.call(sys.argv[1:])\n"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
         "sys.exit(rc)\n"
     )
-    args = [*shuf_big_cmd, str(src), "-o", str(out), "--mem", "16M", "-T", str(tmp_path), "--seed", "1"]
     proc = subprocess.Popen([sys.executable, "-c", probe, *args], stdout=subprocess.PIPE)
     monitor = TreeMonitor(proc.pid)
     monitor.start()
@@ -120,13 +121,33 @@ def test_peak_rss_of_process_tree_under_budget(
     monitor.done.set()
     monitor.join()
     assert proc.returncode == 0
-    max_rss = int(stdout)
+    child, own = (int(line) for line in stdout.split())
+    return child, own, monitor.peak
+
+
+@pytest.mark.parametrize(("name", "lengths"), [("short ~10 B", (5, 15)), ("long ~2 KB", (1500, 2500))])
+def test_peak_rss_of_process_tree_under_budget(
+    shuf_big_cmd: list[str], tmp_path: Path, name: str, lengths: tuple[int, int]
+) -> None:
+    """The promise, tightly: the run's RSS beyond the interpreter's and the package's own
+    (the same command on a two-line input, measured here) stays within --mem."""
+    mem = 16 * MiB
+    src = tmp_path / "in.txt"
+    write_corpus(src, 8 * mem, lengths, seed=3)
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_bytes(b"a\nb\n")
+    out = tmp_path / "out.txt"
+    flags = ["-o", str(out), "--mem", "16M", "-T", str(tmp_path), "--seed", "1"]
+    baseline, _, _ = _peaks([*shuf_big_cmd, str(tiny), *flags])
+    max_rss, probe_rss, tree = _peaks([*shuf_big_cmd, str(src), *flags])
     print(
-        f"{name}: input {src.stat().st_size / MiB:.0f} MiB, --mem 16M, peak RSS {max_rss / MiB:.1f} MiB "
-        f"(largest process), {monitor.peak / MiB:.1f} MiB (sampled tree incl. the probe)"
+        f"{name}: input {src.stat().st_size / MiB:.0f} MiB, --mem 16M, peak RSS {max_rss / MiB:.1f} MiB, "
+        f"{(max_rss - baseline) / MiB:.1f} MiB over the {baseline / MiB:.1f} MiB of a two-line run; "
+        f"{tree / MiB:.1f} MiB sampled over the tree incl. the probe"
     )
-    assert max_rss <= mem + INTERPRETER_ALLOWANCE
-    assert monitor.peak <= mem + INTERPRETER_ALLOWANCE + 16 * MiB  # + the ~10 MiB probe interpreter
+    assert baseline <= INTERPRETER_ALLOWANCE
+    assert max_rss - baseline <= mem + SLACK
+    assert tree <= probe_rss + baseline + mem + SLACK
     assert out.stat().st_size == src.stat().st_size
     assert digest(out) == digest(src)
     assert not [p for p in os.listdir(tmp_path) if p.startswith("shuf-big-")]

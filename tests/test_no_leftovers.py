@@ -22,14 +22,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import PRECIOUS, MiB, nameless_files, numbered_rows, sorted_records, try_mount_tmpfs
+from helpers import PRECIOUS, MiB, nameless_files, numbered_rows, sorted_records, stopped_at, try_mount_tmpfs
 
 import shuf_big
 from shuf_big.system.signals import STOP_ENV
@@ -98,27 +97,6 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _stop_at(phase: str, argv: list[str], env: dict[str, str], stdin: Any = subprocess.DEVNULL) -> subprocess.Popen:
-    """Start the command and wait until it has stopped itself at ``phase``."""
-    proc = subprocess.Popen(
-        argv, env={**env, STOP_ENV: phase}, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        pid, status = os.waitpid(proc.pid, os.WUNTRACED | os.WNOHANG)
-        if pid and os.WIFSTOPPED(status):
-            return proc
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            assert proc.stderr is not None
-            pytest.fail(f"exited with {proc.returncode} before {phase!r}: {proc.stderr.read().decode()[-2000:]}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"never reached {phase!r}")
-        time.sleep(0.005)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
@@ -156,7 +134,7 @@ def test_sigkill_leaves_nothing(
     before, used = disk.tree(), disk.used()
     feeder = subprocess.Popen(["head", "-c", str(MiB), str(source)], stdout=subprocess.PIPE) if piped else None
     try:
-        proc = _stop_at(phase, argv, _env(disk), stdin=feeder.stdout if feeder else subprocess.DEVNULL)
+        proc = stopped_at(phase, argv, _env(disk), stdin=feeder.stdout if feeder else subprocess.DEVNULL)
         temp_sizes = nameless_files(proc.pid, disk.tmp)
         out_sizes = nameless_files(proc.pid, disk.out)
         assert disk.tree() == before  # nothing has a name while it runs
@@ -186,7 +164,7 @@ def test_sigkill_between_shard_commits(shuf_big_cmd: list[str], source: Path, di
     (disk.out / "part-1.txt").write_bytes(PRECIOUS)
     before, used = disk.tree(), disk.used()
     argv = [*shuf_big_cmd, str(source), "--mem", "1M", "--shards", "3", "-o", str(disk.out / "part-{shard}.txt")]
-    _kill(_stop_at("shard committed", argv, _env(disk)))
+    _kill(stopped_at("shard committed", argv, _env(disk)))
     after = disk.tree()
     shard0 = after.pop("out/part-0.txt")
     assert after == before
@@ -214,7 +192,7 @@ def test_named_fallback_cleaned_on_exit_and_reaped_after_sigkill(
     host = socket.gethostname()
 
     # Named while it runs, all removed when it ends.
-    proc = _stop_at("pass 2 started", argv, env)
+    proc = stopped_at("pass 2 started", argv, env)
     [private] = os.listdir(tmp)
     assert private.startswith(f"shuf-big-{host}-{proc.pid}-")
     assert any(name.endswith(".rec") for name in os.listdir(tmp / private))
@@ -229,7 +207,7 @@ def test_named_fallback_cleaned_on_exit_and_reaped_after_sigkill(
     assert sorted_records(result) == sorted_records(source.read_bytes())
 
     # Killed: the names stay (only the process knew them)...
-    proc = _stop_at("pass 2 started", [*argv, "--seed", "9"], env)
+    proc = stopped_at("pass 2 started", [*argv, "--seed", "9"], env)
     _kill(proc)
     assert [p.startswith(f"shuf-big-{host}-{proc.pid}-") for p in os.listdir(tmp)] == [True]
     assert len(list(tmp_path.glob(f".out.txt.{host}-{proc.pid}-*.shuf-big.tmp"))) == 1

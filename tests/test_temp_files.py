@@ -14,10 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from helpers import MiB, sorted_records, write_numbered
+from helpers import MiB, sorted_records, stopped_at, write_numbered
 
 from shuf_big.system.tempfiles import NAMED_ENV
 
@@ -25,26 +24,19 @@ from shuf_big.system.tempfiles import NAMED_ENV
 def test_sigkill_leftovers_are_removed_by_the_next_run(shuf_big_cmd: list[str], input24: Path, tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    src = input24  # 24 MB: pass 2 is under way long enough to be caught
+    src = input24  # 24 MB at --mem 1M: several groups of buckets in pass 2
     out = tmp_path / "out.txt"
     out.write_bytes(b"precious\n")
     args = [*shuf_big_cmd, str(src), "-o", str(out), "--mem", "1M", "-T", str(tmp), "--seed", "1"]
     env = {**os.environ, NAMED_ENV: "1"}
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 30
-    while not any((p / "b0.rec").exists() for p in tmp.glob("shuf-big-*")):
-        assert proc.poll() is None and time.monotonic() < deadline, "pass 1 never started"
-        time.sleep(0.01)
-    while not [p for p in tmp_path.glob(".out.txt.*.shuf-big.tmp") if p.stat().st_size]:
-        assert proc.poll() is None and time.monotonic() < deadline, "pass 2 never started"
-        time.sleep(0.01)
+    proc = stopped_at("pass 2 started", args, env)  # a first group written, the rest still in buckets
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate(timeout=60)
     stale = list(tmp.glob("shuf-big-*"))
     # What a killed run leaves: recognisable names carrying its host and pid, and never a
     # partial file at the -o path.
     assert [p.name for p in stale] == [p.name for p in stale if f"-{socket.gethostname()}-{proc.pid}-" in p.name]
-    assert stale
+    assert stale and any(p.iterdir() for p in stale)  # the killed run's bucket files
     assert len(list(tmp_path.glob(".out.txt.*.shuf-big.tmp"))) == 1
     assert out.read_bytes() == b"precious\n"
     # A leftover of a live process (this test's own pid) must survive the next run.
