@@ -6,7 +6,6 @@ resolve the options into one Job  ->  pick the engine  ->  refuse what it lacks 
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ from shuf_big.job import Engine, Job, Result
 from shuf_big.options.features import refuse
 from shuf_big.options.resolve import Where, resolve
 from shuf_big.options.wording import for_api
+from shuf_big.system.peak import PeakMemory
 
 
 def shuffle(
@@ -50,7 +50,7 @@ def shuffle(
     Returns a :class:`~shuf_big.job.Result`: the ``seed`` (to rerun an unseeded shuffle),
     ``records`` and ``bytes`` written, ``records_in``/``bytes_in``, ``shard_records``,
     the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``temp_dirs``, ``mem``,
-    ``peak_memory``, ``seconds``.
+    ``peak_memory`` (the run's own peak RSS, see :mod:`shuf_big.system.peak`), ``seconds``.
 
     Parameters
     ----------
@@ -181,14 +181,13 @@ def engine_for(job: Job) -> Engine:
 
 
 def run(job: Job) -> Result:
-    """Check and run a resolved job with its engine: what it did, timed, with the peak RSS."""
+    """Check and run a resolved job with its engine: what it did, timed, with its own peak RSS."""
     start = time.monotonic()
+    peak = PeakMemory()
     engine = engine_for(job)
     refuse(job, engine)
     engine.check(job)
     result = engine.run(job)
     result.seconds = time.monotonic() - start
-    result.mem = job.plan.mem
-    result.temp_dirs = job.temp_dirs
-    result.peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result.peak_memory = peak.peak()
     return result

@@ -90,6 +90,33 @@ class Job:
 
 
 @dataclass
+class Stats:
+    """What a run's stages count, each adding its own figures as it goes: the paths taken
+    and what they read (the shuffler), pass 1's buckets and temp bytes and pass 2's splits
+    (the external shuffle).  :meth:`Result.of` builds the result, and so ``-v``, from it.
+    ``records_in``/``bytes_in`` are None where records are drawn, not read.
+    """
+
+    records_in: int | None = 0
+    bytes_in: int | None = 0
+    paths: list[str] = field(default_factory=list)
+    buckets: int = 0
+    splits: int = 0
+    temp_bytes: int = 0
+
+    def took(self, path: str, records: int, nbytes: int) -> None:
+        """One stream went ``path`` ("in memory", "external", ...) and read these."""
+        self.paths.append(path)
+        self.records_in = None if self.records_in is None else self.records_in + records
+        self.bytes_in = None if self.bytes_in is None else self.bytes_in + nbytes
+
+    @property
+    def path(self) -> str:
+        """The path(s) taken, each once, in order (per input with --aligned)."""
+        return ", ".join(dict.fromkeys(self.paths)) or "none"
+
+
+@dataclass
 class Result:
     """What a run did, returned by :func:`shuf_big.shuffle` and printed by ``-v``.
 
@@ -111,9 +138,30 @@ class Result:
     temp_bytes: int = 0  # bytes written to temp files
     temp_dirs: tuple[str, ...] = ()  # where they went (-T, $TMPDIR, /tmp or /var/tmp)
     mem: int = 0  # the --mem budget, in bytes
-    peak_memory: int = 0  # the process's peak RSS in bytes
+    peak_memory: int | None = 0  # the run's own peak RSS in bytes (shuf_big.system.peak); None: unknown
     seconds: float = 0.0  # wall time of the run
     outputs: list[Target] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, job: Job, stats: Stats, records: int | None, nbytes: int | None, shard_records: list[int] | None = None
+    ) -> Result:
+        """The result of ``job``: what its stages counted in ``stats``, and what was written."""
+        return cls(
+            seed=job.seed,
+            records=records,
+            bytes=nbytes,
+            records_in=stats.records_in,
+            bytes_in=stats.bytes_in,
+            path=stats.path,
+            buckets=stats.buckets,
+            splits=stats.splits,
+            temp_bytes=stats.temp_bytes,
+            temp_dirs=job.temp_dirs,
+            mem=job.plan.mem,
+            shard_records=shard_records,
+            outputs=list(job.outputs),
+        )
 
     def report(self) -> str:
         """The ``-v`` block: one short paragraph on stderr."""

@@ -34,7 +34,7 @@ from shuf_big.files.outputs import Sink
 from shuf_big.files.readers import Source
 from shuf_big.files.records import read_fully
 from shuf_big.files.shards import open_output
-from shuf_big.job import Job, Result
+from shuf_big.job import Job, Result, Stats
 from shuf_big.system.progress import Progress
 from shuf_big.system.tempfiles import TempDirs, fd_fanout_bits
 
@@ -170,46 +170,28 @@ class GnuEngine:
         data = echo_input(job.echo, sep) if job.echo is not None else None
         compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
         out = open_output(job.outputs[0], None, sep, settings=compression)
-        result = Result(seed=job.seed, path="generated", outputs=list(job.outputs))
+        stats = Stats()
         try:
             out.open()
-            if job.head_count == 0:
-                out.expect(0)
-            elif not job.repeat and (job.input_range is None or not _is_partial(job.input_range, job.head_count)):
-                shuffler = self._shuffle(job, plan, data, out)
-                result.path, result.buckets, result.splits = shuffler.path, shuffler.buckets, shuffler.split_count
-                result.records_in, result.bytes_in = shuffler.records_in, shuffler.bytes_in
-                result.temp_bytes = shuffler.temp_bytes
-            elif not job.repeat:
-                assert job.input_range is not None and job.head_count is not None
-                out.expect(job.head_count)
-                lo, hi = job.input_range
-                _range_head(lo, hi - lo + 1, job.head_count, job.spec, plan, sep, out)
-            elif job.input_range is not None:
-                lo, hi = job.input_range
-                _repeat_range(lo, hi - lo + 1, core.repeat_spec(job.seed), plan, sep, job.head_count, out)
+            if job.head_count != 0 and not job.repeat and not _is_partial(job.input_range or (0, -1), job.head_count):
+                self._shuffle(job, plan, data, out, stats)
             else:
-                records = (
-                    np.frombuffer(data, dtype=np.uint8) if data is not None else _load_records(job.inputs, sep, plan)
-                )
-                _repeat_records(records, sep, core.repeat_spec(job.seed), plan, job.head_count, out)
-            if job.repeat:
-                out.expect(job.head_count or 0)
+                stats.paths.append("generated")
+                _generate(job, plan, data, out)
             out.commit()
-            result.records, result.bytes = out.records, out.written
             if job.repeat or _is_partial(job.input_range or (0, -1), job.head_count):
-                result.records_in = result.bytes_in = None  # drawn or inverted, not read
-            return result
+                stats.records_in = stats.bytes_in = None  # drawn or inverted, not read
+            return Result.of(job, stats, out.records, out.written)
         finally:
             out.discard()
 
     @staticmethod
-    def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink) -> Shuffler:
+    def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink, stats: Stats) -> None:
         """A full shuffle (or ``-n`` of the ``-e`` operands): the shuffler, as for any file."""
         temp = TempDirs(list(job.temp_dirs), 1)
         passes = 1 if job.head_count is not None else 2
         progress = Progress(job.progress)
-        shuffler = Shuffler(plan, job.spec, temp, job.sep.token, progress)
+        shuffler = Shuffler(plan, job.spec, temp, job.sep.token, progress, stats)
         try:
             if data is not None:
                 progress.bar.total = passes * len(data)
@@ -224,7 +206,26 @@ class GnuEngine:
         finally:
             progress.close()
             temp.remove()
-        return shuffler
+
+
+def _generate(job: Job, plan: Plan, data: bytes | None, out: Sink) -> None:
+    """What is not a shuffle of records: nothing (``-n 0``), ``-n`` of a range, or draws."""
+    sep = job.sep.token
+    if job.head_count == 0:
+        out.expect(0)
+    elif not job.repeat:
+        assert job.input_range is not None and job.head_count is not None
+        out.expect(job.head_count)
+        lo, hi = job.input_range
+        _range_head(lo, hi - lo + 1, job.head_count, job.spec, plan, sep, out)
+    elif job.input_range is not None:
+        lo, hi = job.input_range
+        _repeat_range(lo, hi - lo + 1, core.repeat_spec(job.seed), plan, sep, job.head_count, out)
+    else:
+        records = np.frombuffer(data, dtype=np.uint8) if data is not None else _load_records(job.inputs, sep, plan)
+        _repeat_records(records, sep, core.repeat_spec(job.seed), plan, job.head_count, out)
+    if job.repeat:
+        out.expect(job.head_count or 0)
 
 
 def _is_partial(input_range: tuple[int, int], head_count: int | None) -> bool:

@@ -47,7 +47,7 @@ from shuf_big.files.headers import Headers, split_header
 from shuf_big.files.outputs import Output
 from shuf_big.files.records import read_fully
 from shuf_big.files.shards import shard_names
-from shuf_big.job import Job, Result
+from shuf_big.job import Job, Result, Stats
 from shuf_big.system.progress import task_bar
 from shuf_big.system.tempfiles import owner_tag, scratch_dir
 
@@ -172,15 +172,7 @@ class DaskEngine:
                 fs_out.mv(temp, path)
             temps = []
             # The workers count what they write; only these figures are known here.
-            return Result(
-                seed=job.seed,
-                records=None,
-                bytes=None,
-                records_in=None,
-                bytes_in=None,
-                path="dask",
-                outputs=list(job.outputs),
-            )
+            return Result.of(job, Stats(records_in=None, bytes_in=None, paths=["dask"]), None, None)
         finally:
             for out in outputs:
                 if isinstance(out, Output):

@@ -16,7 +16,7 @@ from shuf_big.errors import ShufBigError
 from shuf_big.files.compression import Compression
 from shuf_big.files.inputs import Inputs, count_in
 from shuf_big.files.shards import ShardedOutput, open_output
-from shuf_big.job import Job, Result
+from shuf_big.job import Job, Result, Stats
 from shuf_big.system.progress import Progress
 from shuf_big.system.tempfiles import TempDirs, fd_fanout_bits
 
@@ -28,9 +28,6 @@ class LocalEngine:
     # -e, -i and -r are GNU shuf's modes (the gnu engine); a cluster is the Dask engine's.
     supports = frozenset({"head_count", "record_separator", "header", "shards", "aligned", "paragraphs", "decompress"})
     refusal = "the local engine cannot run {option}"
-
-    def __init__(self) -> None:
-        self.split_count = 0
 
     def check(self, job: Job) -> None:
         if job.aligned and len(job.inputs) < 2:
@@ -66,7 +63,8 @@ class LocalEngine:
         passes = 1 if job.head_count is not None else 2  # -n streams once; a shuffle reads, then writes
         total = None if None in sizes else passes * sum(size or 0 for size in sizes)
         progress = Progress(job.progress and bool(inputs), total)
-        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs), reserved), sep.token, progress)
+        stats = Stats()
+        shuffler = Shuffler(plan, job.spec, TempDirs(list(job.temp_dirs), reserved), sep.token, progress, stats)
         try:
             for inp in inputs:
                 inp.prime()
@@ -84,23 +82,13 @@ class LocalEngine:
                 if not inputs:
                     out.expect(0)
                 out.commit()
+            if job.aligned and inputs and stats.records_in is not None:
+                stats.records_in //= len(inputs)  # records: rows across the aligned inputs
             sharded = [out.shard_records() for out in outs if isinstance(out, ShardedOutput)]
-            return Result(
-                seed=job.seed,
-                records=outs[0].records,
-                bytes=sum(out.written for out in outs) // len(outs),
-                records_in=shuffler.records_in // max(len(inputs), 1),
-                bytes_in=shuffler.bytes_in,
-                shard_records=sharded[0] if sharded else None,
-                path=shuffler.path,
-                buckets=shuffler.buckets,
-                splits=shuffler.split_count,
-                temp_bytes=shuffler.temp_bytes,
-                outputs=list(job.outputs),
-            )
+            written = sum(out.written for out in outs) // len(outs)
+            return Result.of(job, stats, outs[0].records, written, sharded[0] if sharded else None)
         finally:
             progress.close()
-            self.split_count = shuffler.split_count
             for out in outs:
                 out.discard()
             shuffler.temp.remove()

@@ -31,6 +31,7 @@ from shuf_big.files.records import (
     pread_fully,
     read_fully,
 )
+from shuf_big.job import Stats
 from shuf_big.system.progress import Phase, expected_size, input_name, position
 from shuf_big.system.signals import checkpoint
 from shuf_big.system.tempfiles import TempDirs
@@ -40,19 +41,17 @@ GAP_CHUNK = 1 << 16
 
 
 class External:
-    """Shuffle a stream too large for the budget through temp files in ``temp``."""
+    """Shuffle a stream too large for the budget through temp files in ``temp``, adding
+    to ``stats`` the buckets of pass 1, the bytes written to them and pass 2's splits."""
 
-    def __init__(self, ctx: Context, temp: TempDirs) -> None:
+    def __init__(self, ctx: Context, temp: TempDirs, stats: Stats) -> None:
         self.ctx = ctx
         self.temp = temp
-        self.split_count = 0
-        self.bucket_count = 0  # of pass 1
-        self.temp_bytes = 0  # records and index gaps written to bucket files
-        self.records_in = 0
-        self.bytes_in = 0
+        self.stats = stats
         self.arena = Arena()  # pass 2's group arrays, reused group after group
 
-    def run(self, raw: Reader, size: int | None, what: str, out: Sink) -> None:
+    def run(self, raw: Reader, size: int | None, what: str, out: Sink) -> tuple[int, int]:
+        """Shuffle ``raw`` into ``out``: the records and bytes read."""
         self.temp.create()
         with self.ctx.bar("pass 1/2: scatter") as bar:
             counter = Counter()
@@ -71,15 +70,15 @@ class External:
             buckets = self._scatter(reader, items, "b", 0, choose, progress)
             del reader  # its read buffer is pass 2's memory now
         checkpoint("pass 1 done")
-        total = sum(b.nbytes for b in buckets)
-        self.bucket_count = len(buckets)
-        self.records_in, self.bytes_in = sum(b.nrecords for b in buckets), total
-        out.expect(self.records_in)
+        total, records = sum(b.nbytes for b in buckets), sum(b.nrecords for b in buckets)
+        self.stats.buckets += len(buckets)
+        out.expect(records)
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
             try:
                 self._order_buckets(deque(buckets), out, bar)
             finally:
                 self.arena.release()
+        return records, total
 
     def _fanout_bits(self, first: Batch | Span | LongRecord, size: int | None, raw: Reader, read: int) -> int:
         """Pass 1's fan-out, from the input's size, or for compressed inputs the size their
@@ -143,13 +142,12 @@ class External:
             if scatter is not None:
                 scatter.shutdown()
         buckets = writer.buckets() if writer is not None else []
-        for bucket in buckets:
-            self.temp_bytes += bucket.temp_bytes()
+        self.stats.temp_bytes += sum(bucket.temp_bytes() for bucket in buckets)
         return buckets
 
     def _split(self, bucket: Bucket, name: str) -> list[Bucket]:
         """Split a bucket too large for memory by the next key bits (no new randomness)."""
-        self.split_count += 1
+        self.stats.splits += 1
         plan = self.ctx.plan
         need = plan.order_need(bucket.nbytes, bucket.nrecords)
         bits = plan.fanout_bits or plan.bucket_bits(need)
@@ -172,8 +170,8 @@ class External:
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
                 else:
-                    queue.extendleft(reversed(self._split(first, f"s{self.split_count:x}")))
-                    bar.set_postfix_str(f"{self.split_count} buckets split", refresh=False)
+                    queue.extendleft(reversed(self._split(first, f"s{self.stats.splits:x}")))
+                    bar.set_postfix_str(f"{self.stats.splits} buckets split", refresh=False)
                 continue
             group = [first]
             nbytes, nrecords = first.nbytes, first.nrecords

@@ -20,28 +20,24 @@ from shuf_big.engines.local.workers import Context, Workers
 from shuf_big.errors import RecordTooLarge, ShufBigError
 from shuf_big.files.outputs import Sink
 from shuf_big.files.protocol import PrefixedReader, Reader
+from shuf_big.job import Stats
 from shuf_big.system.progress import Progress, input_name, position
 from shuf_big.system.tempfiles import TempDirs
 
 
 class Shuffler:
-    """Shuffle streams with ``plan.jobs`` threads and temp files in ``temp``."""
+    """Shuffle streams with ``plan.jobs`` threads and temp files in ``temp``, counting in
+    ``stats`` what each run read and which path it took."""
 
     def __init__(
-        self, plan: Plan, spec: core.KeySpec, temp: TempDirs, sep: bytes, progress: Progress | None = None
+        self, plan: Plan, spec: core.KeySpec, temp: TempDirs, sep: bytes, progress: Progress, stats: Stats
     ) -> None:
         self.plan = plan
         self.spec = spec
         self.temp = temp
         self.sep = sep
-        self.progress = progress or Progress()
-        self.split_count = 0
-        # What the runs did, for the run report: records and bytes read, the path taken.
-        self.records_in = 0
-        self.bytes_in = 0
-        self.paths: list[str] = []
-        self.buckets = 0
-        self.temp_bytes = 0
+        self.progress = progress
+        self.stats = stats
 
     def run(self, raw: Reader, size: int | None, what: str, out: Sink, head_count: int | None = None) -> None:
         """Shuffle ``raw`` (``size`` bytes if known) into ``out``; with ``head_count``,
@@ -71,7 +67,7 @@ class Shuffler:
         if head_count is not None:
             # Always streaming, even for input that fits: memory for ~2 x COUNT records, not the input.
             records, nbytes = in_memory.head(ctx, raw, what, out, head_count)
-            self._count("streaming -n", records, nbytes)
+            self.stats.took("streaming -n", records, nbytes)
             return
         if size is None or size <= plan.order_budget:
             # Read what may fit: all of a small file (+1 byte to notice growth), or half
@@ -91,7 +87,7 @@ class Shuffler:
                 if plan.order_need(terminated, sum(counts), partition=False) <= plan.order_budget:
                     reading.end()
                     in_memory.shuffle(ctx, probe[:terminated], counts, out)
-                    self._count("in memory", sum(counts), terminated)
+                    self.stats.took("in memory", sum(counts), terminated)
                     return
             reading.undo()  # pass 1 counts from the input's start
             if size is not None and raw.rewindable:
@@ -100,21 +96,5 @@ class Shuffler:
             else:
                 raw = PrefixedReader(probe[:filled], raw)
                 del probe
-        external = External(ctx, self.temp)
-        try:
-            external.run(raw, size, what, out)
-            self._count("external", external.records_in, external.bytes_in)
-        finally:
-            self.split_count += external.split_count
-            self.buckets += external.bucket_count
-            self.temp_bytes += external.temp_bytes
-
-    def _count(self, path: str, records: int, nbytes: int) -> None:
-        self.paths.append(path)
-        self.records_in += records
-        self.bytes_in += nbytes
-
-    @property
-    def path(self) -> str:
-        """The path(s) taken: "in memory", "external" or "streaming -n" (per input with --aligned)."""
-        return ", ".join(dict.fromkeys(self.paths)) or "none"
+        records, nbytes = External(ctx, self.temp, self.stats).run(raw, size, what, out)
+        self.stats.took("external", records, nbytes)
