@@ -50,3 +50,9 @@ class RamTempWarning(UserWarning):
 def describe(err: OSError) -> str:
     """The strerror text of an OSError, as coreutils prints it."""
     return err.strerror or os.strerror(err.errno or 0) or str(err)
+
+
+def missing_extra(needs: str, extra: str) -> ShufBigError:
+    """The one-line error for a feature whose optional dependencies are not installed:
+    ``needs`` says what it needs, and the hint how to install ``extra``."""
+    return ShufBigError(f"{needs}: pip install 'shuf-big[{extra}]' (from a clone: pip install '.[{extra}]')")

@@ -177,6 +177,13 @@ class Plan:
             f"({format_size(self.mem)}): rerun with --mem {need} or more"
         )
 
+    def head_too_large(self, count: int) -> ShufBigError:
+        """The error when ``-n COUNT``'s kept records outgrow this plan."""
+        return ShufBigError(
+            f"-n {count} keeps more lines than fit in --mem {format_size(self.mem)}: "
+            "raise --mem, or pipe the whole shuffle to head"
+        )
+
     def partition(self, nbytes: int, nrecords: int) -> bool:
         """Whether to partition a group by sub-bucket before ordering it: its records are
         short, and the second copy of their bytes fits the budget."""

@@ -70,10 +70,7 @@ def _range_head(lo: int, n: int, k: int, spec: core.KeySpec, plan: Plan, sep: by
     """``-i LO-HI -n K`` with K below the range's size, by the cheaper method.  The walk
     streams: its memory is one chunk of keys, about 100 bytes a key while inverted and formatted."""
     if range_head_method(n, k) == "enumerate" and 48 * k > plan.order_budget:
-        raise ShufBigError(
-            f"-n {k} keeps more lines than fit in --mem {format_size(plan.mem)}: "
-            "raise --mem, or pipe the whole shuffle to head"
-        )
+        raise plan.head_too_large(k)
     # Cache-sized chunks: 16 K keys at a time is 2-4x faster than 1 M.
     for indices in range_head_indices(spec, n, k, max(256, min(1 << 14, plan.mem // 256))):
         indices += np.uint64(lo)

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shuf_big.errors import ShufBigError
+from shuf_big.errors import ShufBigError, missing_extra
 from shuf_big.files.formats import EXTENSIONS, FORMATS
 
 # (lowest, highest, default) level of each format.  gzip's default 2 writes about 12% more
@@ -83,8 +83,6 @@ class Encoder(Protocol):
 
 
 # Work from a clone (the package directory) as well as from a package index.
-ZSTD_INSTALL = "pip install 'shuf-big[zstd]' (from a clone: pip install '.[zstd]')"
-FAST_INSTALL = "pip install 'shuf-big[fast]' (from a clone: pip install '.[fast]')"
 
 
 def zstandard_module(action: str = "decompression") -> Any:
@@ -92,7 +90,7 @@ def zstandard_module(action: str = "decompression") -> Any:
     try:
         import zstandard
     except ImportError:
-        raise ShufBigError(f"zstd {action} needs the 'zstandard' package: {ZSTD_INSTALL}") from None
+        raise missing_extra(f"zstd {action} needs the 'zstandard' package", "zstd") from None
     return zstandard
 
 

@@ -104,6 +104,12 @@ def size_on_disk(paths: Sequence[object], stdin_start: int | None, compressed: b
     return total
 
 
+def check_stdin_once(paths: Sequence[Source]) -> None:
+    """Standard input can be read once: refuse ``-`` named twice among the inputs."""
+    if list(paths).count("-") > 1:
+        raise ShufBigError("standard input ('-') can be read only once")
+
+
 class Inputs:
     """Several inputs read one after another as one raw stream of records.
 
@@ -123,8 +129,7 @@ class Inputs:
         paragraphs: bool = False,
         origins: Sequence[str] = (),
     ) -> None:
-        if paths.count("-") > 1:
-            raise ShufBigError("standard input ('-') can be read only once")
+        check_stdin_once(paths)
         if decompress is not None:
             check_format(decompress)
         self.paths = list(paths)

@@ -41,7 +41,7 @@ from shuf_big.engines.dask.tasks import (
     reduce_bucket,
 )
 from shuf_big.engines.preflight import check_job
-from shuf_big.errors import ShufBigError, describe
+from shuf_big.errors import ShufBigError, describe, missing_extra
 from shuf_big.files.compression import codec_for, compression_of
 from shuf_big.files.headers import Headers, split_header
 from shuf_big.files.outputs import Output
@@ -58,7 +58,7 @@ def _imports() -> tuple[Any, Any]:
         import distributed
         import fsspec
     except ImportError:
-        raise ShufBigError("--engine dask needs Dask and fsspec: pip install 'shuf-big[dask]'") from None
+        raise missing_extra("--engine dask needs Dask and fsspec", "dask") from None
     return distributed, fsspec
 
 

@@ -14,7 +14,7 @@ from shuf_big.engines.local.shuffler import Shuffler
 from shuf_big.engines.preflight import check_job
 from shuf_big.errors import ShufBigError
 from shuf_big.files.compression import Compression
-from shuf_big.files.inputs import Inputs, count_in
+from shuf_big.files.inputs import Inputs, check_stdin_once, count_in
 from shuf_big.files.shards import ShardedOutput, open_output
 from shuf_big.job import Job, Result, Stats
 from shuf_big.system.progress import Progress
@@ -36,8 +36,7 @@ class LocalEngine:
             raise ShufBigError(
                 f"--aligned needs one -o per input: {len(job.inputs)} inputs, {len(job.outputs)} outputs"
             )
-        if job.inputs.count("-") > 1:
-            raise ShufBigError("standard input ('-') can be read only once")
+        check_stdin_once(job.inputs)  # also with -n 0, which opens no input
         check_job(job)
 
     def run(self, job: Job) -> Result:

@@ -6,7 +6,6 @@ import numpy as np
 
 from shuf_big import core
 from shuf_big.budget.plan import KEY_RANGE
-from shuf_big.budget.sizes import format_size
 from shuf_big.engines.local.workers import Context
 from shuf_big.errors import ShufBigError
 from shuf_big.files.outputs import Sink
@@ -93,10 +92,7 @@ def head(ctx: Context, raw: Reader, what: str, out: Sink, count: int) -> tuple[i
             else:
                 selection.offer(item.data, item.ends, core.draw_keys(ctx.spec, item.indices))
             if plan.order_need(selection.nbytes, selection.count, partition=False) > plan.order_budget:
-                raise ShufBigError(
-                    f"-n {count} keeps more lines than fit in --mem {format_size(plan.mem)}: "
-                    "raise --mem, or pipe the whole shuffle to head"
-                )
+                raise plan.head_too_large(count)
             bar.describe(input_name(raw))
             bar.advance_to(position(raw, reader.bytes_read))
     nbytes = reader.bytes_read
