@@ -2,7 +2,7 @@
 errors and their exit statuses.
 
 How options reach the library is checked in-process with click's CliRunner (the call the
-CLI makes, ``shuf_big.cli.shuffle``, replaced by a recorder); what a user sees for a bad
+CLI makes, ``shuf_big.cli.command.shuffle``, replaced by a recorder); what a user sees for a bad
 command line (status 1, one ``shuf-big: ...`` line, the hint) by running the installed
 console script.  What a run does with files, records, signals and full disks is in the
 feature files: test_inputs, test_outputs, test_records, test_signals, test_disk_full,

@@ -65,7 +65,7 @@ def test_permutation_and_same_bytes_for_any_mem_and_jobs(
     plan = Plan.for_budget(min(mem_a, mem_b), jobs=1)
     event(
         "external path"
-        if plan.order_need(len(blob), len(expected), partition=False) > plan.order_budget
+        if plan.order_need(len(blob), len(expected), partitioned=False) > plan.order_budget
         else "in memory only"
     )
     assert sorted(records_of(a, sep)) == sorted(expected)

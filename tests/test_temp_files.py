@@ -68,7 +68,7 @@ def test_two_runs_sharing_a_temp_dir_do_not_interfere(shuf_big_cmd: list[str], t
 
 
 def test_low_open_file_limit_still_completes_within_budget(shuf_big_cmd: list[str], tmp_path: Path) -> None:
-    """64 descriptors allow few buckets per level: the shuffle partitions in levels."""
+    """64 descriptors allow few buckets per level: the shuffle scatters in levels."""
     src = write_numbered(tmp_path / "in.txt", 1_875_000)  # 15 MB at --mem 256K: hundreds of buckets' worth
     out = tmp_path / "out.txt"
 

@@ -128,13 +128,13 @@ class Plan:
         per_batch = max(self.max_records // MIN_RECORDS_PER_WRITE, 2).bit_length() - 1
         return max(min(self.fd_fanout_bits, max(per_batch, 2)), 1)
 
-    def order_need(self, nbytes: int, nrecords: int, partition: bool | None = None) -> int:
+    def order_need(self, nbytes: int, nrecords: int, partitioned: bool | None = None) -> int:
         """Memory needed to order ``nrecords`` records of ``nbytes`` bytes in memory:
         partitioned by sub-bucket first (the default for short records, see
-        :func:`shuf_big.core.partitions`) or not."""
-        if partition is None:
-            partition = core.partitions(nbytes, nrecords)
-        if partition:
+        :func:`shuf_big.core.worth_partitioning`) or not."""
+        if partitioned is None:
+            partitioned = core.worth_partitioning(nbytes, nrecords)
+        if partitioned:
             block = BLOCK_BYTES_PER_RECORD * min(nrecords, core.BLOCK_RECORDS)
             return 2 * nbytes + PARTITION_BYTES_PER_RECORD * nrecords + block
         return nbytes + ORDER_BYTES_PER_RECORD * nrecords
@@ -184,10 +184,12 @@ class Plan:
             "raise --mem, or pipe the whole shuffle to head"
         )
 
-    def partition(self, nbytes: int, nrecords: int) -> bool:
+    def partitioned(self, nbytes: int, nrecords: int) -> bool:
         """Whether to partition a group by sub-bucket before ordering it: its records are
         short, and the second copy of their bytes fits the budget."""
-        return core.partitions(nbytes, nrecords) and self.order_need(nbytes, nrecords, True) <= self.order_budget
+        if not core.worth_partitioning(nbytes, nrecords):
+            return False
+        return self.order_need(nbytes, nrecords, partitioned=True) <= self.order_budget
 
     def bucket_bits(self, need: float, at_least: float = 2) -> int:
         """Bucket-count bits so that each bucket of data needing ``need`` bytes to order

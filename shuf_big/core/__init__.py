@@ -63,9 +63,9 @@ from .order import (
     GroupOrder,
     group_arrays,
     order_group,
-    partitions,
     radix_order,
     sub_bucket_ids,
+    worth_partitioning,
 )
 from .scatter import (
     GAP_ESCAPE,
@@ -75,7 +75,7 @@ from .scatter import (
     decode_gaps,
     encode_bucket_gaps,
     encode_gaps,
-    partition,
+    group_by_bucket,
     scatter,
 )
 
@@ -109,12 +109,11 @@ __all__ = [
     "frame_into",
     "gather_into",
     "group_arrays",
+    "group_by_bucket",
     "invert_keys",
     "last_end",
     "order_group",
     "ordered_parts",
-    "partition",
-    "partitions",
     "radix_order",
     "repeat_spec",
     "scatter",
@@ -122,4 +121,5 @@ __all__ = [
     "sub_bucket_ids",
     "terminator",
     "walk_smallest_keys",
+    "worth_partitioning",
 ]

@@ -21,7 +21,7 @@ from numpy.typing import DTypeLike
 
 from .gather import SLICE_COPY_MIN_AVERAGE, copy_exactly, copy_windows, ordered_parts, window_width
 from .keys import KEY_SLICE, KeySpec, draw_keys
-from .scatter import partition as group_by_id
+from .scatter import group_by_bucket
 
 # Sub-buckets of a group are sorted one at a time; this many records fit the CPU cache.
 SUB_BUCKET_RECORDS = 32768
@@ -32,18 +32,18 @@ BLOCK_RECORDS = 1 << 15
 Empty = Callable[[int, DTypeLike], np.ndarray]
 
 
-def partitions(nbytes: int, nrecords: int) -> bool:
+def worth_partitioning(nbytes: int, nrecords: int) -> bool:
     """Whether records this short on average are worth partitioning before ordering
     (:meth:`GroupOrder.prepare`); long ones are written straight from where they lie."""
     return nrecords > 1 and nbytes < SLICE_COPY_MIN_AVERAGE * nrecords
 
 
-def group_arrays(nbytes: int, nrecords: int, partition: bool) -> int:
+def group_arrays(nbytes: int, nrecords: int, partitioned: bool) -> int:
     """About the bytes of the arrays a group makes through ``empty`` (see :class:`GroupOrder`):
     its bytes, offsets, keys and sub-bucket ids, and when partitioned the moved bytes
     (with some spare), keys and lengths.  Temporaries are not counted."""
     size = nbytes + 18 * nrecords + 1024
-    if partition:
+    if partitioned:
         size += nbytes + 12 * nrecords + (1 << 16)
     return size
 
@@ -137,7 +137,7 @@ class GroupOrder:
     ``parts(1)``, ... in turn writes the whole group in key order, while the parts
     themselves may be built by several threads at once (numpy releases the GIL).
 
-    With ``partition`` (for short records, when memory allows a second copy of the
+    With ``partitioned`` (for short records, when memory allows a second copy of the
     bytes), :meth:`prepare` first moves each sub-bucket's records together; it may run
     its blocks on several threads, and runs by itself on the first :meth:`parts`.
     ``empty`` makes the group-sized arrays (the caller may reuse memory group after group).
@@ -149,7 +149,7 @@ class GroupOrder:
         bounds: np.ndarray,
         keys: np.ndarray,
         piece: int,
-        partition: bool = False,
+        partitioned: bool = False,
         empty: Empty = np.empty,
     ):
         self.data = data
@@ -159,11 +159,11 @@ class GroupOrder:
         n = len(keys)
         self.lo, self.shift, self.count = _geometry(keys, int(bounds[-1]), SUB_BUCKET_RECORDS, 2 * piece)
         ids = _ids(keys, self.lo, self.shift, empty)
-        self.partitioned = partition and n > 1
+        self.partitioned = partitioned and n > 1
         if self.partitioned:
             self._layout = _Layout(ids, bounds, self.count, piece, empty)
         else:
-            self.order, self.sub_bounds = group_by_id(ids, self.count)
+            self.order, self.sub_bounds = group_by_bucket(ids, self.count)
 
     def prepare(self, run: Callable[..., Iterable[object]] = map, tasks: int = 1) -> None:
         """Partition the records by sub-bucket (if asked to) in ``tasks`` runs of blocks;
@@ -327,7 +327,7 @@ class _Layout:
 
 
 def order_group(
-    data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int, partition: bool = False
+    data: np.ndarray, bounds: np.ndarray, indices: np.ndarray, spec: KeySpec, piece: int, partitioned: bool = False
 ) -> GroupOrder:
     """Order a group of records with these global indices (see :class:`GroupOrder`)."""
-    return GroupOrder(data, bounds, draw_keys(spec, indices), piece, partition)
+    return GroupOrder(data, bounds, draw_keys(spec, indices), piece, partitioned)

@@ -76,7 +76,7 @@ def decode_gaps(values: np.ndarray) -> np.ndarray:
     return GapDecoder().feed(values)
 
 
-def partition(ids: np.ndarray, nbuckets: int) -> tuple[np.ndarray, np.ndarray]:
+def group_by_bucket(ids: np.ndarray, nbuckets: int) -> tuple[np.ndarray, np.ndarray]:
     """Return a stable order grouping records by bucket id, and the bucket bounds.
 
     ``order[bounds[b]:bounds[b + 1]]`` are bucket ``b``'s records in input order.  A stable
@@ -124,7 +124,7 @@ def scatter(
     keys = draw_keys(spec, indices)
     ids = bucket_ids(keys, prefix_bits, fanout_bits)
     del keys
-    order, bounds = partition(ids, nbuckets)
+    order, bounds = group_by_bucket(ids, nbuckets)
     del ids
     starts = np.empty(len(ends), dtype=np.int64)
     starts[0] = 0

@@ -1,7 +1,7 @@
 """Readers the inputs are built from: a plain file that must deliver its size, file objects
 given to the API and pipes, decompressed files (read ahead on a thread of their own), and
 blank-line separated documents as records.  Each implements the whole reader protocol
-(:class:`~shuf_big.files.records.Reader`)."""
+(:class:`~shuf_big.files.protocol.Reader`)."""
 
 from __future__ import annotations
 

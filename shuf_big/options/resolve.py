@@ -39,7 +39,7 @@ def resolve(
     ``options`` are its keyword arguments (any left out take their declared defaults);
     ``held_pieces`` is what a consumer outside the engine holds (``iter_shuffled``).
     """
-    values = _arguments(src, dst, options)
+    values = _with_defaults(src, dst, options)
     limit = available_memory()  # the base of N% and of the default
     try:
         budget = parse_size(values["mem"], limit.nbytes)
@@ -81,7 +81,7 @@ def resolve(
     return Job(**resolved, **same)
 
 
-def _arguments(src: object, dst: object, options: dict[str, Any]) -> dict[str, Any]:
+def _with_defaults(src: object, dst: object, options: dict[str, Any]) -> dict[str, Any]:
     """Every declared parameter's value: the ones given, else their defaults."""
     for name in options:
         if name not in BY_NAME or name in ("src", "dst") or BY_NAME[name].cli_only:

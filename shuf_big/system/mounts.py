@@ -32,7 +32,7 @@ def warn_if_in_ram(where: str, share: int | None) -> None:
     )
 
 
-def _unescape(field: str) -> str:
+def _unescape_octal(field: str) -> str:
     """A mountinfo path: space, tab, newline and backslash are written as octal escapes."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
@@ -53,7 +53,7 @@ def filesystem_type(path: str, mountinfo: str = MOUNTINFO) -> str | None:
         parts = fields.split(" ")
         if len(parts) < 5 or not after:
             continue
-        point = _unescape(parts[4])
+        point = _unescape_octal(parts[4])
         inside = point == "/" or target == point or target.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= best:
             best, kind = len(point), after.split(" ")[0]

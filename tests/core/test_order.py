@@ -23,13 +23,13 @@ RecordsArray = Callable[..., tuple[np.ndarray, np.ndarray]]  # the conftest fixt
 )
 @settings(max_examples=150)
 def test_order_group_sorts_records_by_key(
-    records_array: RecordsArray, records: list[bytes], seed: int, piece: int, partition: bool, tasks: int
+    records_array: RecordsArray, records: list[bytes], seed: int, piece: int, partitioned: bool, tasks: int
 ) -> None:
     spec = core.KeySpec.from_seed(seed)
     data, ends = records_array(records)
     bounds = np.concatenate(([0], ends)).astype(np.int64)
     indices = np.arange(len(records), dtype=np.int64) * 3 + 5
-    group = core.order_group(data, bounds, indices, spec, piece, partition)
+    group = core.order_group(data, bounds, indices, spec, piece, partitioned)
     group.prepare(map, tasks)
     out = b"".join(bytes(p) for b in range(group.count) for p in group.parts(b))
     keys = core.draw_keys(spec, indices)
@@ -63,7 +63,7 @@ def test_a_partitioned_group_of_many_blocks_comes_out_in_key_order(
     keys = np.concatenate((np.sort(keys)[: n // 3], np.sort(keys)[n // 3 :]))  # two key ranges ...
     keys[: n // 3] = rng.permutation(keys[: n // 3])  # ... each in random order
     keys[n // 3 :] = rng.permutation(keys[n // 3 :])
-    group = core.GroupOrder(data, bounds, keys, 4096, partition=True)
+    group = core.GroupOrder(data, bounds, keys, 4096, partitioned=True)
     assert group.count > 4
     group.prepare(_backwards, tasks)
     out = b"".join(bytes(p) for b in range(group.count) for p in group.parts(b))
@@ -86,7 +86,7 @@ def test_a_window_never_spills_into_a_share_another_run_moves() -> None:
     data[np.cumsum(lens)[pair[1]] - lens[pair[1]]] = 99  # the second one's first byte
     bounds = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lens, out=bounds[1:])
-    group = core.GroupOrder(data, bounds, keys, 1 << 22, partition=True)
+    group = core.GroupOrder(data, bounds, keys, 1 << 22, partitioned=True)
     assert group.count == 8
     group.prepare(_backwards, 2)
     out = b"".join(bytes(p) for b in range(group.count) for p in group.parts(b))

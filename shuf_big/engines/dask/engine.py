@@ -29,8 +29,8 @@ from shuf_big.engines.dask.tasks import (
     BUCKET,
     RECORDS,
     Block,
+    Extent,
     Settings,
-    Span,
     concat_output,
     copy_pieces,
     count_block,
@@ -256,20 +256,22 @@ class DaskEngine:
                 futures = [client.submit(fn, *args, key=f"shuf-big-{name}-{tag}-{key}") for key, args in calls]
                 return self._wait(distributed, futures, bar)
 
-            spans: list[Span] = stage(
+            extents: list[Extent] = stage(
                 "count", count_block, [(str(i), (b, self.job.sep.token, chunk)) for i, b in enumerate(blocks)]
             )
-            firsts = np.cumsum([0] + [s.records for s in spans]).tolist()
+            firsts = np.cumsum([0] + [s.records for s in extents]).tolist()
             total = firsts[-1]
-            header = self._header(inputs, heads, numbered, spans)
+            header = self._header(inputs, heads, numbered, extents)
             before: dict[int, int] = {}  # per input: records before its first line (for messages)
             for i, (n, _) in enumerate(numbered):
                 before.setdefault(n, firsts[i] - self.job.header)
-            nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in spans)
+            nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in extents)
             workers = len(client.scheduler_info()["workers"])
             settings = replace(settings, fanout_bits=fanout_bits_for(nbytes, total, settings.mem, workers))
             maps = [
-                (str(i), (s, firsts[i], i, settings, before[numbered[i][0]])) for i, s in enumerate(spans) if s.records
+                (str(i), (extent, firsts[i], i, settings, before[numbered[i][0]]))
+                for i, extent in enumerate(extents)
+                if extent.records
             ]
             spilled: list[tuple[str, np.ndarray]] = stage("scatter", map_block, maps)
             spills = [url for url, _ in spilled]
@@ -297,13 +299,13 @@ class DaskEngine:
         return [(url_to_fs(o)[0], temp, url_to_fs(o)[1]) for (_, o), temp in zip(remote, written, strict=True)]
 
     def _header(
-        self, inputs: list[Block], heads: list[bytes | None], numbered: list[tuple[int, Block]], spans: list[Span]
+        self, inputs: list[Block], heads: list[bytes | None], numbered: list[tuple[int, Block]], extents: list[Extent]
     ) -> bytes:
         """The header every input must agree on, as the local engine's: from the first
         input that has ``--header`` records; an input that starts otherwise is an error."""
         if not self.job.header:
             return b""
-        counted = {n: span.head for (n, _), span in zip(numbered, spans, strict=True) if heads[n] is None}
+        counted = {n: extent.head for (n, _), extent in zip(numbered, extents, strict=True) if heads[n] is None}
         headers = Headers(self.job.header, self.job.sep.token)
         for n, block in enumerate(inputs):
             head = heads[n]

@@ -56,7 +56,7 @@ class Block:
 
 
 @dataclass(frozen=True)
-class Span:
+class Extent:
     """A block's exact extent: records ending in ``(start, end]`` (whole input: -1, -1)."""
 
     block: Block
@@ -125,7 +125,7 @@ def cut(block: Block, chunk: int) -> list[Block]:
     ]
 
 
-def count_block(block: Block, sep: bytes, chunk: int) -> Span:
+def count_block(block: Block, sep: bytes, chunk: int) -> Extent:
     """Stage 1: the block's exact bounds and record count (reads it once, ``chunk`` at a time)."""
     buffer = np.empty(chunk, dtype=np.uint8)
     framer = core.StreamFramer(sep)
@@ -136,24 +136,24 @@ def count_block(block: Block, sep: bytes, chunk: int) -> Span:
             raw, head = _skip_header(raw, sep, block)
             while got := read_fully(raw, memoryview(buffer), block.what):
                 records += len(framer.feed(buffer[:got]))
-        return Span(block, -1, -1, records + bool(framer.terminator()), head)
+        return Extent(block, -1, -1, records + bool(framer.terminator()), head)
     with open_input(block.url, block.what) as handle:
         start = block.lo if block.lo == 0 else _first_end(handle, block.lo, block.size, sep, buffer)
         stop = block.hi if block.hi < block.size else block.size + 1  # the last block reads to the end
         if start >= stop:
-            return Span(block, start, start, 0)
+            return Extent(block, start, start, 0)
         handle.seek(start)
         pos = start
         while got := handle.readinto(memoryview(buffer)) or 0:
             ends = framer.feed(buffer[:got]) + pos
             k = int(np.searchsorted(ends, stop))
             if k < len(ends):
-                return Span(block, start, int(ends[k]), records + k + 1)
+                return Extent(block, start, int(ends[k]), records + k + 1)
             records += len(ends)
             pos += got
         if pos < block.size:
             raise ShufBigError(f"{block.what} shrank while being read")
-        return Span(block, start, block.size, records + bool(framer.terminator()))
+        return Extent(block, start, block.size, records + bool(framer.terminator()))
 
 
 @dataclass(frozen=True)
@@ -169,14 +169,14 @@ class Settings:
 
 
 def map_block(
-    span: Span, first_index: int, number: int, settings: Settings, records_before: int = 0
+    extent: Extent, first_index: int, number: int, settings: Settings, records_before: int = 0
 ) -> tuple[str, np.ndarray]:
     """Stage 2: scatter a block's records to buckets in one spill file; returns (URL, index rows).
 
     ``records_before``: records of the whole stream before the block's input, less its
     header records (so that a message can give a record's line in its input)."""
     plan = Plan.for_budget(settings.mem)
-    block = span.block
+    block = extent.block
     counter = Counter()
     counter.next = first_index
     url = f"{settings.run}/spill-{number:06d}"
@@ -190,8 +190,8 @@ def map_block(
         raw, _ = _skip_header(raw, settings.sep, block)
     else:
         handle = open_input(block.url, block.what)
-        handle.seek(span.start)
-        raw = Limited(handle, span.end - span.start, block.what)
+        handle.seek(extent.start)
+        raw = Limited(handle, extent.end - extent.start, block.what)
     try:
         with handle:
             reader = RecordReader(raw, settings.sep, plan.read_buffer, plan.max_records, counter.take, block.what)
@@ -205,7 +205,7 @@ def map_block(
                     data, ends, indices, target = item.data, item.ends, item.indices, out
                 s = core.scatter(data, ends, indices, settings.spec, 0, settings.fanout_bits, target, plan.piece)
                 rows.append(_append_batch(spill, s, last_index))
-        if counter.next - first_index != span.records:
+        if counter.next - first_index != extent.records:
             raise ShufBigError(f"{block.what} changed while being read")
         spill.commit()
     except RecordTooLarge as err:
@@ -306,7 +306,7 @@ def _group(
     np.cumsum(lens, out=bounds[1:])
     data = np.concatenate(datas) if datas else np.empty(0, dtype=np.uint8)
     all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
-    return core.GroupOrder(data, bounds, all_keys, plan.piece, plan.partition(len(data), len(all_keys)))
+    return core.GroupOrder(data, bounds, all_keys, plan.piece, plan.partitioned(len(data), len(all_keys)))
 
 
 def reduce_bucket(
@@ -324,7 +324,7 @@ def reduce_bucket(
     read once per sub-range of its next key bits, keeping one sub-range at a time.
     """
     plan = Plan.for_budget(settings.mem)
-    need = plan.order_need(int(rows[:, DATA_LEN].sum()), int(rows[:, RECORDS].sum()), partition=False)
+    need = plan.order_need(int(rows[:, DATA_LEN].sum()), int(rows[:, RECORDS].sum()), partitioned=False)
     bits = plan.bucket_bits(need) if need > plan.order_budget else 0
     bits = min(bits, 16, 64 - settings.fanout_bits)
     sink = ShardedOutput([AtomicFile(url, compress) for url in pieces], settings.sep, limits)

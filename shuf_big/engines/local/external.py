@@ -165,7 +165,7 @@ class External:
         plan = self.ctx.plan
         while queue:
             first = queue.popleft()
-            if plan.order_need(first.nbytes, first.nrecords, partition=False) > plan.order_budget:
+            if plan.order_need(first.nbytes, first.nrecords, partitioned=False) > plan.order_budget:
                 self.arena.release()  # the split's buffers take its memory
                 if first.nrecords == 1:
                     self._copy_file(first, out, bar)
@@ -184,15 +184,15 @@ class External:
                 nrecords += nxt.nrecords
             # the last group is written: its arrays are dead.  The arena may be as large
             # as the budget leaves beside this group's temporaries.
-            partition = plan.partition(nbytes, nrecords)
-            arrays = core.group_arrays(nbytes, nrecords, partition)
-            self.arena.reset(arrays, arrays + plan.order_budget - plan.order_need(nbytes, nrecords, partition))
-            self.ctx.workers.emit(self._order_group(group, nbytes, nrecords, partition), out, bar)
+            partitioned = plan.partitioned(nbytes, nrecords)
+            arrays = core.group_arrays(nbytes, nrecords, partitioned)
+            self.arena.reset(arrays, arrays + plan.order_budget - plan.order_need(nbytes, nrecords, partitioned))
+            self.ctx.workers.emit(self._order_group(group, nbytes, nrecords, partitioned), out, bar)
             for bucket in group:
                 bucket.remove()
             checkpoint("pass 2 started")
 
-    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int, partition: bool) -> core.GroupOrder:
+    def _order_group(self, group: list[Bucket], nbytes: int, nrecords: int, partitioned: bool) -> core.GroupOrder:
         """Load a group's buckets (with workers, several at once: each fills its own slice
         of the group's bytes, offsets and keys) and cut it into sub-buckets."""
         empty = self.arena.empty
@@ -219,7 +219,7 @@ class External:
         else:
             for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
                 future.result()
-        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, partition, empty)
+        return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, partitioned, empty)
 
     def _keys_wrong(self, bucket: Bucket, keys: np.ndarray) -> bool:
         """Fill ``keys`` from the bucket's index gaps, decoded a chunk at a time (so the

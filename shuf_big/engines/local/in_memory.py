@@ -55,8 +55,8 @@ def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink) -> Non
         keys[lo:hi] = core.draw_keys(ctx.spec, np.arange(lo, hi, dtype=np.int64))
 
     ctx.workers.map(draw, range(0, nrecords, KEY_RANGE))
-    partition = len(data) < PARTITION_MAX_AVERAGE * nrecords and ctx.plan.partition(len(data), nrecords)
-    group = core.GroupOrder(data, bounds, keys, ctx.plan.piece, partition)
+    partitioned = len(data) < PARTITION_MAX_AVERAGE * nrecords and ctx.plan.partitioned(len(data), nrecords)
+    group = core.GroupOrder(data, bounds, keys, ctx.plan.piece, partitioned)
     out.expect(len(group.keys))
     with ctx.bar("shuffling", writes=len(data)) as bar:
         ctx.workers.emit(group, out, bar)
@@ -91,7 +91,7 @@ def head(ctx: Context, raw: Reader, what: str, out: Sink, count: int) -> tuple[i
                 selection.offer(record, ends, core.draw_keys(ctx.spec, np.array([item.index])))
             else:
                 selection.offer(item.data, item.ends, core.draw_keys(ctx.spec, item.indices))
-            if plan.order_need(selection.nbytes, selection.count, partition=False) > plan.order_budget:
+            if plan.order_need(selection.nbytes, selection.count, partitioned=False) > plan.order_budget:
                 raise plan.head_too_large(count)
             bar.describe(input_name(raw))
             bar.advance_to(position(raw, reader.bytes_read))

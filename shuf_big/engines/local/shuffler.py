@@ -84,7 +84,7 @@ class Shuffler:
                 terminated = filled + len(end)
                 probe[filled:terminated] = np.frombuffer(end, dtype=np.uint8)
                 counts = in_memory.count(ctx, probe[:terminated])
-                if plan.order_need(terminated, sum(counts), partition=False) <= plan.order_budget:
+                if plan.order_need(terminated, sum(counts), partitioned=False) <= plan.order_budget:
                     reading.end()
                     in_memory.shuffle(ctx, probe[:terminated], counts, out)
                     self.stats.took("in memory", sum(counts), terminated)
