@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 import shuf_big
 from shuf_big.cli import cli
@@ -141,3 +142,17 @@ def test_importing_the_package_does_not_import_dask(module: str) -> None:
     """``import shuf_big`` stays light: Dask and fsspec load only for ``--engine dask``."""
     code = f"import shuf_big, sys; sys.exit({module!r} in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_exit_status_table_is_one_table_with_every_status_of_help() -> None:
+    """Each status ``--help`` lists is a row of one unbroken table in the README."""
+    text = section("Exit status and signals")
+    table = re.search(r"\n\| status \| when \|\n(?:\|.*\|\n)+", text)
+    assert table is not None, "no exit-status table"
+    rows = table.group(0).strip().splitlines()[2:]
+    assert len(rows) + 1 == text.count("\n| "), "a paragraph splits the exit-status table"  # + the header
+    help_text = CliRunner().invoke(cli, ["--help"]).output
+    listed = help_text.split("Exit status:")[1]
+    statuses = set(re.findall(r"\b(?:0|1|1[2-4]\d)\b", listed))
+    in_table = set(re.findall(r"\b(?:0|1|1[2-4]\d)\b", " ".join(row.split(" | ")[0] for row in rows)))
+    assert statuses == in_table == {"0", "1", "129", "130", "141", "143"}
