@@ -39,6 +39,7 @@ class ShardFile(Protocol):
     """What :class:`ShardedOutput` fills: an :class:`~shuf_big.files.outputs.Output` or a Dask piece."""
 
     preamble: bytes
+    written: int  # bytes before compression
 
     def open(self) -> None: ...
     def write(self, parts: list[memoryview]) -> int: ...
@@ -104,7 +105,7 @@ class ShardedOutput:
 
     @property
     def written(self) -> int:
-        return sum(getattr(out, "written", 0) for out in self.outputs)
+        return sum(out.written for out in self.outputs)
 
     def shard_records(self) -> list[int]:
         """Records per shard, in order."""

@@ -55,7 +55,7 @@ class AtomicFile:
         self.encoder = compress.encoder() if compress else None
         self.handle: io.BufferedIOBase | None = None
         self.preamble = b""  # written first (what ShardedOutput calls the header)
-        self.size = 0
+        self.written = 0  # bytes before compression, the preamble included (as Output counts)
 
     def open(self) -> None:
         try:
@@ -77,7 +77,7 @@ class AtomicFile:
                 self.handle.write(self.encoder.compress(part) if self.encoder is not None else part)
         except OSError as err:
             raise ShufBigError(f"write error on '{self.url}': {describe(err)}") from None
-        self.size += size
+        self.written += size
         return size
 
     def finish(self) -> None:

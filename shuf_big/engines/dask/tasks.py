@@ -234,7 +234,7 @@ def _append_batch(spill: AtomicFile, s: core.Scattered, last_index: np.ndarray) 
     base = int(s.indices.min()) - 1 if len(s.indices) else -1
     last_index[:] = base
     gaps, gap_bounds = core.encode_bucket_gaps(s, last_index)
-    data_at = spill.size
+    data_at = spill.written  # a spill is not compressed: its bytes so far
     nbytes = int(s.data_bounds[-1])
     spill.write([memoryview(s.data[:nbytes]), memoryview(gaps).cast("B")])
     gaps_at = data_at + nbytes
