@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from shuf_big.budget.sizes import DEFAULT_MEM
 from shuf_big.errors import ShufBigError
@@ -44,6 +45,7 @@ def shuffle(
     engine: str = "local",
     scheduler: str | None = None,
     temp_url: str | None = None,
+    storage_options: Mapping[str, Any] | Sequence[str] | None = None,
 ) -> Result:
     """Shuffle the records of ``src`` into ``dst`` in a uniformly random order.
 
@@ -147,6 +149,10 @@ def shuffle(
     temp_url : str, optional
         Where the Dask engine's temp files go: storage every worker can reach (default:
         the first of ``tmp_dirs``, enough for a ``LocalCluster``).
+    storage_options : mapping, optional
+        Keyword arguments of the filesystems of URL inputs and outputs (``{"anon": True}``);
+        a key ``"s3.endpoint_url"`` (or a mapping under ``"s3"``) applies to one protocol.
+        Credentials and endpoints are also read from the environment, as fsspec does.
 
     Raises
     ------

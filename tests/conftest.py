@@ -102,3 +102,23 @@ def cluster() -> Iterator[Any]:
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0", silence_logs=50
     ) as c:
         yield c
+
+
+# -- object storage ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[Any]:
+    """An S3 server on 127.0.0.1 (moto's, in its own process) for the whole session."""
+    pytest.importorskip("moto")
+    from servers import s3_server
+
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_sb(sb: ShufBig, s3: Any) -> ShufBig:
+    """The command with the S3 server's endpoint and credentials in its environment."""
+    sb.env.update(s3.env)
+    return sb

@@ -41,6 +41,11 @@ MIN_RECORDS_PER_WRITE = 64
 # with keys drawn this many at a time.
 PARALLEL_MIN_BYTES = 1 << 22
 KEY_RANGE = 1 << 20
+# Object storage: the largest fetched range and upload part, S3's smallest part (all but the
+# last), and the most parts uploaded at once.
+FETCH_MAX = 16 << 20
+MIN_PART = 5 << 20
+MAX_PARALLEL_PARTS = 4
 # The widest fan-out of one level: bucket ids are uint16.
 MAX_FANOUT_BITS = 16
 
@@ -62,6 +67,16 @@ def depth_for(block: int, jobs: int, mem: int) -> int:
     return max(jobs + 1, min(mem // QUEUE_SHARE, MAX_QUEUE) // max(block, 1))
 
 
+def transfers_for(mem: int, remote_in: bool, remote_out: bool) -> tuple[int, int, int, int]:
+    """(fetch block, fetches in flight, upload part, parts in flight) for object storage:
+    blocks of 1/32 of the budget within [1 MiB, 16 MiB], two fetched ahead; parts of at least
+    S3's 5 MiB, up to four in flight while they take at most a quarter of the budget."""
+    fetch = min(max(mem // 32, 1 << 20), FETCH_MAX) if remote_in else 0
+    part = min(max(mem // 32, MIN_PART), FETCH_MAX) if remote_out else 0
+    parallel = min(max(mem // (4 * part), 1), MAX_PARALLEL_PARTS) if remote_out else 0
+    return fetch, 2 if remote_in else 0, part, parallel
+
+
 @dataclass(frozen=True)
 class Plan:
     """Every buffer size, derived from the memory budget so the total stays under it.
@@ -80,6 +95,10 @@ class Plan:
     fanout_bits: int | None = None  # fixed fan-out, for tests of the split path
     compress_block: int = 0  # bytes per independently compressed block of compressed outputs
     compress_depth: int = 1  # such blocks in flight on the workers
+    fetch_block: int = 0  # bytes per range fetched ahead from a remote input
+    fetch_depth: int = 0  # such ranges in flight (and one being read)
+    upload_part: int = 0  # bytes per part of a remote output's upload
+    upload_parallel: int = 0  # such parts in flight (and one being filled)
 
     @classmethod
     def for_budget(
@@ -90,9 +109,11 @@ class Plan:
         fanout_bits: int | None = None,
         held_pieces: int = 0,
         codecs: Sequence[BlockCodec] = (),
+        remote: tuple[bool, bool] = (False, False),
     ) -> Plan:
         """``held_pieces``: output pieces a consumer holds outside the engine
-        (:func:`shuf_big.iter_shuffled`'s queue), charged to the ordering budget."""
+        (:func:`shuf_big.iter_shuffled`'s queue), charged to the ordering budget; ``remote``:
+        whether inputs, outputs are in object storage (their transfers are charged too)."""
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
         if jobs < 1:
@@ -114,8 +135,13 @@ class Plan:
         block = max((codec.block_for(mem) for codec in codecs), default=0)
         depth = depth_for(block, jobs, mem)
         scratch += sum(codec.memory(block, jobs, depth) for codec in codecs)
+        fetch, fetch_depth, part, parallel = transfers_for(mem, *remote)
+        scratch += (fetch_depth + 1) * fetch + (parallel + 1) * part
         order_budget = max(mem - scratch, mem // 2)
-        return cls(mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits, block, depth)
+        return cls(
+            mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits, block, depth,
+            fetch, fetch_depth, part, parallel,
+        )  # fmt: skip
 
     def with_fd_limit(self, fd_fanout_bits: int) -> Plan:
         """The same plan, its fan-out capped by the open-file limit the engine found."""

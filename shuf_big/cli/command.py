@@ -155,6 +155,7 @@ def _arguments(values: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, 
     separator = values["record_separator"]
     kwargs.update(
         tmp_dirs=list(values["temp_dirs"]) or None,
+        storage_options=list(values["storage_options"]) or None,
         record_separator=None if separator is None else _unescape(separator),
         progress=wanted(values["progress"], "-" in outputs or not outputs) and not values["quiet"],
         head_count=min(counts) if counts else None,  # GNU shuf: the smallest -n wins

@@ -26,7 +26,7 @@ from shuf_big.budget.plan import Plan
 from shuf_big.budget.sizes import format_size
 from shuf_big.engines.generated import BytesReader, RangeReader, echo_input
 from shuf_big.engines.local.shuffler import Shuffler
-from shuf_big.engines.preflight import check_job
+from shuf_big.engines.preflight import check_job, store_for
 from shuf_big.errors import ShufBigError
 from shuf_big.files.compression import Compression
 from shuf_big.files.inputs import Inputs
@@ -35,6 +35,7 @@ from shuf_big.files.readers import Source
 from shuf_big.files.records import read_fully
 from shuf_big.files.shards import open_output
 from shuf_big.job import Job, Result, Stats
+from shuf_big.storage.store import Store
 from shuf_big.system.progress import Progress
 from shuf_big.system.tempfiles import TempDirs, fd_fanout_bits
 
@@ -119,10 +120,10 @@ def _repeat_range(lo: int, n: int, spec: core.KeySpec, plan: Plan, sep: bytes, c
         out.write([memoryview(core.format_decimal(picks, sep))], len(picks))
 
 
-def _load_records(srcs: Sequence[Source], sep: bytes, plan: Plan) -> np.ndarray:
+def _load_records(srcs: Sequence[Source], sep: bytes, plan: Plan, store: Store) -> np.ndarray:
     """All input records in memory (``-r`` needs every line at hand, as GNU shuf loads
     them), terminated by ``sep``; a clear error if they do not fit the budget."""
-    inputs = Inputs(list(srcs), sep)
+    inputs = Inputs(list(srcs), sep, store=store)
     what = inputs.what
 
     def too_big() -> ShufBigError:
@@ -156,9 +157,11 @@ class GnuEngine:
     name = "gnu"
     supports = frozenset({"head_count", "echo", "input_range", "repeat"})
     refusal = "-e, -i and -r cannot be combined with {option}"
+    store: Store | None = None  # set by check, for run
 
     def check(self, job: Job) -> None:
-        check_job(job)
+        self.store = store_for(job)
+        check_job(job, self.store)
 
     def run(self, job: Job) -> Result:
         plan = job.plan.with_fd_limit(fd_fanout_bits(1))
@@ -166,7 +169,8 @@ class GnuEngine:
         sep = job.sep.token
         data = echo_input(job.echo, sep) if job.echo is not None else None
         compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
-        out = open_output(job.outputs[0], None, sep, settings=compression)
+        store = self.store or store_for(job)
+        out = open_output(job.outputs[0], None, sep, settings=compression, store=store)
         stats = Stats()
         try:
             out.open()
@@ -174,13 +178,14 @@ class GnuEngine:
                 self._shuffle(job, plan, data, out, stats)
             else:
                 stats.paths.append("generated")
-                _generate(job, plan, data, out)
+                _generate(job, plan, data, out, store)
             out.commit()
             if job.repeat or _is_partial(job.input_range or (0, -1), job.head_count):
                 stats.records_in = stats.bytes_in = None  # drawn or inverted, not read
             return Result.of(job, stats, out.records, out.written)
         finally:
             out.discard()
+            store.close()
 
     @staticmethod
     def _shuffle(job: Job, plan: Plan, data: bytes | None, out: Sink, stats: Stats) -> None:
@@ -205,7 +210,7 @@ class GnuEngine:
             temp.remove()
 
 
-def _generate(job: Job, plan: Plan, data: bytes | None, out: Sink) -> None:
+def _generate(job: Job, plan: Plan, data: bytes | None, out: Sink, store: Store) -> None:
     """What is not a shuffle of records: nothing (``-n 0``), ``-n`` of a range, or draws."""
     sep = job.sep.token
     if job.head_count == 0:
@@ -219,7 +224,9 @@ def _generate(job: Job, plan: Plan, data: bytes | None, out: Sink) -> None:
         lo, hi = job.input_range
         _repeat_range(lo, hi - lo + 1, core.repeat_spec(job.seed), plan, sep, job.head_count, out)
     else:
-        records = np.frombuffer(data, dtype=np.uint8) if data is not None else _load_records(job.inputs, sep, plan)
+        records = (
+            np.frombuffer(data, dtype=np.uint8) if data is not None else _load_records(job.inputs, sep, plan, store)
+        )
         _repeat_records(records, sep, core.repeat_spec(job.seed), plan, job.head_count, out)
     if job.repeat:
         out.expect(job.head_count or 0)

@@ -15,7 +15,7 @@ import os
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shuf_big.budget.sizes import format_size
@@ -25,6 +25,8 @@ from shuf_big.files.inputs import size_on_disk, stdin_offset
 from shuf_big.files.outputs import descriptor_of
 from shuf_big.files.shards import shard_names
 from shuf_big.job import Job
+from shuf_big.storage.store import Store
+from shuf_big.storage.urls import is_url
 
 
 @dataclass(frozen=True)
@@ -74,26 +76,29 @@ def _unreadable(path: str) -> str | None:
     return None
 
 
-def check_inputs(
-    inputs: Sequence[object], origins: Sequence[str] = (), remote: Callable[[str], bool] = lambda _: False
-) -> None:
+def check_inputs(inputs: Sequence[object], origins: Sequence[str] = (), store: Store | None = None) -> None:
     """Fail on the first input path that is missing, unreadable or a directory, naming it
-    (with ``LIST:LINE:`` for a ``--files-from`` entry).  Standard input, file objects and
-    ``remote`` paths (URLs) are not checked here."""
+    (with ``LIST:LINE:`` for a ``--files-from`` entry); a URL is listed in its store (which
+    remembers what it said).  Standard input and file objects are not checked here."""
     for number, path in enumerate(inputs):
-        if not isinstance(path, str) or path == "-" or remote(path):
+        if not isinstance(path, str) or path == "-":
+            continue
+        if is_url(path):
+            (store or Store()).info(path, origins[number] if origins else "")
             continue
         problem = _unreadable(path)
         if problem is not None:
             raise ShufBigError(f"{origins[number]}: {problem}" if origins else problem)
 
 
-def known_size(inputs: Sequence[object], decompress: str | None, paragraphs: bool) -> int | None:
+def known_size(
+    inputs: Sequence[object], decompress: str | None, paragraphs: bool, store: Store | None = None
+) -> int | None:
     """The bytes the inputs hold if they are all plain regular files (standard input too,
     when redirected from one), read as they are: about the output's size.  Else None."""
     if decompress is not None or paragraphs:
         return None
-    return size_on_disk(inputs, stdin_offset() if "-" in inputs else None, compressed=False)
+    return size_on_disk(inputs, stdin_offset() if "-" in inputs else None, compressed=False, store=store)
 
 
 def _folder_of(name: str) -> str | None:
@@ -132,19 +137,23 @@ def check_outputs(
     outputs: Sequence[object],
     shards: int | None,
     sizes: Sequence[int | None],
-    remote: Callable[[str], bool] = lambda _: False,
+    store: Store | None = None,
 ) -> None:
     """Fail if an output (every shard of a pattern) cannot be created in its directory, or
     if a filesystem lacks room for the outputs written to it: output ``i`` is about
     ``sizes[i]`` bytes when known, and is written beside an existing file before it
-    replaces it, so it needs all of that free.  Standard output, file objects and
-    ``remote`` paths are not checked here."""
+    replaces it, so it needs all of that free.  A URL's store is asked whether it takes
+    the object (an upload started and aborted).  Standard output and file objects are not
+    checked here."""
     need: dict[int, tuple[str, str, int]] = {}  # device: (folder, first name, bytes)
     for out, size in zip(outputs, sizes, strict=True):
-        if not isinstance(out, str) or out == "-" or remote(out):
+        if not isinstance(out, str) or out == "-":
             continue
         names = shard_names(out, shards) if shards is not None else [out]
         for name in names:
+            if is_url(name):
+                (store or Store()).check_writable(name)
+                continue
             folder = _folder_of(name)
             if folder is None or size is None:
                 continue
@@ -160,7 +169,15 @@ def check_outputs(
             )
 
 
-def check_job(job: Job, remote: Callable[[str], bool] = lambda _: False) -> None:
+def store_for(job: Job) -> Store:
+    """The object storage of ``job``: its storage options, transfers sized by its plan, and
+    outputs staged (where a store needs that) in its first temp dir."""
+    plan = job.plan
+    fetch = (plan.fetch_block, plan.fetch_depth)
+    return Store(job.storage_options, fetch, (plan.upload_part, plan.upload_parallel), job.temp_dirs[0])
+
+
+def check_job(job: Job, store: Store | None = None) -> None:
     """Every input readable, every output creatable with room for it, or a one-line error.
 
     ``-n 0`` opens no input (as GNU shuf), and ``-e``/``-i`` have none.  The output's size
@@ -168,13 +185,13 @@ def check_job(job: Job, remote: Callable[[str], bool] = lambda _: False) -> None
     ``-n``, no ``-r``, no compression on either side, no paragraph normalising.
     """
     if job.head_count != 0 and job.echo is None and job.input_range is None:
-        check_inputs(job.inputs, job.origins, remote)
+        check_inputs(job.inputs, job.origins, store)
     groups = [[where] for where in job.inputs] if job.aligned else [list(job.inputs)]
     sizes: list[int | None] = []
     for number, out in enumerate(job.outputs):
         plain = isinstance(out, str) and compression_of(out) is None and number < len(groups)
         if plain and job.head_count is None and not job.generated:
-            sizes.append(known_size(groups[number], job.decompress, job.sep.paragraphs))
+            sizes.append(known_size(groups[number], job.decompress, job.sep.paragraphs, store))
         else:
             sizes.append(None)
-    check_outputs(job.outputs, job.shards, sizes, remote)
+    check_outputs(job.outputs, job.shards, sizes, store)

@@ -28,13 +28,20 @@ from shuf_big.files.compression import check_format, compression_of, sniff
 from shuf_big.files.headers import Headers, split_header
 from shuf_big.files.protocol import Mapper, Reader
 from shuf_big.files.readers import Decompressed, FileObject, Paragraphs, Sized, Source, hand_out, head_of, name_of
+from shuf_big.files.remote import open_remote
+from shuf_big.storage.store import Store
+from shuf_big.storage.urls import is_url
 
 NEWLINE = b"\n"
 
 
-def _open_path(path: Source, decompress: str | None) -> tuple[Reader, io.FileIO | None, str, str | None]:
+def _open_path(
+    path: Source, decompress: str | None, store: Store | None = None
+) -> tuple[Reader, io.RawIOBase | None, str, str | None]:
     """Open one input: (reader, underlying handle, name for messages, the compression
     format its first bytes look like when it is not being decompressed)."""
+    if is_url(path):
+        return open_remote(cast(str, path), decompress, store or Store())
     if not isinstance(path, str):
         what = name_of(path)
         if decompress is not None:
@@ -83,16 +90,25 @@ def stdin_offset() -> int | None:
         return None
 
 
-def size_on_disk(paths: Sequence[object], stdin_start: int | None, compressed: bool = True) -> int | None:
-    """The bytes the inputs ``paths`` hold on disk if every one is a regular file, else None:
-    standard input's from ``stdin_start`` (None: not a regular file), no file object's,
-    and with ``compressed=False`` no compressed file's (their size says little of their content)."""
+def size_on_disk(
+    paths: Sequence[object], stdin_start: int | None, compressed: bool = True, store: Store | None = None
+) -> int | None:
+    """The bytes the inputs ``paths`` hold on disk (or in their store) if every one is a
+    regular file or an object, else None: standard input's from ``stdin_start`` (None: not a
+    regular file), no file object's, and with ``compressed=False`` no compressed file's
+    (their size says little of their content)."""
     total = 0
     for path in paths:
         if not isinstance(path, str) or (path == "-" and stdin_start is None):
             return None
         if not compressed and path != "-" and compression_of(path):
             return None
+        if is_url(path):
+            size = (store or Store()).size(path)
+            if size is None:
+                return None
+            total += size
+            continue
         try:
             st = os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
         except (OSError, ValueError):
@@ -128,8 +144,10 @@ class Inputs:
         decompress: str | None = None,
         paragraphs: bool = False,
         origins: Sequence[str] = (),
+        store: Store | None = None,
     ) -> None:
         check_stdin_once(paths)
+        self.store = store
         if decompress is not None:
             check_format(decompress)
         self.paths = list(paths)
@@ -147,13 +165,13 @@ class Inputs:
         self.size = self._size_bound()
         # The inputs' bytes on disk (compressed ones compressed), if all are files: the
         # progress bar's total, against which consumed() advances.
-        self.disk_size = size_on_disk(self.paths, self.stdin_start)
+        self.disk_size = size_on_disk(self.paths, self.stdin_start, store=self.store)
         self._reset()
 
     def _size_bound(self) -> int | None:
         if self.paragraphs or self.decompress is not None:
             return None
-        total = size_on_disk(self.paths, self.stdin_start, compressed=False)
+        total = size_on_disk(self.paths, self.stdin_start, compressed=False, store=self.store)
         return None if total is None else total + (len(self.paths) - 1) * len(self.sep)  # terminators between inputs
 
     def consumed(self) -> int:
@@ -166,7 +184,7 @@ class Inputs:
         self.finished_bytes = 0  # on disk, of the inputs read to their end
         self.next_path = 0
         self.current: Reader | None = None
-        self.handle: io.FileIO | None = None
+        self.handle: io.RawIOBase | None = None
         self.current_what = self.what
         self.pending = b""
         self.tail = core.StreamFramer(self.sep)
@@ -199,7 +217,7 @@ class Inputs:
         self.firsts.append(self.counted)
         self.head_records = 0
         try:
-            reader, self.handle, self.current_what, looks = _open_path(path, self.decompress)
+            reader, self.handle, self.current_what, looks = _open_path(path, self.decompress, self.store)
         except ShufBigError as err:
             raise ShufBigError(self._listed(str(err))) from None
         if looks is not None and self.next_path not in self.warned:

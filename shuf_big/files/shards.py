@@ -13,6 +13,9 @@ from shuf_big import core
 from shuf_big.errors import ShufBigError
 from shuf_big.files.compression import DEFAULT_COMPRESSION, BlockPipeline, Codec, Compression, compression_of
 from shuf_big.files.outputs import Output
+from shuf_big.files.remote import RemoteOutput
+from shuf_big.storage.store import Store
+from shuf_big.storage.urls import is_url
 from shuf_big.system.signals import checkpoint
 
 
@@ -71,10 +74,17 @@ class ShardedOutput:
 
     @classmethod
     def from_pattern(
-        cls, pattern: str, shards: int, sep: bytes, trim: bytes = b"", settings: Compression = DEFAULT_COMPRESSION
+        cls,
+        pattern: str,
+        shards: int,
+        sep: bytes,
+        trim: bytes = b"",
+        settings: Compression = DEFAULT_COMPRESSION,
+        store: Store | None = None,
+        expected: int | None = None,
     ) -> ShardedOutput:
         """Shards named by ``pattern`` (see :func:`shard_names`), compressed by their names
-        on one pool of threads."""
+        on one pool of threads; ``expected``: about the bytes of all of them."""
         if shards < 1:
             raise ShufBigError(f"invalid number of shards: {shards}")
         if pattern == "-":
@@ -85,7 +95,8 @@ class ShardedOutput:
             fmt = compression_of(name)
             codec = settings.codec(fmt, f"'{name}'") if fmt else None
             pipeline = pipelines.setdefault(codec, settings.pipeline(codec)) if codec else None
-            outputs.append(Output(name, fmt, trim=trim, settings=settings, pipeline=pipeline))
+            share = None if expected is None else expected // shards
+            outputs.append(one_output(name, fmt, trim, settings, pipeline, store, share))
         return cls(outputs, sep)
 
     def set_header(self, header: bytes) -> None:
@@ -179,19 +190,37 @@ class ShardedOutput:
             out.discard()
 
 
+def one_output(
+    name: str,
+    fmt: str | None,
+    trim: bytes,
+    settings: Compression,
+    pipeline: BlockPipeline | None = None,
+    store: Store | None = None,
+    expected: int | None = None,
+) -> Output:
+    """The output file ``name``: an upload for a URL (``expected`` bytes setting its part
+    size), else a local file."""
+    if is_url(name):
+        return RemoteOutput(name, store or Store(), fmt, trim, settings, expected, pipeline=pipeline)
+    return Output(name, fmt, trim=trim, settings=settings, pipeline=pipeline)
+
+
 def open_output(
     path: str | IO[bytes],
     shards: int | None,
     sep: bytes,
     trim: bytes = b"",
     settings: Compression = DEFAULT_COMPRESSION,
+    store: Store | None = None,
+    expected: int | None = None,
 ) -> Output | ShardedOutput:
     """The destination for ``-o path`` (compressed by its extension, as ``settings`` say),
-    sharded if asked."""
+    sharded if asked; ``expected``: about how many bytes it gets, when known."""
     if not isinstance(path, str):
         if shards is not None:
             raise ShufBigError("--shards needs -o PATTERN naming the shard files, not a file object")
         return Output(path, trim=trim)
     if shards is not None:
-        return ShardedOutput.from_pattern(path, shards, sep, trim, settings)
-    return Output(path, None if path == "-" else compression_of(path), trim=trim, settings=settings)
+        return ShardedOutput.from_pattern(path, shards, sep, trim, settings, store, expected)
+    return one_output(path, None if path == "-" else compression_of(path), trim, settings, None, store, expected)

@@ -295,6 +295,16 @@ OPTIONS: tuple[Option, ...] = (
         spelled="--temp-url",
         help="With --engine dask: temp storage every worker can reach (s3://bucket/tmp, file:///shared/tmp).",
     ),
+    Option(
+        "storage_options",
+        ("--storage-option",),
+        "Mapping[str, Any] | Sequence[str] | None",
+        kind="multiple",
+        metavar="KEY=VALUE",
+        spelled="--storage-option",
+        help="Pass KEY=VALUE to the filesystem of URL inputs and outputs (repeatable; VALUE as JSON where it "
+        "parses; PROTOCOL.KEY=VALUE for one protocol), e.g. s3.endpoint_url=http://127.0.0.1:9000.",
+    ),
 )
 
 BY_NAME = {option.name: option for option in OPTIONS}

@@ -21,6 +21,7 @@ from shuf_big.files.records import read_fully
 from shuf_big.job import Job, Separator
 from shuf_big.options.declared import API_OPTIONS, BY_NAME
 from shuf_big.options.gnu import check_conflicts, check_repeats, parse_input_range
+from shuf_big.storage.urls import StorageOptions, expand, has_glob, is_url, local_path
 from shuf_big.system.mounts import default_temp_dirs
 
 PathLike = str | os.PathLike[str]
@@ -45,12 +46,15 @@ def resolve(
         budget = parse_size(values["mem"], limit.nbytes)
     except ValueError as err:
         raise ShufBigError(f"invalid --mem: {err}") from None
-    outputs = _paths(values["dst"])
+    storage = StorageOptions.parse(values["storage_options"])
+    outputs = tuple(_local(path) for path in _paths(values["dst"]))
     check_repeats(outputs, values["aligned"], (), 0)
     outputs = outputs if values["aligned"] else outputs[-1:]
     codecs = _codecs(outputs, values["compress_level"])
     jobs = default_jobs() if values["jobs"] is None else values["jobs"]
-    plan = Plan.for_budget(budget, jobs=jobs, held_pieces=held_pieces, codecs=codecs)
+    inputs, origins = _inputs(values["src"], values["files_from"], storage)
+    remote = (any(is_url(p) for p in inputs), any(is_url(p) for p in outputs))
+    plan = Plan.for_budget(budget, jobs=jobs, held_pieces=held_pieces, codecs=codecs, remote=remote)
     given = {name: values[name] is not None for name in ("echo", "input_range", "random_source", "seed")}
     check_conflicts(given["echo"], given["input_range"], given["random_source"], given["seed"], (), False)
     numbers = _range(values["input_range"])
@@ -63,7 +67,6 @@ def resolve(
         check_format(values["decompress"])
     if values["scheduler"] is None:  # a remote cluster's workers have limits of their own
         _warn_above(budget, limit)
-    inputs, origins = _inputs(values["src"], values["files_from"])
     echo = values["echo"]
     resolved: dict[str, Any] = {
         "inputs": inputs,
@@ -75,6 +78,7 @@ def resolve(
         "echo": None if echo is None else tuple(os.fsencode(op) if isinstance(op, str) else bytes(op) for op in echo),
         "input_range": numbers,
         "origins": origins,
+        "storage_options": storage,
     }
     # The rest of the job's fields are options taken as they are (header, shards, engine...).
     same = {field.name: values[field.name] for field in dataclasses.fields(Job) if field.name not in resolved}
@@ -91,15 +95,27 @@ def _with_defaults(src: object, dst: object, options: dict[str, Any]) -> dict[st
     return values
 
 
-def _inputs(src: Where | Sequence[Where], files_from: PathLike | None) -> tuple[tuple[Any, ...], tuple[str, ...]]:
-    """The inputs, and for each the ``--files-from`` line it was listed on (none for operands)."""
-    inputs = _paths(src)
-    if files_from is None:
-        return inputs, ()
-    if inputs != ("-",):
-        raise UsageError("file operands cannot be combined with --files-from")
-    listed = read_files_from(os.fspath(files_from))
-    return tuple(entry.path for entry in listed), tuple(entry.origin for entry in listed)
+def _inputs(
+    src: Where | Sequence[Where], files_from: PathLike | None, storage: StorageOptions
+) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """The inputs, and for each the ``--files-from`` line it was listed on (none for
+    operands): URL globs expanded, ``file://`` URLs as local paths."""
+    inputs: tuple[Any, ...] = _paths(src)
+    origins: tuple[str, ...] = ()
+    if files_from is not None:
+        if inputs != ("-",):
+            raise UsageError("file operands cannot be combined with --files-from")
+        listed = read_files_from(os.fspath(files_from))
+        inputs, origins = tuple(entry.path for entry in listed), tuple(entry.origin for entry in listed)
+    if any(has_glob(p) for p in inputs if isinstance(p, str)):
+        expanded, found_origins = expand(inputs, origins, storage)
+        inputs, origins = tuple(expanded), tuple(found_origins)
+    return tuple(_local(p) for p in inputs), origins
+
+
+def _local(path: Any) -> Any:
+    """A ``file://`` URL as the local path it names (read and written as any local file)."""
+    return (local_path(path) or path) if isinstance(path, str) else path
 
 
 def seed_from_random_source(path: str | os.PathLike[str]) -> int:

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from shuf_big.budget.plan import MAX_FANOUT_BITS, MIN_MEM, Plan
-from shuf_big.engines.dask.remote import expand_globs, is_url, open_input, url_to_fs
 from shuf_big.engines.dask.tasks import (
     BUCKET,
     RECORDS,
@@ -40,14 +39,17 @@ from shuf_big.engines.dask.tasks import (
     overlaps_itself,
     reduce_bucket,
 )
-from shuf_big.engines.preflight import check_job
-from shuf_big.errors import ShufBigError, describe, missing_extra
+from shuf_big.engines.preflight import check_job, store_for
+from shuf_big.errors import ShufBigError, missing_extra
 from shuf_big.files.compression import codec_for, compression_of
 from shuf_big.files.headers import Headers, split_header
 from shuf_big.files.outputs import Output
 from shuf_big.files.records import read_fully
 from shuf_big.files.shards import shard_names
 from shuf_big.job import Job, Result, Stats
+from shuf_big.storage.objects import open_object
+from shuf_big.storage.store import Store
+from shuf_big.storage.urls import filesystem, is_url
 from shuf_big.system.progress import task_bar
 from shuf_big.system.tempfiles import owner_tag, scratch_dir
 
@@ -106,6 +108,7 @@ class DaskEngine:
     name = "dask"
     supports = frozenset({"record_separator", "header", "shards", "decompress", "cluster"})
     refusal = "--engine dask cannot be combined with {option}"
+    store: Store | None = None  # set by check: the inputs' listings, for run
 
     def check(self, job: Job) -> None:
         _imports()
@@ -115,7 +118,8 @@ class DaskEngine:
             raise ShufBigError("--engine dask reads and writes files or URLs, not file objects")
         if job.scheduler and not job.temp_url:
             raise ShufBigError("--engine dask with --scheduler needs --temp-url on storage every worker can reach")
-        check_job(job, remote=is_url)
+        self.store = store_for(job)
+        check_job(job, self.store)
 
     def run(self, job: Job) -> Result:
         self.job = job
@@ -127,7 +131,7 @@ class DaskEngine:
         # Named like the local engine's temp dirs, so a later run on this host reaps it if this one is killed.
         run_name = f"shuf-big-{owner_tag()}{secrets.token_hex(8)}"
         run_url = f"{(self.job.temp_url or self.job.temp_dirs[0]).rstrip('/')}/{run_name}"
-        fs, run_path = url_to_fs(run_url)
+        fs, run_path = filesystem(run_url, job.storage_options)
         cluster = None
         client = None
         temps: list[tuple[Any, str, str]] = []
@@ -163,6 +167,7 @@ class DaskEngine:
                 max(self.job.plan.mem // share, MIN_MEM),
                 run_url,
                 threads=share,
+                storage=self.job.storage_options,
             )
             temps = self._stages(client, distributed, blocks, heads, outputs, settings)
             for out in outputs:
@@ -205,31 +210,23 @@ class DaskEngine:
         blocks: list[Block] = []
         heads: list[bytes | None] = []
         whole_file = overlaps_itself(self.job.sep.token)
-        for url in expand_globs([str(where) for where in self.job.inputs]):
+        storage = self.job.storage_options
+        for url in (str(where) for where in self.job.inputs):
             what = f"'{url}'"
-            fs, path = url_to_fs(url)
-            try:
-                info = fs.info(path)
-            except FileNotFoundError:
-                raise ShufBigError(f"cannot open {what}: No such file or directory") from None
-            except OSError as err:
-                raise ShufBigError(f"cannot open {what}: {describe(err)}") from None
-            if info.get("type") == "directory":
-                raise ShufBigError(f"cannot read {what}: Is a directory")
-            size = int(info.get("size") or 0)
-            fmt = self.job.decompress or compression_of(path)
+            size = (self.store or store_for(self.job)).size(url) or 0
+            fmt = self.job.decompress or compression_of(url)
             if fmt is not None or whole_file:
-                blocks.append(Block(url, what, 0, -1, size, fmt, self.job.header))
+                blocks.append(Block(url, what, 0, -1, size, fmt, self.job.header, storage))
                 heads.append(None)
                 continue
             start = 0
             head = b""
             if self.job.header:
-                with open_input(url, what) as handle:
+                with open_object(url, what, storage) as handle:
                     head, _, start = split_header(
                         functools.partial(read_fully, handle, what=what), self.job.sep.token, self.job.header
                     )
-            blocks.append(Block(url, what, start, size, size, None, 0))
+            blocks.append(Block(url, what, start, size, size, None, 0, storage))
             heads.append(head)
         return blocks, heads
 
@@ -291,12 +288,17 @@ class DaskEngine:
                 reduces.append((str(b), (rows, spills, urls, limits, compress[first], settings)))
             stage("order", reduce_bucket, reduces)
             remote = [(s, o) for s, o in enumerate(outputs) if isinstance(o, str)]
-            written = stage("write", concat_output, [(str(s), (o, header, pieces[s], compress[s])) for s, o in remote])
+            written = stage(
+                "write",
+                concat_output,
+                [(str(s), (o, header, pieces[s], compress[s], settings.storage)) for s, o in remote],
+            )
             for s, out in enumerate(outputs):
                 if isinstance(out, Output):
                     out.write([memoryview(header_bytes(header, compress[s], not pieces[s]))])
-                    copy_pieces(pieces[s], out.write)
-        return [(url_to_fs(o)[0], temp, url_to_fs(o)[1]) for (_, o), temp in zip(remote, written, strict=True)]
+                    copy_pieces(pieces[s], out.write, settings.storage)
+        located = [filesystem(o, settings.storage) for _, o in remote]
+        return [(fs, temp, path) for (fs, path), temp in zip(located, written, strict=True)]
 
     def _header(
         self, inputs: list[Block], heads: list[bytes | None], numbered: list[tuple[int, Block]], extents: list[Extent]

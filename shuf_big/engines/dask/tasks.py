@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, cast
 
 import numpy as np
 
 from shuf_big import core
 from shuf_big.budget.plan import Plan
-from shuf_big.engines.dask.remote import AtomicFile, Limited, open_input
 from shuf_big.errors import RecordTooLarge, ShufBigError
 from shuf_big.files.compression import Codec
 from shuf_big.files.headers import split_header
@@ -30,6 +29,8 @@ from shuf_big.files.protocol import PrefixedReader, Reader
 from shuf_big.files.readers import Decompressed, FileObject
 from shuf_big.files.records import Counter, LongRecord, RawReader, RecordReader, parts_within, read_fully
 from shuf_big.files.shards import ShardedOutput
+from shuf_big.storage.objects import AtomicFile, Limited, open_object
+from shuf_big.storage.urls import StorageOptions
 
 # Index columns of a spill file's ranges, one row per (batch, bucket) with records.
 BUCKET, DATA_AT, DATA_LEN, GAPS_AT, GAPS_LEN, RECORDS, BASE = range(7)
@@ -53,6 +54,7 @@ class Block:
     size: int  # the input's size in bytes (compressed size for compressed inputs)
     compression: str | None
     skip: int  # header records to drop at the start of a whole-input block
+    storage: StorageOptions = field(default_factory=StorageOptions)  # the run's, for the input's filesystem
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def overlaps_itself(sep: bytes) -> bool:
 
 def whole_input(block: Block) -> tuple[Reader, io.BufferedIOBase]:
     """A whole-input block's reader (decompressed, header records dropped) and its handle."""
-    handle = open_input(block.url, block.what)
+    handle = open_object(block.url, block.what, block.storage)
     raw: Reader
     if block.compression:
         raw = Decompressed(cast(BinaryIO, handle), block.compression, block.what)
@@ -137,7 +139,7 @@ def count_block(block: Block, sep: bytes, chunk: int) -> Extent:
             while got := read_fully(raw, memoryview(buffer), block.what):
                 records += len(framer.feed(buffer[:got]))
         return Extent(block, -1, -1, records + bool(framer.terminator()), head)
-    with open_input(block.url, block.what) as handle:
+    with open_object(block.url, block.what, block.storage) as handle:
         start = block.lo if block.lo == 0 else _first_end(handle, block.lo, block.size, sep, buffer)
         stop = block.hi if block.hi < block.size else block.size + 1  # the last block reads to the end
         if start >= stop:
@@ -166,6 +168,7 @@ class Settings:
     run: str  # URL of this run's temp directory
     fanout_bits: int = 0
     threads: int = 1  # tasks sharing one worker's --mem (mem is each one's share)
+    storage: StorageOptions = field(default_factory=StorageOptions)  # the run's storage options
 
 
 def map_block(
@@ -180,7 +183,7 @@ def map_block(
     counter = Counter()
     counter.next = first_index
     url = f"{settings.run}/spill-{number:06d}"
-    spill = AtomicFile(url)
+    spill = AtomicFile(url, settings.storage)
     rows: list[np.ndarray] = []
     out = np.empty(plan.read_buffer, dtype=np.uint8)
     last_index = np.empty(1 << settings.fanout_bits, dtype=np.int64)
@@ -189,7 +192,7 @@ def map_block(
         raw, handle = whole_input(block)
         raw, _ = _skip_header(raw, settings.sep, block)
     else:
-        handle = open_input(block.url, block.what)
+        handle = open_object(block.url, block.what, block.storage)
         handle.seek(extent.start)
         raw = Limited(handle, extent.end - extent.start, block.what)
     try:
@@ -257,14 +260,14 @@ def _read_range(handle: io.BufferedIOBase, at: int, view: memoryview, what: str)
         raise ShufBigError(f"temporary file {what} is truncated")
 
 
-def _load_rows(rows: np.ndarray, spills: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _load_rows(rows: np.ndarray, spills: list[str], options: StorageOptions) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Each index row's records and their global indices, one row at a time."""
     handles: dict[int, io.BufferedIOBase] = {}
     try:
         for row in rows:
             spill = int(row[SPILL])
             if spill not in handles:
-                handles[spill] = open_input(spills[spill], f"'{spills[spill]}'")
+                handles[spill] = open_object(spills[spill], f"'{spills[spill]}'", options)
             handle = handles[spill]
             data = np.empty(int(row[DATA_LEN]), dtype=np.uint8)
             gaps = np.empty(int(row[GAPS_LEN]) // 2, dtype=np.uint16)
@@ -284,7 +287,7 @@ def _group(
     """The records of ``rows`` (only key sub-range ``select = (bits, j)`` if given), ordered."""
     datas, lengths, keys = [], [], []
     window = max(plan.piece, 1 << 16)
-    for data, indices in _load_rows(rows, spills):
+    for data, indices in _load_rows(rows, spills, settings.storage):
         bounds = np.empty(len(indices) + 1, dtype=np.int64)
         if core.frame_into(bounds, data, settings.sep, window) != len(indices):
             raise ShufBigError("temporary files are corrupt (record count mismatch)")
@@ -327,7 +330,8 @@ def reduce_bucket(
     need = plan.order_need(int(rows[:, DATA_LEN].sum()), int(rows[:, RECORDS].sum()), partitioned=False)
     bits = plan.bucket_bits(need) if need > plan.order_budget else 0
     bits = min(bits, 16, 64 - settings.fanout_bits)
-    sink = ShardedOutput([AtomicFile(url, compress) for url in pieces], settings.sep, limits)
+    pieces_out = [AtomicFile(url, settings.storage, compress.encoder() if compress else None) for url in pieces]
+    sink = ShardedOutput(pieces_out, settings.sep, limits)
     try:
         for j in range(1 << bits):
             group = _group(rows, spills, settings, plan, (bits, j) if bits else None)
@@ -341,10 +345,10 @@ def reduce_bucket(
     return pieces
 
 
-def copy_pieces(pieces: Iterable[str], write: Callable[[list[memoryview]], object]) -> None:
+def copy_pieces(pieces: Iterable[str], write: Callable[[list[memoryview]], object], options: StorageOptions) -> None:
     buffer = np.empty(_COPY_CHUNK, dtype=np.uint8)
     for url in pieces:
-        with open_input(url, f"'{url}'") as handle:
+        with open_object(url, f"'{url}'", options) as handle:
             while got := read_fully(handle, memoryview(buffer), f"'{url}'"):
                 write([memoryview(buffer)[:got]])
 
@@ -359,13 +363,13 @@ def header_bytes(header: bytes, compress: Codec | None, empty: bool) -> bytes:
     return encoder.compress(memoryview(header)) + encoder.flush()
 
 
-def concat_output(url: str, header: bytes, pieces: list[str], compress: Codec | None) -> str:
+def concat_output(url: str, header: bytes, pieces: list[str], compress: Codec | None, options: StorageOptions) -> str:
     """Stage 4: write ``header`` and ``pieces`` to a temporary file beside ``url``; returns
     its path (renamed into place by the driver once every output is complete)."""
-    out = AtomicFile(url)
+    out = AtomicFile(url, options)
     try:
         out.write([memoryview(header_bytes(header, compress, not pieces))])
-        copy_pieces(pieces, out.write)
+        copy_pieces(pieces, out.write, options)
         out.finish()
     except BaseException:
         out.discard()

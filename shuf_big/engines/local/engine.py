@@ -11,12 +11,13 @@ from __future__ import annotations
 from shuf_big.budget.malloc import tune_for_budget
 from shuf_big.budget.plan import Plan
 from shuf_big.engines.local.shuffler import Shuffler
-from shuf_big.engines.preflight import check_job
+from shuf_big.engines.preflight import check_job, store_for
 from shuf_big.errors import ShufBigError
 from shuf_big.files.compression import Compression
 from shuf_big.files.inputs import Inputs, check_stdin_once, count_in
 from shuf_big.files.shards import ShardedOutput, open_output
 from shuf_big.job import Job, Result, Stats
+from shuf_big.storage.store import Store
 from shuf_big.system.progress import Progress
 from shuf_big.system.tempfiles import TempDirs, fd_fanout_bits
 
@@ -28,6 +29,7 @@ class LocalEngine:
     # -e, -i and -r are GNU shuf's modes (the gnu engine); a cluster is the Dask engine's.
     supports = frozenset({"head_count", "record_separator", "header", "shards", "aligned", "paragraphs", "decompress"})
     refusal = "the local engine cannot run {option}"
+    store: Store | None = None  # set by check, for run
 
     def check(self, job: Job) -> None:
         if job.aligned and len(job.inputs) < 2:
@@ -37,7 +39,8 @@ class LocalEngine:
                 f"--aligned needs one -o per input: {len(job.inputs)} inputs, {len(job.outputs)} outputs"
             )
         check_stdin_once(job.inputs)  # also with -n 0, which opens no input
-        check_job(job)
+        self.store = store_for(job)
+        check_job(job, self.store)
 
     def run(self, job: Job) -> Result:
         reserved = len(job.outputs) * (job.shards or 1)  # output files open with the buckets
@@ -50,15 +53,19 @@ class LocalEngine:
         else:
             groups = [(list(job.inputs), list(job.origins))]
         compression = Compression(job.compress_level, plan.compress_block, plan.jobs, plan.compress_depth)
-        outs = [open_output(path, job.shards, sep.token, sep.trim, compression) for path in job.outputs]
+        store = self.store or store_for(job)
         if job.head_count == 0:  # as GNU shuf: the input is not even opened
             inputs: list[Inputs] = []
         else:
             inputs = [
-                Inputs(paths, sep.token, job.header, job.decompress, sep.paragraphs, origins)
+                Inputs(paths, sep.token, job.header, job.decompress, sep.paragraphs, origins, store)
                 for paths, origins in groups
             ]
         sizes = [inp.disk_size for inp in inputs]
+        outs = [
+            open_output(path, job.shards, sep.token, sep.trim, compression, store, _expected(inp))
+            for path, inp in zip(job.outputs, inputs or [None] * len(job.outputs), strict=True)  # type: ignore[list-item]
+        ]
         passes = 1 if job.head_count is not None else 2  # -n streams once; a shuffle reads, then writes
         total = None if None in sizes else passes * sum(size or 0 for size in sizes)
         progress = Progress(job.progress and bool(inputs), total)
@@ -93,6 +100,15 @@ class LocalEngine:
             shuffler.temp.remove()
             for inp in inputs:
                 inp.close()
+            store.close()
+
+
+def _expected(inp: Inputs | None) -> int | None:
+    """About the bytes the output of ``inp`` gets (for an upload's part size): its bytes on
+    disk, ten times that when compressed (shuffled data compresses less well than sorted)."""
+    if inp is None or inp.disk_size is None:
+        return None
+    return inp.size if inp.size is not None else 10 * inp.disk_size
 
 
 def _check_aligned(inputs: list[Inputs], plan: Plan) -> None:

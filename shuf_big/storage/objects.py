@@ -1,7 +1,5 @@
-"""Storage by URL for the Dask engine (fsspec): inputs, whole files written atomically.
-
-fsspec is imported only when a URL is used, so ``import shuf_big`` never needs it.
-"""
+"""Whole objects as the Dask engine's tasks use them: opened for reading (from a byte
+offset on), and written under a temporary name that is renamed into place when done."""
 
 from __future__ import annotations
 
@@ -11,34 +9,10 @@ import secrets
 from typing import Any
 
 from shuf_big.errors import ShufBigError, describe
-from shuf_big.files.compression import Codec
+from shuf_big.storage.urls import StorageOptions, filesystem
 
-
-def url_to_fs(url: str) -> tuple[Any, str]:
-    import fsspec
-
-    return fsspec.core.url_to_fs(url)
-
-
-def is_url(path: str) -> bool:
-    """Whether ``path`` names a location by URL (``s3://...``) rather than a local path."""
-    return "://" in path
-
-
-def expand_globs(urls: list[str]) -> list[str]:
-    """URLs with ``*``, ``?`` or ``[`` expanded by their filesystem (sorted), as a shell
-    would expand local paths; a pattern that matches nothing is an error."""
-    out: list[str] = []
-    for url in urls:
-        if not (is_url(url) and any(c in url for c in "*?[")):
-            out.append(url)
-            continue
-        fs, path = url_to_fs(url)
-        found = sorted(fs.glob(path))
-        if not found:
-            raise ShufBigError(f"cannot open '{url}': No such file or directory")
-        out.extend(fs.unstrip_protocol(p) for p in found)
-    return out
+# Anything with a compressor's ``compress``/``flush`` (a files.compression Codec's encoder).
+Encoder = Any
 
 
 class AtomicFile:
@@ -48,11 +22,11 @@ class AtomicFile:
     temporary name, so two attempts never mix and readers only ever see whole files.
     """
 
-    def __init__(self, url: str, compress: Codec | None = None) -> None:
+    def __init__(self, url: str, options: StorageOptions, encoder: Encoder | None = None) -> None:
         self.url = url
-        self.fs, self.path = url_to_fs(url)
+        self.fs, self.path = filesystem(url, options)
         self.temp = f"{self.path}.{secrets.token_hex(6)}.part"
-        self.encoder = compress.encoder() if compress else None
+        self.encoder = encoder
         self.handle: io.BufferedIOBase | None = None
         self.preamble = b""  # written first (what ShardedOutput calls the header)
         self.written = 0  # bytes before compression, the preamble included (as Output counts)
@@ -105,9 +79,9 @@ class AtomicFile:
             self.fs.rm(self.temp)
 
 
-def open_input(url: str, what: str) -> io.BufferedIOBase:
+def open_object(url: str, what: str, options: StorageOptions) -> io.BufferedIOBase:
     """Open ``url`` for reading; a missing or unreadable file is a one-line error."""
-    fs, path = url_to_fs(url)
+    fs, path = filesystem(url, options)
     try:
         if getattr(fs, "protocol", None) in ("memory", ("memory",)):
             # memory:// hands every reader the one stored file object, whose position
