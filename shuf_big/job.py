@@ -110,6 +110,8 @@ class Stats:
     buckets: int = 0
     splits: int = 0
     temp_bytes: int = 0
+    downloaded: int = 0  # bytes fetched from object storage (read-ahead included)
+    uploaded: int = 0  # bytes sent to it
 
     def took(self, path: str, records: int, nbytes: int) -> None:
         """One stream went ``path`` ("in memory", "external", ...) and read these."""
@@ -144,6 +146,8 @@ class Result:
     splits: int = 0  # buckets split again in pass 2
     temp_bytes: int = 0  # bytes written to temp files
     temp_dirs: tuple[str, ...] = ()  # where they went (-T, $TMPDIR, /tmp or /var/tmp)
+    downloaded: int = 0  # bytes fetched from object storage
+    uploaded: int = 0  # bytes uploaded to it (compressed, as stored)
     mem: int = 0  # the --mem budget, in bytes
     peak_memory: int | None = 0  # the run's own peak RSS in bytes (shuf_big.system.peak); None: unknown
     seconds: float = 0.0  # wall time of the run
@@ -165,6 +169,8 @@ class Result:
             splits=stats.splits,
             temp_bytes=stats.temp_bytes,
             temp_dirs=job.temp_dirs,
+            downloaded=stats.downloaded,
+            uploaded=stats.uploaded,
             mem=job.plan.mem,
             shard_records=shard_records,
             outputs=list(job.outputs),
@@ -191,6 +197,9 @@ class Result:
             f"memory:  {size(self.peak_memory)} peak RSS, --mem {size(self.mem)}",
             f"time:    {self.seconds:.2f} s",
         ]
+        if self.downloaded or self.uploaded:
+            rate = f", {(self.downloaded + self.uploaded) / 2**20 / self.seconds:.1f} MiB/s" if self.seconds else ""
+            lines.insert(-2, f"storage: {size(self.downloaded)} downloaded, {size(self.uploaded)} uploaded{rate}")
         if self.shard_records is not None:
             lines.insert(
                 3,

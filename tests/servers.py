@@ -151,3 +151,83 @@ def web_server(folder: Path, ranges: bool) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+SLOW_DOWN = (
+    b"<?xml version='1.0' encoding='UTF-8'?>"
+    b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+)
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 in front of ``upstream`` that answers every ``every``-th
+    request with 503 SlowDown, as a busy S3 does; the others are passed on unchanged."""
+
+    def __init__(self, upstream: str, every: int = 7) -> None:
+        self.upstream = upstream.removeprefix("http://")
+        self.every = every
+        self.count = 0
+        self.faults = 0
+        self.lock = threading.Lock()
+
+    def fault_now(self) -> bool:
+        with self.lock:
+            self.count += 1
+            if self.count % self.every == 0:
+                self.faults += 1
+                return True
+            return False
+
+
+def _proxy_handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
+    import http.client
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            if proxy.fault_now():
+                self._answer(503, [("Content-Type", "application/xml")], SLOW_DOWN)
+                return
+            upstream = http.client.HTTPConnection(proxy.upstream, timeout=60)
+            try:
+                upstream.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+                reply = upstream.getresponse()
+                data = reply.read()
+                passed = [(k, v) for k, v in reply.getheaders() if k.lower() not in ("transfer-encoding", "connection")]
+                self._answer(reply.status, passed, data, head=self.command == "HEAD")
+            finally:
+                upstream.close()
+
+        def _answer(self, status: int, headers: list[tuple[str, str]], data: bytes, head: bool = False) -> None:
+            self.send_response(status)
+            for key, value in headers:
+                if key.lower() != "content-length":
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)) if not head else dict(headers).get("Content-Length", "0"))
+            self.end_headers()
+            if not head:
+                self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+    return Handler
+
+
+@contextmanager
+def fault_proxy(upstream: str, every: int = 7) -> Iterator[tuple[str, FaultProxy]]:
+    """A :class:`FaultProxy` on a thread; yields (its endpoint URL, the proxy)."""
+    proxy = FaultProxy(upstream, every)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", proxy
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from helpers import ShufBig, assert_one_error_line, reaped, seq, stopped_at, words
 
+from shuf_big.budget.sizes import format_size
+
 pytest.importorskip("s3fs")
 
 SEED = 7
@@ -61,6 +63,9 @@ def test_external_shuffle_from_s3_to_s3_in_parts(s3_sb: ShufBig, s3: Any, tmp_pa
     done = s3_sb.run(f"s3://{bucket}/big.txt", "-o", f"s3://{bucket}/out.txt", "--seed", SEED, "--mem", "64M", "-v")
     assert done.returncode == 0, done.stderr
     assert b"external" in done.stderr  # the two-pass path, bucket to bucket
+    [storage] = [line for line in done.stderr.decode().splitlines() if "storage:" in line]
+    once = format_size(len(big()))
+    assert f"{once} downloaded, {once} uploaded" in storage, storage  # the corpus once each way, not twice
     assert s3.get(bucket, "out.txt") == local_shuffle(s3_sb, tmp_path, big(), args=("--mem", "64M"))
     assert s3.uploads(bucket) == []
 
@@ -164,4 +169,25 @@ def test_an_interrupted_sharded_run_leaves_no_object_and_no_upload(
         assert proc.wait(timeout=120) == -signum  # died by it, as coreutils do, after cleaning up
     assert s3.keys(bucket) == ["big.txt", "part-1.txt"]
     assert s3.get(bucket, "part-1.txt") == b"old shard\n"
+    assert s3.uploads(bucket) == []
+
+
+def test_every_seventh_request_failing_with_503_still_gives_the_same_bytes(
+    s3_sb: ShufBig, s3: Any, tmp_path: Path
+) -> None:
+    from servers import fault_proxy
+
+    bucket = s3.bucket()
+    s3.put(bucket, "big.txt", big())
+    s3.put(bucket, "small.txt", seq(1000))
+    with fault_proxy(s3.endpoint, every=7) as (endpoint, proxy):
+        s3_sb.env["AWS_ENDPOINT_URL"] = endpoint
+        inputs = [f"s3://{bucket}/big.txt", f"s3://{bucket}/small.txt"]
+        done = s3_sb.run(
+            *inputs, "--shards", 2, "-o", f"s3://{bucket}/out-{{shard}}.txt", "--mem", "64M", "--seed", SEED
+        )
+        assert done.returncode == 0, done.stderr
+        assert proxy.faults >= 2  # pass 1's reads, the uploads and the commits met some
+    joined = s3.get(bucket, "out-0.txt") + s3.get(bucket, "out-1.txt")
+    assert joined == local_shuffle(s3_sb, tmp_path, big(), seq(1000), args=("--mem", "64M"))
     assert s3.uploads(bucket) == []

@@ -182,6 +182,7 @@ class GnuEngine:
             out.commit()
             if job.repeat or _is_partial(job.input_range or (0, -1), job.head_count):
                 stats.records_in = stats.bytes_in = None  # drawn or inverted, not read
+            stats.downloaded, stats.uploaded = store.fetched(), store.sent()
             return Result.of(job, stats, out.records, out.written)
         finally:
             out.discard()

@@ -93,6 +93,7 @@ class S3Upload:
         self.upload_id: str | None = None
         self.parts: list[Future[dict[str, Any]]] = []
         self.sent = 0
+        self.counting = threading.Lock()  # parts finish on several threads
         self.done = False
 
     def _call(self, method: str, **kwargs: Any) -> Any:
@@ -116,7 +117,8 @@ class S3Upload:
 
     def _part(self, number: int, body: bytes) -> dict[str, Any]:
         out = self._call("upload_part", UploadId=self.upload_id, PartNumber=number, Body=body)
-        self.sent += len(body)
+        with self.counting:
+            self.sent += len(body)
         return {"PartNumber": number, "ETag": out["ETag"]}
 
     def close(self) -> None:

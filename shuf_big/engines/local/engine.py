@@ -90,6 +90,7 @@ class LocalEngine:
                 out.commit()
             if job.aligned and inputs and stats.records_in is not None:
                 stats.records_in //= len(inputs)  # records: rows across the aligned inputs
+            stats.downloaded, stats.uploaded = store.fetched(), store.sent()
             sharded = [out.shard_records() for out in outs if isinstance(out, ShardedOutput)]
             written = sum(out.written for out in outs) // len(outs)
             return Result.of(job, stats, outs[0].records, written, sharded[0] if sharded else None)

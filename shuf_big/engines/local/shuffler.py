@@ -90,7 +90,10 @@ class Shuffler:
                     self.stats.took("in memory", sum(counts), terminated)
                     return
             reading.undo()  # pass 1 counts from the input's start
-            if size is not None and raw.rewindable:
+            # Pass 1 starts from the bytes read when they take at most half the budget (as a
+            # stream's probe does), so an object in a bucket is not downloaded twice; a
+            # larger probe is dropped and the file read again.
+            if size is not None and raw.rewindable and filled > plan.mem // 2:
                 del probe
                 raw.rewind()
             else:
