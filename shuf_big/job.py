@@ -16,7 +16,7 @@ from shuf_big.budget.sizes import format_size
 from shuf_big.core import KeySpec
 from shuf_big.errors import ShufBigError
 from shuf_big.files.readers import Source
-from shuf_big.storage.urls import StorageOptions, is_url
+from shuf_big.storage.urls import StorageOptions
 
 # An output: a path ("-" is standard output) or a writable binary file object (the Python API).
 Target = str | IO[bytes]
@@ -80,11 +80,6 @@ class Job:
     quiet: bool = False
     origins: tuple[str, ...] = ()  # per input, "LIST:LINE" of --files-from (for messages); () for operands
     storage_options: StorageOptions = field(default_factory=StorageOptions)  # for URL inputs and outputs
-
-    @property
-    def remote(self) -> tuple[bool, bool]:
-        """Whether some input, some output is in object storage (a URL)."""
-        return any(is_url(p) for p in self.inputs), any(is_url(p) for p in self.outputs)
 
     @property
     def seed(self) -> int:
