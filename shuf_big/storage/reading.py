@@ -1,9 +1,11 @@
 """Remote inputs read ahead: the next ranges of an object are fetched on threads of their own
 while the engine scatters the current one, so the network and the CPU work at once.
 
-An object of known size is fetched as ranges of ``block`` bytes, ``depth`` at a time
-(``(depth + 1) * block`` bytes held: what the plan reserves for it).  A server that may not
-honour ranges (``http(s)://``) is streamed in order with the same read-ahead instead.
+S3 objects, and objects on servers that may not honour ranges (``http(s)://``), are
+streamed: one GET each, read ``block`` bytes at a time while the next block is fetched (see
+:mod:`shuf_big.storage.streams`).  Objects elsewhere, of known size, are fetched as ranges of
+``block`` bytes, ``depth`` at a time.  Either holds at most ``(depth + 1) * block`` bytes:
+what the plan reserves for it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from shuf_big.errors import ShufBigError
 from shuf_big.storage.failures import remote_errors
+from shuf_big.storage.streams import is_s3, open_stream
 
 STREAMED = ("http", "https")
 
@@ -41,13 +44,13 @@ class RemoteFile(io.RawIOBase):
     def _start(self) -> None:
         self.position = 0  # bytes handed out
         self.asked = 0  # first byte not yet asked for
-        self.ahead: deque[Future[bytes]] = deque()
+        self.ahead: deque[Future[bytes | bytearray]] = deque()
         self.current = memoryview(b"")
         self.stream: Any = None
         self.ended = False
         if self.size is None or streamed(self.fs):
             with remote_errors(f"cannot open '{self.url}'"):
-                self.stream = self.fs.open(self.path, "rb", block_size=0)
+                self.stream = open_stream(self.fs, self.path)
         self._ask()
 
     def readable(self) -> bool:
@@ -82,11 +85,11 @@ class RemoteFile(io.RawIOBase):
         self._count(len(data))
         return bytes(data)
 
-    def _read_stream(self) -> bytes:
+    def _read_stream(self) -> bytes | bytearray:
         with remote_errors(f"read error on '{self.url}'"):
-            data = self.stream.read(self.block)
+            data: bytes | bytearray = self.stream.read(self.block)
         self._count(len(data))
-        return bytes(data)
+        return data
 
     def _count(self, n: int) -> None:
         with self.lock:
@@ -133,7 +136,8 @@ class RemoteFile(io.RawIOBase):
 
     def _drop(self) -> None:
         for future in self.ahead:
-            future.cancel()
+            if not future.cancel():
+                future.exception()  # a fetch under way is waited for: it may be using the stream
         self.ahead.clear()
         if self.stream is not None:
             self.stream.close()
@@ -147,6 +151,7 @@ class RemoteFile(io.RawIOBase):
 
 
 def streamed(fs: Any) -> bool:
-    """Whether ``fs`` is read as a stream (a web server may ignore ranges)."""
+    """Whether ``fs`` is read as a stream: S3 (one GET an object), a web server (it may
+    ignore ranges)."""
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    return any(p in STREAMED for p in protocols)
+    return is_s3(fs) or any(p in STREAMED for p in protocols)

@@ -111,7 +111,8 @@ class S3Upload:
         number = len(self.parts) + 1
         if number > MAX_PARTS:
             raise ShufBigError(f"cannot write '{self.url}': more than {MAX_PARTS} parts")
-        body = bytes(self.buffer[:size])
+        with memoryview(self.buffer) as view:
+            body = bytes(view[:size])  # one copy (a slice of the bytearray would be a second)
         del self.buffer[:size]
         self.parts.append(self.transfers.submit(self._part, number, body))
 
