@@ -10,6 +10,7 @@ packages, no root, no network, no matplotlib), in a temporary directory:
   ``sort -R``, the slice runs, terashuf and DuckDB when they are here, and the pipeline
   (3 plain, ``.gz`` and ``.zst`` shards); then ``report`` redraws its results.md;
 * ``dask_bench`` with LocalClusters of 1 and 2 workers, when ``distributed`` is importable;
+* ``storage_bench`` on 3 objects in and 2 shards out, when ``moto_server`` and s3fs are here;
 * ``scaling`` at 1M and 2M, and ``bigrun`` on 3 MiB.
 
 Then it checks what they wrote: every run succeeded; every shuf-big output is a permutation
@@ -40,6 +41,7 @@ RUN_ARGS += ["--pipeline-shards", "3", "--duckdb-mem", "64M", "--no-chart"]
 DASK_ARGS = ["--size", SIZE, "--profiles", "docs", "--workers", "1,2", "--rounds", "1", "--mem", "1M"]
 SCALING_ARGS = ["--sizes", "1M,2M", "--profiles", "sentences", "--rounds", "1", "--mem", "512K"]
 BIGRUN_ARGS = ["--size", "3M", "--mem", "1M"]
+STORAGE_ARGS = ["--size", SIZE, "--objects", "3", "--shards", "2", "--mem", "1M", "--rounds", "1"]
 PROFILES = ("words", "sentences", "docs")
 
 
@@ -135,6 +137,16 @@ def check_scaling_and_bigrun(smoke: Smoke) -> None:
     smoke.expect(verdict == "permutation", f"bigrun: {verdict}")
 
 
+def check_storage(smoke: Smoke) -> None:
+    for result in smoke.json("storage.json")["results"]:
+        for row in result["rows"]:
+            smoke.expect(row["ok"], f"storage_bench {row['run']}: failed, not the local bytes, or left uploads")
+
+
+def moto_found() -> bool:
+    return (Path(sys.executable).parent / "moto_server").exists() or shutil.which("moto_server") is not None
+
+
 def run_stages(smoke: Smoke) -> None:
     """Every benchmark command, then the checks of what each wrote."""
     common = [*smoke.shuf_big, "--text", "synthetic", "--data-dir", str(smoke.work / "data")]
@@ -153,6 +165,10 @@ def run_stages(smoke: Smoke) -> None:
             log("smoke: dask_bench skipped (distributed is not installed)")
         elif smoke.stage("dask_bench", [*DASK_ARGS, *common]):
             check_dask(smoke, docs)
+    if not moto_found() or importlib.util.find_spec("s3fs") is None:
+        log("smoke: storage_bench skipped (moto_server or s3fs is not installed)")
+    elif smoke.stage("storage_bench", [*STORAGE_ARGS, *common]):
+        check_storage(smoke)
     scaling = smoke.stage("scaling", [*SCALING_ARGS, *common])
     bigrun_args = [*BIGRUN_ARGS, *smoke.shuf_big, "--work", str(smoke.work / "bigrun")]
     if smoke.stage("bigrun", [*bigrun_args, "--json", str(smoke.results / "bigrun.json")]) and scaling:

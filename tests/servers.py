@@ -159,24 +159,41 @@ SLOW_DOWN = (
 )
 
 
+CUT_FROM = 1 << 20  # bytes of a GET's body before ``cut`` applies
+
+
 class FaultProxy:
     """An HTTP proxy on 127.0.0.1 in front of ``upstream`` that answers every ``every``-th
-    request with 503 SlowDown, as a busy S3 does; the others are passed on unchanged."""
+    request with 503 SlowDown, as a busy S3 does (none when 0); the others are passed on.
 
-    def __init__(self, upstream: str, every: int = 7) -> None:
+    ``cut`` breaks the first GET body over 1 MiB after its first MiB: ``"hold"`` stalls it
+    until :attr:`released` is set (a stalled connection), ``"reset"`` drops the connection.
+    """
+
+    def __init__(self, upstream: str, every: int = 7, cut: str | None = None) -> None:
         self.upstream = upstream.removeprefix("http://")
         self.every = every
+        self.cut = cut
         self.count = 0
         self.faults = 0
+        self.cuts = 0
+        self.released = threading.Event()
         self.lock = threading.Lock()
 
     def fault_now(self) -> bool:
         with self.lock:
             self.count += 1
-            if self.count % self.every == 0:
+            if self.every and self.count % self.every == 0:
                 self.faults += 1
                 return True
             return False
+
+    def cut_now(self, command: str, size: int) -> str | None:
+        with self.lock:
+            if self.cut is None or command != "GET" or size <= CUT_FROM or self.cuts:
+                return None
+            self.cuts += 1
+            return self.cut
 
 
 def _proxy_handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
@@ -211,8 +228,20 @@ def _proxy_handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)) if not head else dict(headers).get("Content-Length", "0"))
             self.end_headers()
-            if not head:
+            if head:
+                return
+            cut = proxy.cut_now(self.command, len(data)) if status < 300 else None
+            if cut is None:
                 self.wfile.write(data)
+                return
+            self.wfile.write(data[:CUT_FROM])
+            self.wfile.flush()
+            if cut == "reset":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            proxy.released.wait(60)
+            self.wfile.write(data[CUT_FROM:])
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
 
@@ -220,14 +249,15 @@ def _proxy_handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler
 
 
 @contextmanager
-def fault_proxy(upstream: str, every: int = 7) -> Iterator[tuple[str, FaultProxy]]:
+def fault_proxy(upstream: str, every: int = 7, cut: str | None = None) -> Iterator[tuple[str, FaultProxy]]:
     """A :class:`FaultProxy` on a thread; yields (its endpoint URL, the proxy)."""
-    proxy = FaultProxy(upstream, every)
+    proxy = FaultProxy(upstream, every, cut)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", proxy
     finally:
+        proxy.released.set()  # a held body ends, so its thread does
         server.shutdown()
         server.server_close()

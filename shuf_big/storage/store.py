@@ -78,5 +78,9 @@ class Store:
         """Bytes uploaded so far."""
         return sum(upload.sent for upload in self.uploads)
 
+    def moved(self) -> tuple[int | None, int | None]:
+        """Bytes fetched and sent so far, None for a side with nothing remote (for the bar)."""
+        return (self.fetched() if self.files else None, self.sent() if self.uploads else None)
+
     def close(self) -> None:
         self.transfers.close()

@@ -13,8 +13,11 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from shuf_big.system.rates import Counts, Ticker, binary_size
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -66,20 +69,6 @@ _TERMINAL = "{l_bar}{bar}| {done}/{size} [{elapsed}<{remaining}, {speed}{postfix
 _TERMINAL_UNSIZED = "{desc}: {done} [{elapsed}, {speed}{postfix}]"
 _LOG = "{desc}: {percentage:3.0f}% {done} of {size}, {speed}, elapsed {elapsed}, ETA {remaining}{postfix}"
 _LOG_UNSIZED = "{desc}: {done}, {speed}, elapsed {elapsed}{postfix}"
-_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
-
-
-def binary_size(n: float) -> str:
-    """``n`` bytes in binary units labelled as such (``512B``, ``1.50KiB``, ``20.0MiB``):
-    tqdm's own scaling writes ``kiB`` for KiB."""
-    for prefix in _PREFIXES:
-        if abs(n) < 999.5 or prefix == _PREFIXES[-1]:
-            if prefix == "":
-                return f"{n:.0f}B"
-            digits = 2 if abs(n) < 9.995 else 1 if abs(n) < 99.95 else 0
-            return f"{n:.{digits}f}{prefix}B"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 @functools.cache
@@ -114,6 +103,7 @@ class Silent:
     def __init__(self, total: int | None) -> None:
         self.total = total
         self.n: float = 0
+        self.last_print_t = 0.0  # as tqdm's: when it last drew
 
     def update(self, n: float) -> None:
         self.n += n
@@ -235,6 +225,26 @@ class Progress:
         self.bar = bar(total, "", enabled)
         self.label = ""  # which input, with --aligned
         self.read_units = 0.0  # what the current stream's reading phases counted
+        self.notes: dict[str, str] = {}  # the parts of the bar's postfix, by who set them
+        self.ticker: Ticker | None = None
+
+    def note(self, key: str, text: str, refresh: bool = False) -> None:
+        """Set one part of the bar's postfix (a phase's own count, the transfer rates)."""
+        self.notes[key] = text
+        self.bar.set_postfix_str(", ".join(t for t in self.notes.values() if t), refresh=refresh)
+
+    def watch(self, counts: Counts) -> None:
+        """Show the bytes and rates of remote transfers on the bar, redrawn every second on
+        a terminal (every log interval in a log) while nothing else draws it."""
+        if not self.enabled or self.ticker is not None:
+            return
+        interval = 1.0 if _stream_settings()[0] else LOG_INTERVAL
+        self.ticker = Ticker(self.bar, counts, lambda text: self._show_rates(text, interval), interval)
+        self.ticker.start()
+
+    def _show_rates(self, text: str, interval: float) -> None:
+        # the bar's own redraws carry the text while it moves; a stalled bar is redrawn here
+        self.note("transfers", text, refresh=time.time() - self.bar.last_print_t >= interval)
 
     def phase(self, desc: str, writes: int | None = None) -> Phase:
         """A step; a writing step of ``writes`` bytes weighs what the reading steps counted."""
@@ -247,6 +257,8 @@ class Progress:
         self.read_units = 0.0
 
     def close(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
         self.bar.close()
 
 
@@ -295,7 +307,7 @@ class Phase:
         self.n = 0
 
     def set_postfix_str(self, text: str, refresh: bool = False) -> None:
-        self.owner.bar.set_postfix_str(text, refresh=refresh)
+        self.owner.note("phase", text, refresh=refresh)
 
     def __enter__(self) -> Phase:
         return self

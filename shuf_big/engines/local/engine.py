@@ -76,6 +76,7 @@ class LocalEngine:
                 inp.prime()
             for out in outs:
                 out.open()
+            progress.watch(store.moved)
             if job.aligned and inputs:
                 _check_aligned(inputs, plan)
             for number, (inp, out) in enumerate(zip(inputs, outs, strict=False)):
