@@ -191,3 +191,30 @@ def test_every_seventh_request_failing_with_503_still_gives_the_same_bytes(
     joined = s3.get(bucket, "out-0.txt") + s3.get(bucket, "out-1.txt")
     assert joined == local_shuffle(s3_sb, tmp_path, big(), seq(1000), args=("--mem", "64M"))
     assert s3.uploads(bucket) == []
+
+
+def test_aligned_s3_inputs_and_outputs_get_the_local_files_permutation(s3_sb: ShufBig, s3: Any, tmp_path: Path) -> None:
+    """``--aligned`` with URLs: both outputs appear together, with the bytes of the same run
+    on local files; counts that differ leave no object and no upload behind."""
+    bucket = s3.bucket()
+    de = b"".join(b"satz %d\n" % i for i in range(4000))
+    en = b"".join(b"sentence %d with more words\n" % i for i in range(4000))
+    s3.put(bucket, "train.de", de)
+    s3.put(bucket, "train.en", en)
+    urls = [f"s3://{bucket}/train.de", f"s3://{bucket}/train.en"]
+    outs = [f"s3://{bucket}/shuf/train.de", f"s3://{bucket}/shuf/train.en"]
+    done = s3_sb.run("--aligned", *urls, "-o", outs[0], "-o", outs[1], "--mem", "1M", "--seed", SEED)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "de").write_bytes(de)
+    (tmp_path / "en").write_bytes(en)
+    local = [tmp_path / "de.out", tmp_path / "en.out"]
+    ran = s3_sb.run("--aligned", tmp_path / "de", tmp_path / "en", "-o", local[0], "-o", local[1], "--mem", "1M",
+                    "--seed", SEED)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert [s3.get(bucket, "shuf/train.de"), s3.get(bucket, "shuf/train.en")] == [p.read_bytes() for p in local]
+    s3.put(bucket, "short.en", en[: en.rindex(b"sentence")])
+    failed = s3_sb.run("--aligned", urls[0], f"s3://{bucket}/short.en", "-o", f"s3://{bucket}/x.de", "-o",
+                       f"s3://{bucket}/x.en")  # fmt: skip
+    assert failed.returncode == 1
+    assert_one_error_line(failed.stderr, "has 4000", "has 3999")
+    assert [k for k in s3.keys(bucket) if k.startswith("x.")] == [] and s3.uploads(bucket) == []
