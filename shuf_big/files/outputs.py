@@ -67,7 +67,7 @@ class Sink(Protocol):
     """
 
     def write(self, parts: list[memoryview], records: int | None = None) -> int: ...
-    def expect(self, nrecords: int) -> None: ...
+    def expect(self, nrecords: int, nbytes: int | None = None) -> None: ...
 
 
 class Output:
@@ -112,8 +112,9 @@ class Output:
         """Lines to write on top, before any record (``--header``)."""
         self.preamble = header
 
-    def expect(self, nrecords: int) -> None:
-        """Told the record count before the first write (sharded outputs need it)."""
+    def expect(self, nrecords: int, nbytes: int | None = None) -> None:
+        """Told the record count before the first write (sharded outputs need it), and
+        their bytes where the engine knows them (an upload's part size follows them)."""
         self.records = nrecords
 
     def open(self) -> None:

@@ -79,6 +79,13 @@ class RemoteOutput(Output):
             self.upload = self.store.upload(self.path, self.expected)
             self.stream = self.upload  # type: ignore[assignment]
 
+    def expect(self, nrecords: int, nbytes: int | None = None) -> None:
+        super().expect(nrecords, nbytes)
+        if nbytes is not None:  # the real count, where ``expected`` was a guess or unknown
+            self.expected = nbytes + len(self.preamble)
+            if self.upload is not None:
+                self.upload.expect(self.expected)
+
     def finish(self) -> None:
         """Every byte written and sent (nothing visible yet): all shards are up before the
         first is committed."""

@@ -45,6 +45,7 @@ class ShardFile(Protocol):
     written: int  # bytes before compression
 
     def open(self) -> None: ...
+    def expect(self, nrecords: int, nbytes: int | None = None) -> None: ...
     def write(self, parts: list[memoryview]) -> int: ...
     def finish(self) -> None: ...
     def commit(self) -> None: ...
@@ -106,9 +107,12 @@ class ShardedOutput:
     def open(self) -> None:
         self.outputs[0].open()
 
-    def expect(self, nrecords: int) -> None:
+    def expect(self, nrecords: int, nbytes: int | None = None) -> None:
         k = len(self.outputs)
         self.limits = [(s + 1) * nrecords // k for s in range(k)]
+        for out, count in zip(self.outputs, self.shard_records(), strict=True):
+            # a shard's bytes are about its share of the records' (a random sample of them)
+            out.expect(count, None if nbytes is None else -(-nbytes * count // max(nrecords, 1)))
 
     @property
     def records(self) -> int:

@@ -38,6 +38,7 @@ class Upload(Protocol):
     sent: int  # bytes handed to the store so far (progress)
 
     def write(self, data: memoryview) -> None: ...
+    def expect(self, nbytes: int) -> None: ...
     def close(self) -> None: ...
     def commit(self) -> None: ...
     def discard(self) -> None: ...
@@ -99,6 +100,10 @@ class S3Upload:
     def _call(self, method: str, **kwargs: Any) -> Any:
         with remote_errors(f"cannot write '{self.url}'"):
             return self.fs.call_s3(method, Bucket=self.bucket, Key=self.key, **kwargs)
+
+    def expect(self, nbytes: int) -> None:
+        """The object's size, now known: the parts not yet sent are sized for it."""
+        self.expected = nbytes
 
     def write(self, data: memoryview) -> None:
         self.buffer += data
@@ -171,6 +176,9 @@ class StagedUpload:
             self.file.write(data)
         except OSError as err:
             raise ShufBigError(f"write error on the staged copy of '{self.url}': {err.strerror}") from None
+
+    def expect(self, nbytes: int) -> None:
+        """A staged file is put whole, by the store's own upload: its size plans nothing."""
 
     def close(self) -> None:
         self.file.flush()

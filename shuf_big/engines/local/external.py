@@ -72,7 +72,7 @@ class External:
         checkpoint("pass 1 done")
         total, records = sum(b.nbytes for b in buckets), sum(b.nrecords for b in buckets)
         self.stats.buckets += len(buckets)
-        out.expect(records)
+        out.expect(records, total)
         with self.ctx.bar("pass 2/2: order", writes=total) as bar:
             try:
                 self._order_buckets(deque(buckets), out, bar)

@@ -57,7 +57,7 @@ def shuffle(ctx: Context, data: np.ndarray, counts: list[int], out: Sink) -> Non
     ctx.workers.map(draw, range(0, nrecords, KEY_RANGE))
     partitioned = len(data) < PARTITION_MAX_AVERAGE * nrecords and ctx.plan.partitioned(len(data), nrecords)
     group = core.GroupOrder(data, bounds, keys, ctx.plan.piece, partitioned)
-    out.expect(len(group.keys))
+    out.expect(len(group.keys), len(data))
     with ctx.bar("shuffling", writes=len(data)) as bar:
         ctx.workers.emit(group, out, bar)
 
