@@ -29,6 +29,7 @@ def shuffle(
     files_from: str | os.PathLike[str] | None = None,
     decompress: str | None = None,
     compress_level: int | None = None,
+    compress_temp: str = "auto",
     header: int = 0,
     record_separator: str | bytes | None = None,
     shards: int | None = None,
@@ -92,6 +93,11 @@ def shuffle(
         usual), bz2 1-9 (default 9), xz 0-9 (default 6).  An error without a compressed
         output.  Outputs are written as independent blocks compressed on all ``jobs``
         (gzip members, zstd frames: one valid file).
+    compress_temp : {"auto", "always", "never"}
+        Compress the external shuffle's temp files with zstd: ``"auto"`` only when the temp
+        directories lack the free space a plain run needs (an estimate from the first
+        chunk of input must then fit, else the run fails at once), ``"always"``, or
+        ``"never"``.  The output is the same bytes in every mode.
     header : int
         The first ``header`` records stay on top, unshuffled (on top of every shard):
         those of the first input that has that many.  Every other input must start with

@@ -47,6 +47,11 @@ class RamTempWarning(UserWarning):
     """Temp files go to a RAM-backed directory (tmpfs, ramfs): they take memory beyond ``--mem``."""
 
 
+class TempCompressionNotice(UserWarning):
+    """``--compress-temp auto`` compresses this run's temp files: their directories lack the
+    space a plain run needs (a notice, not a fault: the run goes on)."""
+
+
 def describe(err: OSError) -> str:
     """The strerror text of an OSError, as coreutils prints it."""
     return err.strerror or os.strerror(err.errno or 0) or str(err)

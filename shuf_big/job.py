@@ -104,7 +104,9 @@ class Stats:
     paths: list[str] = field(default_factory=list)
     buckets: int = 0
     splits: int = 0
-    temp_bytes: int = 0
+    temp_bytes: int = 0  # on disk
+    temp_plain: int = 0  # what they would be uncompressed
+    temp_compressed: bool = False
     downloaded: int = 0  # bytes fetched from object storage (read-ahead included)
     uploaded: int = 0  # bytes sent to it
 
@@ -139,7 +141,9 @@ class Result:
     path: str = ""  # "in memory", "external", "streaming -n", "generated", "dask"
     buckets: int = 0  # bucket files of pass 1 (external path)
     splits: int = 0  # buckets split again in pass 2
-    temp_bytes: int = 0  # bytes written to temp files
+    temp_bytes: int = 0  # bytes written to temp files (compressed, as on disk)
+    temp_compressed: bool = False  # --compress-temp chose (or was told) to compress them
+    temp_plain: int = 0  # what the temp files would have taken uncompressed
     temp_dirs: tuple[str, ...] = ()  # where they went (-T, $TMPDIR, /tmp or /var/tmp)
     downloaded: int = 0  # bytes fetched from object storage
     uploaded: int = 0  # bytes uploaded to it (compressed, as stored)
@@ -163,6 +167,8 @@ class Result:
             buckets=stats.buckets,
             splits=stats.splits,
             temp_bytes=stats.temp_bytes,
+            temp_compressed=stats.temp_compressed,
+            temp_plain=stats.temp_plain,
             temp_dirs=job.temp_dirs,
             downloaded=stats.downloaded,
             uploaded=stats.uploaded,
@@ -181,6 +187,9 @@ class Result:
             return "?" if n is None else format_size(n)
 
         path = self.path
+        packed = ""
+        if self.temp_compressed and self.temp_plain:
+            packed = f" (compressed, {self.temp_bytes / self.temp_plain:.2f}x)"
         if self.path == "external":
             path += f" ({self.buckets} buckets, {self.splits} split)"
         lines = [
@@ -188,6 +197,7 @@ class Result:
             f"in:      {count(self.records_in)} records, {size(self.bytes_in)}",
             f"out:     {count(self.records)} records, {size(self.bytes)}",
             f"path:    {path}, {size(self.temp_bytes)} of temp files"
+            + packed
             + (f" in {', '.join(self.temp_dirs)}" if self.temp_bytes and self.temp_dirs else ""),
             f"memory:  {size(self.peak_memory)} peak RSS, --mem {size(self.mem)}",
             f"time:    {self.seconds:.2f} s",

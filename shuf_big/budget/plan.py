@@ -52,6 +52,10 @@ PART_COPIES = 2
 # What loading the storage libraries costs once (botocore's service models, aiohttp):
 # 33 MiB of RSS for shuf_big.api alone, 74 MiB with s3fs listing a bucket.
 STORAGE_LIBRARIES = 40 << 20
+# Compressed temp files: a zstd context per thread that compresses or decodes them, sized by
+# zstd from the frames it sees (a bucket's share of a batch): at level 1, 84 KiB for 4 KiB
+# frames, 0.5 MiB for 64 KiB, 1.3 MiB at most; a decoder holds its window and 128 KiB of input.
+TEMP_CODEC_MEMORY = 3 << 19
 # The widest fan-out of one level: bucket ids are uint16.
 MAX_FANOUT_BITS = 16
 
@@ -114,6 +118,7 @@ class Plan:
     fetch_depth: int = 0  # such ranges in flight (and one being read)
     upload_part: int = 0  # bytes per part of a remote output's upload
     upload_parallel: int = 0  # such parts in flight (and one being filled)
+    compress_temp: str = "never"  # --compress-temp: auto, always or never
 
     @classmethod
     def for_budget(
@@ -125,10 +130,13 @@ class Plan:
         held_pieces: int = 0,
         codecs: Sequence[BlockCodec] = (),
         remote: tuple[bool, bool] = (False, False),
+        compress_temp: str = "never",
     ) -> Plan:
         """``held_pieces``: output pieces a consumer holds outside the engine
         (:func:`shuf_big.iter_shuffled`'s queue), charged to the ordering budget; ``remote``:
-        whether inputs, outputs are in object storage (their transfers are charged too)."""
+        whether inputs, outputs are in object storage (their transfers are charged too);
+        ``compress_temp``: unless ``never``, the compressed batches and codecs of compressed
+        temp files are charged."""
         if mem < MIN_MEM:
             raise ShufBigError(f"--mem must be at least {MIN_MEM // 1024}K, got {mem} bytes")
         if jobs < 1:
@@ -140,6 +148,8 @@ class Plan:
         # overcommitting RAM when --mem is set above what the machine has.
         inflight = 1 if jobs == 1 else jobs + 1
         buffers = 2 if jobs == 1 else 1 + 2 * inflight
+        packing = compress_temp != "never"
+        buffers += inflight if packing else 0  # each batch in flight compressed, until written
         read_buffer = min(max(mem // (4 * buffers), 4096), 64 << 20)
         max_records = min(max(mem // (4 * SCATTER_BYTES_PER_RECORD * inflight), 16), 1 << 21)
         # Ordering scratch: per worker a gather index (16 B per piece byte) and sort arrays
@@ -152,10 +162,12 @@ class Plan:
         scratch += sum(codec.memory(block, jobs, depth) for codec in codecs)
         fetch, fetch_depth, part, parallel = transfers_for(mem, *remote)
         scratch += transfer_memory(fetch, fetch_depth, part, parallel)
+        codec = min(TEMP_CODEC_MEMORY, (64 << 10) + 4 * read_buffer)  # frames are at most a batch
+        scratch += (jobs + 1) * codec if packing else 0  # compressors in pass 1, decoders in pass 2
         order_budget = max(mem - scratch, mem // 2)
         return cls(
             mem, read_buffer, max_records, piece, order_budget, fd_fanout_bits, jobs, fanout_bits, block, depth,
-            fetch, fetch_depth, part, parallel,
+            fetch, fetch_depth, part, parallel, compress_temp,
         )  # fmt: skip
 
     def with_fd_limit(self, fd_fanout_bits: int) -> Plan:

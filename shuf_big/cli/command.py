@@ -20,7 +20,14 @@ import click
 
 from shuf_big import __version__
 from shuf_big.cli.getopt import GnuCommand
-from shuf_big.errors import CompressedInputWarning, MemoryLimitWarning, RamTempWarning, ShufBigError, UsageError
+from shuf_big.errors import (
+    CompressedInputWarning,
+    MemoryLimitWarning,
+    RamTempWarning,
+    ShufBigError,
+    TempCompressionNotice,
+    UsageError,
+)
 from shuf_big.options.declared import API_OPTIONS, BY_NAME, OPTIONS, Option
 from shuf_big.system.signals import Interrupted, install_signal_handlers
 
@@ -199,15 +206,17 @@ def _die_by(signum: int) -> NoReturn:
 
 
 def _show_warning(message: Warning | str, *_args: object, **_kwargs: object) -> None:
-    """A warning as one ``shuf-big: warning: ...`` line, as GNU tools word theirs."""
-    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    """A warning as one ``shuf-big: warning: ...`` line, as GNU tools word theirs (a
+    notice as ``shuf-big: ...``)."""
+    kind = "" if isinstance(message, TempCompressionNotice) else "warning: "
+    sys.stderr.write(f"{PROG}: {kind}{message}\n")
     sys.stderr.flush()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     warnings.showwarning = _show_warning
-    for category in (CompressedInputWarning, MemoryLimitWarning, RamTempWarning):
+    for category in (CompressedInputWarning, MemoryLimitWarning, RamTempWarning, TempCompressionNotice):
         warnings.simplefilter("always", category)
     # SIGINT too: click would turn a KeyboardInterrupt into its own Abort.
     install_signal_handlers()

@@ -17,6 +17,7 @@ from shuf_big.budget.sizes import DEFAULT_MEM
 from shuf_big.files.formats import FORMATS
 
 ENGINES = ("local", "dask")
+TEMP_COMPRESSION = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,19 @@ OPTIONS: tuple[Option, ...] = (
         help="Compression level of a compressed -o: gzip 1-9 (default 2, ~12% larger than gzip -6 and "
         "many times faster), zstd 1-22 (default 1, ~9% larger than gzip -6; 3: 10% smaller), bz2 1-9 (9), "
         "xz 0-9 (6).  Compressed in independent blocks on all -j workers.",
+    ),
+    Option(
+        "compress_temp",
+        ("--compress-temp",),
+        "str",
+        "auto",
+        choices=TEMP_COMPRESSION,
+        metavar="WHEN",
+        spelled="--compress-temp",
+        check=lambda value: value in TEMP_COMPRESSION,
+        invalid="invalid --compress-temp '{value}' (use auto, always or never)",
+        help="Compress temp files (zstd): auto (default) when the temp directories lack the space "
+        "a plain run needs, always, or never.",
     ),
     Option(
         "header",

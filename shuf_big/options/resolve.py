@@ -54,7 +54,9 @@ def resolve(
     jobs = default_jobs() if values["jobs"] is None else values["jobs"]
     inputs, origins = _inputs(values["src"], values["files_from"], storage)
     remote = (any(is_url(p) for p in inputs), any(is_url(p) for p in outputs))
-    plan = Plan.for_budget(budget, jobs=jobs, held_pieces=held_pieces, codecs=codecs, remote=remote)
+    plan = Plan.for_budget(
+        budget, jobs, held_pieces=held_pieces, codecs=codecs, remote=remote, compress_temp=values["compress_temp"]
+    )
     given = {name: values[name] is not None for name in ("echo", "input_range", "random_source", "seed")}
     check_conflicts(given["echo"], given["input_range"], given["random_source"], given["seed"], (), False)
     numbers = _range(values["input_range"])

@@ -22,19 +22,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from shuf_big.budget.sizes import format_size
 from shuf_big.errors import ShufBigError, describe
 from shuf_big.system.mounts import warn_if_in_ram
 from shuf_big.system.signals import deferred_signals
+from shuf_big.system.space import shortfall, space_error
 
 TEMP_PREFIX = "shuf-big-"
-
-
 OUTPUT_SUFFIX = ".shuf-big.tmp"
-
-# Room asked for beyond the bucket files' size in each temp location (file system overhead).
-SPACE_SLACK = 1 << 20
-
 
 _HOST = os.uname().nodename  # socket.gethostname(), without loading socket
 
@@ -305,24 +299,21 @@ class TempDirs:
             raise ShufBigError(f"too few file descriptors: the open-file limit is {soft}")
         return bits
 
-    def check_space(self, needed: int | None) -> None:
+    def check_space(self, needed: int | None, plain: int | None = None) -> None:
         """Fail early when the temp locations cannot hold ``needed`` bytes between them
-        (None: a stream of unknown size); warn, once, about those in RAM."""
-        share = None if needed is None else needed // max(len(self.locations), 1)
+        (None: a stream of unknown size; ``plain``: a plain run's need, when ``needed`` is
+        the compressed estimate); warn, once, about those in RAM."""
         if not self.warned:
             self.warned = True
             for where in self.locations:
-                warn_if_in_ram(where, share)
-        if share is None:
-            return
-        share += SPACE_SLACK
-        for where in self.locations:
-            free = shutil.disk_usage(where).free
-            if free < share:
-                raise ShufBigError(
-                    f"not enough space in temporary directory '{where}': "
-                    f"need about {format_size(share)}, {format_size(free)} free (use -T)"
-                )
+                warn_if_in_ram(where, None if needed is None else needed // max(len(self.locations), 1))
+        room = shortfall(self.locations, needed)
+        if room is not None and needed is not None:
+            raise ShufBigError(space_error(room, self.locations, needed, plain))
+
+    def fits(self, needed: int) -> bool:
+        """Whether every file system of the temp locations has room for its share of ``needed``."""
+        return shortfall(self.locations, needed) is None
 
     def remove(self) -> None:
         """Close every temp file still open and remove the private directories."""

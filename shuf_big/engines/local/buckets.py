@@ -3,7 +3,9 @@
 A bucket is two temp files: its records in input order, and their global indices coded
 as 2-byte gaps (see :func:`shuf_big.core.encode_gaps`), from which pass 2 redraws keys.
 Both stay open from pass 1 until the bucket is ordered and are read back through their
-descriptors: nameless files (``O_TMPFILE``) have no other handle.
+descriptors: nameless files (``O_TMPFILE``) have no other handle.  With compressed temp
+files (``packed``) each write is one zstd frame (:mod:`shuf_big.files.frames`): a batch's
+records are compressed by the worker that scattered it, their gaps by the writer.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy as np
 
 from shuf_big import core
 from shuf_big.errors import ShufBigError, describe
+from shuf_big.files.frames import Unpacked, compress
 from shuf_big.files.outputs import write_all
-from shuf_big.files.records import LongRecord, parts_within, pread_fully
+from shuf_big.files.records import LongRecord, RawReader, parts_within, pread_fully, read_fully
 from shuf_big.system.tempfiles import TempDirs, TempFile
 
 
@@ -31,41 +34,46 @@ class Bucket:
     prefix_bits: int
     nbytes: int
     nrecords: int
+    packed: bool = False  # written as zstd frames
+    gap_bytes: int = 0  # the index gaps' bytes before compression
 
     @property
     def what(self) -> str:
         return self.records.what
 
     def records_into(self, view: memoryview) -> int:
-        """Read the records file into ``view`` (positioned reads: safe on any thread)."""
+        """Read the records into ``view`` (one bucket per thread at a time: positioned
+        reads of a plain file, its own decoder for a packed one)."""
+        if self.packed:
+            return read_fully(self._stream(self.records), view, self.what)
         try:
             return pread_fully(self.records.fd, view, 0)
         except OSError as err:
             raise ShufBigError(f"read error on {self.what}: {describe(err)}") from None
 
-    def read_gaps(self) -> np.ndarray:
-        """The whole gaps file, as 2-byte codes."""
-        try:
-            size = self.gaps.size()
-            codes = np.empty(size // 2, dtype=np.uint16)
-            got = pread_fully(self.gaps.fd, memoryview(codes).cast("B"), 0)
-        except OSError as err:
-            raise ShufBigError(f"read error on {self.gaps.what}: {describe(err)}") from None
-        return codes[: got // 2]
+    def _stream(self, file: TempFile) -> RawReader:
+        if self.packed:
+            return Unpacked(file.fd, file.what)
+        stream = io.FileIO(file.fd, "rb", closefd=False)
+        stream.seek(0)
+        return stream
 
-    def streams(self) -> tuple[io.FileIO, io.FileIO]:
-        """Sequential readers of the records and gaps files, from their starts (the
+    def streams(self) -> tuple[RawReader, RawReader]:
+        """Sequential readers of the records and their index gaps, from their starts (the
         descriptors stay open: :meth:`remove` closes them)."""
-        out = []
-        for file in (self.records, self.gaps):
-            stream = io.FileIO(file.fd, "rb", closefd=False)
-            stream.seek(0)
-            out.append(stream)
-        return out[0], out[1]
+        return self._stream(self.records), self._stream(self.gaps)
+
+    def gap_stream(self) -> RawReader:
+        """A sequential reader of the index gaps alone."""
+        return self._stream(self.gaps)
 
     def temp_bytes(self) -> int:
         """Bytes on disk: records and index gaps."""
-        return self.nbytes + self.gaps.size()
+        return self.records.size() + self.gaps.size()
+
+    def plain_bytes(self) -> int:
+        """What :meth:`temp_bytes` would be uncompressed."""
+        return self.nbytes + self.gap_bytes
 
     def remove(self) -> None:
         self.records.close()
@@ -80,6 +88,7 @@ class BucketWriter:
     name: str
     prefix_bits: int
     fanout_bits: int
+    packed: bool = False
     nbytes: np.ndarray = field(init=False)
     nrecords: np.ndarray = field(init=False)
     last_index: np.ndarray = field(init=False)
@@ -89,6 +98,7 @@ class BucketWriter:
         n = 1 << self.fanout_bits
         self.nbytes = np.zeros(n, dtype=np.int64)
         self.nrecords = np.zeros(n, dtype=np.int64)
+        self.gap_bytes = np.zeros(n, dtype=np.int64)
         self.last_index = np.full(n, -1, dtype=np.int64)
         try:
             for b in range(n):
@@ -109,19 +119,32 @@ class BucketWriter:
         folder = self.files[b][0].folder
         return ShufBigError(f"write error in temporary directory '{folder}': {describe(err)}")
 
-    def write(self, s: core.Scattered) -> None:
-        """Append a scattered batch; batches must come in input order (gap coding)."""
+    def pack(self, s: core.Scattered) -> list[memoryview] | None:
+        """Each bucket's records of ``s`` as one frame (on any thread), when packed."""
+        if not self.packed:
+            return None
+        bounds = s.data_bounds
+        return [compress(memoryview(s.data[bounds[b] : bounds[b + 1]])) for b in np.flatnonzero(s.counts).tolist()]
+
+    def write(self, s: core.Scattered, frames: list[memoryview] | None = None) -> None:
+        """Append a scattered batch (with its :meth:`pack` frames, made now if not given);
+        batches must come in input order (gap coding)."""
         gaps, gap_bounds = core.encode_bucket_gaps(s, self.last_index)
+        if self.packed and frames is None:
+            frames = self.pack(s)
         counts = s.counts
-        for b in np.flatnonzero(counts).tolist():
+        for n, b in enumerate(np.flatnonzero(counts).tolist()):
             records, gaps_file = self.files[b]
+            data = memoryview(s.data[s.data_bounds[b] : s.data_bounds[b + 1]]) if frames is None else frames[n]
+            gap = memoryview(gaps[gap_bounds[b] : gap_bounds[b + 1]]).cast("B")
             try:
-                write_all(records.fd, [memoryview(s.data[s.data_bounds[b] : s.data_bounds[b + 1]])])
-                write_all(gaps_file.fd, [memoryview(gaps[gap_bounds[b] : gap_bounds[b + 1]]).cast("B")])
+                write_all(records.fd, [data])
+                write_all(gaps_file.fd, [compress(gap) if self.packed else gap])
             except OSError as err:
                 raise self._error(b, err) from None
         self.nbytes += np.diff(s.data_bounds)
         self.nrecords += counts
+        self.gap_bytes += 2 * np.diff(gap_bounds)
 
     def write_long(self, spec: core.KeySpec, record: LongRecord, limit: int) -> None:
         """Stream one record that does not fit the read buffer to its bucket."""
@@ -132,17 +155,18 @@ class BucketWriter:
         for part in parts_within(record, limit):
             size += len(part)
             try:
-                write_all(records.fd, [part])
+                write_all(records.fd, [compress(part) if self.packed else part])
             except OSError as err:
                 raise self._error(b, err) from None
-        gaps = core.encode_gaps(indices, self.last_index[b : b + 1])
+        gaps = memoryview(core.encode_gaps(indices, self.last_index[b : b + 1])).cast("B")
         try:
-            write_all(gaps_file.fd, [memoryview(gaps).cast("B")])
+            write_all(gaps_file.fd, [compress(gaps) if self.packed else gaps])
         except OSError as err:
             raise self._error(b, err) from None
         self.last_index[b] = record.index
         self.nbytes[b] += size
         self.nrecords[b] += 1
+        self.gap_bytes[b] += len(gaps)
 
     def close(self) -> None:
         """Close and remove every file (after a failure)."""
@@ -157,7 +181,8 @@ class BucketWriter:
         out = []
         bits = self.prefix_bits + self.fanout_bits
         for b, (records, gaps) in enumerate(self.files):
-            bucket = Bucket(records, gaps, bits, int(self.nbytes[b]), int(self.nrecords[b]))
+            counts = int(self.nbytes[b]), int(self.nrecords[b])
+            bucket = Bucket(records, gaps, bits, *counts, self.packed, int(self.gap_bytes[b]))
             if bucket.nrecords:
                 out.append(bucket)
             else:

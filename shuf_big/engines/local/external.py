@@ -16,9 +16,10 @@ import numpy as np
 
 from shuf_big import core
 from shuf_big.budget.malloc import Arena
+from shuf_big.engines.local import temp_space
 from shuf_big.engines.local.buckets import Bucket, BucketWriter
 from shuf_big.engines.local.workers import Context
-from shuf_big.errors import ShufBigError, describe
+from shuf_big.errors import ShufBigError
 from shuf_big.files.outputs import Sink
 from shuf_big.files.protocol import Reader
 from shuf_big.files.records import (
@@ -28,7 +29,6 @@ from shuf_big.files.records import (
     LongRecord,
     RecordReader,
     Span,
-    pread_fully,
     read_fully,
 )
 from shuf_big.job import Stats
@@ -38,6 +38,8 @@ from shuf_big.system.tempfiles import TempDirs
 
 # Index gaps decoded at a time when a bucket is loaded.
 GAP_CHUNK = 1 << 16
+# A scattered batch, and its buckets' records as frames when temp files are compressed.
+Packed = tuple[core.Scattered, list[memoryview] | None]
 
 
 class External:
@@ -49,6 +51,7 @@ class External:
         self.temp = temp
         self.stats = stats
         self.arena = Arena()  # pass 2's group arrays, reused group after group
+        self.packed = False  # temp files compressed (chosen when pass 1 sees its first chunk)
 
     def run(self, raw: Reader, size: int | None, what: str, out: Sink) -> tuple[int, int]:
         """Shuffle ``raw`` into ``out``: the records and bytes read."""
@@ -90,11 +93,12 @@ class External:
             avg = max(first.size / first.count, 1.0)
         else:
             avg = float(plan.read_buffer)
-        # Fail now if the temp space is too small; warn if it is in RAM.
-        self.temp.check_space(None if size is None else int(size * (1 + 2.1 / avg)))
+        # Compress or not; fail now if the temp space is too small; warn if it is in RAM.
+        expected = size if size is not None else expected_size(raw, read)
+        self.packed = temp_space.choose(plan.compress_temp, self.temp, first, avg, size, expected)
+        self.stats.temp_compressed = self.packed
         if plan.fanout_bits is not None:
             return plan.fanout_bits
-        expected = size if size is not None else expected_size(raw, read)
         if expected is None:
             return min(10, max((plan.read_buffer // 4096).bit_length() - 1, 1))
         return plan.bucket_bits(plan.order_need(expected, int(expected / avg)))
@@ -123,7 +127,7 @@ class External:
                     bits = max(
                         min(choose_bits(item, reader.bytes_read), plan.max_fanout_bits(), free, 64 - prefix_bits), 1
                     )
-                    writer = BucketWriter(self.temp, name, prefix_bits, bits)
+                    writer = BucketWriter(self.temp, name, prefix_bits, bits, self.packed)
                     scatter = Scatter(self.ctx, writer)
                 if isinstance(item, LongRecord):
                     scatter.long(item)
@@ -143,6 +147,7 @@ class External:
                 scatter.shutdown()
         buckets = writer.buckets() if writer is not None else []
         self.stats.temp_bytes += sum(bucket.temp_bytes() for bucket in buckets)
+        self.stats.temp_plain += sum(bucket.plain_bytes() for bucket in buckets)
         return buckets
 
     def _split(self, bucket: Bucket, name: str) -> list[Bucket]:
@@ -227,15 +232,11 @@ class External:
         decoder = core.GapDecoder()
         chunk = np.empty(GAP_CHUNK, dtype=np.uint16)
         filled = 0
-        offset = 0
+        gaps = bucket.gap_stream()
         while True:
-            try:
-                got = pread_fully(bucket.gaps.fd, memoryview(chunk).cast("B"), offset)
-            except OSError as err:
-                raise ShufBigError(f"read error on {bucket.gaps.what}: {describe(err)}") from None
+            got = read_fully(gaps, memoryview(chunk).cast("B"), bucket.gaps.what)
             if not got:
                 return filled != len(keys)
-            offset += got
             indices = decoder.feed(chunk[: got // 2])
             if filled + len(indices) > len(keys):
                 return True
@@ -271,7 +272,8 @@ class Scatter:
         self.pending: deque[tuple[Future[None], tuple[np.ndarray, np.ndarray]]] = deque()
         self.writes = ThreadPoolExecutor(1, thread_name_prefix="shuf-big-write") if ctx.workers.parallel else None
 
-    def _scatter(self, data: np.ndarray, item: Batch | Span, out: np.ndarray) -> core.Scattered:
+    def _scatter(self, data: np.ndarray, item: Batch | Span, out: np.ndarray) -> Packed:
+        """Scatter a batch (on a worker), and compress it when temp files are."""
         if isinstance(item, Span):  # frame it here, on this worker
             window = max(self.ctx.plan.max_records, 4096)
             ends = core.find_ends(data[: item.size], self.ctx.sep, item.count, window)
@@ -281,11 +283,12 @@ class Scatter:
         else:
             ends, indices = item.ends, item.indices
         w = self.writer
-        return core.scatter(data, ends, indices, self.ctx.spec, w.prefix_bits, w.fanout_bits, out, self.ctx.plan.piece)
+        s = core.scatter(data, ends, indices, self.ctx.spec, w.prefix_bits, w.fanout_bits, out, self.ctx.plan.piece)
+        return s, w.pack(s)
 
     def batch(self, item: Batch | Span) -> None:
         if self.writes is None:
-            self.writer.write(self._scatter(item.data, item, self.free[0][1]))
+            self.writer.write(*self._scatter(item.data, item, self.free[0][1]))
             return
         self.drain(self.ctx.plan.jobs)
         copy, out = self.free.pop()
@@ -294,8 +297,8 @@ class Scatter:
         scattered = self.ctx.workers.submit(self._scatter, copy, item, out)
         self.pending.append((self.writes.submit(self._write, scattered), (copy, out)))
 
-    def _write(self, scattered: Future[core.Scattered]) -> None:
-        self.writer.write(scattered.result())
+    def _write(self, scattered: Future[Packed]) -> None:
+        self.writer.write(*scattered.result())
 
     def long(self, item: LongRecord) -> None:
         """A record longer than the read buffer, streamed to its bucket after the batches before it."""
