@@ -81,10 +81,12 @@ def runs_of(profile: str, args: argparse.Namespace) -> list[str]:
     return [*MODES, *(["sort", "sort+zstd"] if profile in args.sort_profiles else [])]
 
 
-def one_profile(profile: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Every run of ``profile`` at ``size``, alternating for the rounds: medians and ratios."""
-    meta = corpus.build(profile, args.data_dir / f"tempc-{format_size(size)}", size, text=args.text)
-    data = args.data_dir / f"tempc-{format_size(size)}" / corpus.FILES[profile]
+def one_profile(profile: str, label: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every run of ``profile`` at size ``label`` (``2G``), alternating for the rounds:
+    medians and ratios."""
+    size = parse_size(label)
+    meta = corpus.build(profile, args.data_dir / f"tempc-{label}", size, text=args.text)
+    data = args.data_dir / f"tempc-{label}" / corpus.FILES[profile]
     names = runs_of(profile, args)
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     cache: dict[Path, Any] = {}
@@ -168,9 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     machine = machine_info(shuf_big_command(args.shuf_big), args.data_dir)
     results = []
-    for size in (parse_size(s) for s in split_list(args.sizes)):
+    for label in split_list(args.sizes):
         for profile in args.profiles:
-            results.append(one_profile(profile, size, args))
+            results.append(one_profile(profile, label, args))
             write_results(args.out, "temp", machine, results, markdown(results, machine, args))
     shutil.rmtree(args.work_dir, ignore_errors=True)
     print((args.out / "temp.md").read_text())

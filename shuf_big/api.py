@@ -60,8 +60,7 @@ def shuffle(
     src : path, ``"-"``, readable binary file object, or a list of them
         Input(s); ``"-"`` is stdin.  Several inputs are shuffled together as one corpus.
         A file object is read from its position once, never closed (shuffled like a stream).
-        ``.gz``, ``.bz2``, ``.xz`` and ``.zst`` files are decompressed (zstd needs the
-        ``shuf-big[zstd]`` extra).
+        ``.gz``, ``.bz2``, ``.xz`` and ``.zst`` files are decompressed.
     dst : path, ``"-"`` or writable binary file object (a list of them with ``aligned``)
         Output, replaced atomically (it may be the same file as ``src``) and compressed
         by its extension.  With ``shards``, a pattern such as

@@ -194,3 +194,25 @@ def test_an_interrupted_compressed_run_leaves_nothing(shuf_big_cmd: list[str], t
         assert proc.wait(timeout=60) == -signum  # killed by it, as a shell shows 128 + signum
     assert out.read_bytes() == PRECIOUS
     assert os.listdir(temp) == [] and [p.name for p in tmp_path.iterdir() if ".shuf-big" in p.name] == []
+
+
+# -- the Dask engine's spill files ------------------------------------------------------------
+
+
+def test_dask_spill_files_compressed_give_the_pinned_bytes(tmp_path: Path, cluster: object) -> None:
+    """``always`` compresses the spills of a local --temp-url; ``auto`` those on object
+    storage (memory:// here), where bytes are paid for; the bytes are the pinned ones."""
+    src = tmp_path / "lines.txt"
+    src.write_bytes(lines())
+    (tmp_path / "tmp").mkdir()
+    address = cluster.scheduler_address  # type: ignore[attr-defined]
+    dask = {"engine": "dask", "scheduler": address, "mem": "64K"}
+    out = tmp_path / "out.txt"
+    for temp_url, mode in ((str(tmp_path / "tmp"), "always"), ("memory://spills", "auto")):
+        result = shuf_big.shuffle(str(src), str(out), seed=SEED, temp_url=temp_url, compress_temp=mode, **dask)
+        assert result.temp_compressed
+        check("lines", out.read_bytes())
+    plain = shuf_big.shuffle(str(src), str(out), seed=SEED, temp_url=str(tmp_path / "tmp"), **dask)
+    assert not plain.temp_compressed  # auto, with ample local space
+    check("lines", out.read_bytes())
+    assert os.listdir(tmp_path / "tmp") == []

@@ -10,10 +10,11 @@ format is internal to a run.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from typing import Any
 
-from shuf_big.errors import ShufBigError
+from shuf_big.errors import ShufBigError, describe
 
 LEVEL = 1
 READ_SIZE = 128 << 10  # compressed bytes a decoder reads at a time (zstd's own advice)
@@ -29,6 +30,52 @@ def compress(data: memoryview) -> memoryview:
 
         compressor = _contexts.compressor = zstandard.ZstdCompressor(level=LEVEL, write_content_size=True)
     return memoryview(compressor.compress(data))
+
+
+def decompress(frame: memoryview, what: str) -> bytes:
+    """The bytes of one whole frame (its size is in its header)."""
+    import zstandard
+
+    decompressor = getattr(_contexts, "decompressor", None)
+    if decompressor is None:
+        decompressor = _contexts.decompressor = zstandard.ZstdDecompressor()
+    try:
+        data: bytes = decompressor.decompress(frame)
+    except zstandard.ZstdError as err:
+        raise ShufBigError(f"{what} is corrupt: {err}") from None
+    return data
+
+
+class _Range:
+    """``read`` of bytes ``[at, end)`` of descriptor ``fd`` by positioned reads (a decoder
+    per thread over one file)."""
+
+    def __init__(self, fd: int, at: int, end: int) -> None:
+        self.fd, self.at, self.end = fd, at, end
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.end - self.at if n < 0 else min(n, self.end - self.at)
+        data = os.pread(self.fd, n, self.at) if n > 0 else b""
+        self.at += len(data)
+        return data
+
+
+def decode_into(fd: int, at: int, end: int, view: memoryview, what: str) -> int:
+    """Decode the whole frames in bytes ``[at, end)`` of ``fd`` into ``view``; the bytes
+    written (any thread: positioned reads)."""
+    import zstandard
+
+    source: Any = _Range(fd, at, end)  # read() is all the decoder asks of it
+    reader = zstandard.ZstdDecompressor().stream_reader(source, read_size=READ_SIZE, read_across_frames=True)
+    filled = 0
+    try:
+        while filled < len(view) and (got := reader.readinto(view[filled:])):
+            filled += got
+    except zstandard.ZstdError as err:
+        raise ShufBigError(f"{what} is corrupt: {err}") from None
+    except OSError as err:
+        raise ShufBigError(f"read error on {what}: {describe(err)}") from None
+    return filled
 
 
 class Unpacked:

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from shuf_big.budget.sizes import format_size
 
 SPACE_SLACK = 1 << 20  # per file system, beside the estimate
+GAP_BYTES = 2.1  # temp bytes per record beside its own: index gaps coded in 2 bytes
+
+
+def plain_need(size: int, average: float) -> int:
+    """Temp bytes of a plain run over ``size`` input bytes of records of ``average`` bytes."""
+    return int(size * (1 + GAP_BYTES / max(average, 1.0)))
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 
 from shuf_big.budget.plan import MAX_FANOUT_BITS, MIN_MEM, Plan
+from shuf_big.engines.dask.spills import BUCKET, RECORDS, SPILL, spill_packing
 from shuf_big.engines.dask.tasks import (
-    BUCKET,
-    RECORDS,
     Block,
     Extent,
     Settings,
@@ -75,7 +74,7 @@ def bucket_rows(indexes: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]
     """Gather the spill files' index rows by bucket: (non-empty buckets in key order, their
     rows, each with the number of its spill file appended as column ``SPILL``)."""
     tagged = [np.column_stack((rows, np.full(len(rows), k, dtype=np.int64))) for k, rows in enumerate(indexes)]
-    table = np.concatenate(tagged) if tagged else np.empty((0, 8), dtype=np.int64)
+    table = np.concatenate(tagged) if tagged else np.empty((0, SPILL + 1), dtype=np.int64)
     if not len(table):
         return [], []
     table = table[np.argsort(table[:, BUCKET], kind="stable")]
@@ -109,6 +108,7 @@ class DaskEngine:
     supports = frozenset({"record_separator", "header", "shards", "decompress", "cluster"})
     refusal = "--engine dask cannot be combined with {option}"
     store: Store | None = None  # set by check: the inputs' listings, for run
+    packed = False  # spill files compressed (chosen once the inputs are counted)
 
     def check(self, job: Job) -> None:
         _imports()
@@ -177,7 +177,8 @@ class DaskEngine:
                 fs_out.mv(temp, path)
             temps = []
             # The workers count what they write; only these figures are known here.
-            return Result.of(job, Stats(records_in=None, bytes_in=None, paths=["dask"]), None, None)
+            stats = Stats(records_in=None, bytes_in=None, paths=["dask"], temp_compressed=self.packed)
+            return Result.of(job, stats, None, None)
         finally:
             for out in outputs:
                 if isinstance(out, Output):
@@ -264,7 +265,10 @@ class DaskEngine:
                 before.setdefault(n, firsts[i] - self.job.header)
             nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in extents)
             workers = len(client.scheduler_info()["workers"])
-            settings = replace(settings, fanout_bits=fanout_bits_for(nbytes, total, settings.mem, workers))
+            bits = fanout_bits_for(nbytes, total, settings.mem, workers)
+            packed = spill_packing(self.job.plan.compress_temp, settings.run, nbytes, total)
+            settings = replace(settings, fanout_bits=bits, packed=packed)
+            self.packed = packed
             maps = [
                 (str(i), (extent, firsts[i], i, settings, before[numbered[i][0]]))
                 for i, extent in enumerate(extents)

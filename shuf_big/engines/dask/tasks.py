@@ -14,7 +14,7 @@ reruns after losing a worker just writes it again.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, cast
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from shuf_big import core
 from shuf_big.budget.plan import Plan
+from shuf_big.engines.dask.spills import COLUMNS, NBYTES, RECORDS, append_batch, load_rows
 from shuf_big.errors import RecordTooLarge, ShufBigError
 from shuf_big.files.compression import Codec
 from shuf_big.files.headers import split_header
@@ -31,14 +32,6 @@ from shuf_big.files.records import Counter, LongRecord, RawReader, RecordReader,
 from shuf_big.files.shards import ShardedOutput
 from shuf_big.storage.objects import AtomicFile, Limited, open_object
 from shuf_big.storage.urls import StorageOptions
-
-# Index columns of a spill file's ranges, one row per (batch, bucket) with records.
-BUCKET, DATA_AT, DATA_LEN, GAPS_AT, GAPS_LEN, RECORDS, BASE = range(7)
-
-
-# Index rows gathered by the driver gain this column: which spill file a row is in.
-SPILL = 7
-
 
 _COPY_CHUNK = 1 << 22
 
@@ -169,6 +162,7 @@ class Settings:
     fanout_bits: int = 0
     threads: int = 1  # tasks sharing one worker's --mem (mem is each one's share)
     storage: StorageOptions = field(default_factory=StorageOptions)  # the run's storage options
+    packed: bool = False  # spill files compressed (--compress-temp)
 
 
 def map_block(
@@ -207,7 +201,7 @@ def map_block(
                 else:
                     data, ends, indices, target = item.data, item.ends, item.indices, out
                 s = core.scatter(data, ends, indices, settings.spec, 0, settings.fanout_bits, target, plan.piece)
-                rows.append(_append_batch(spill, s, last_index))
+                rows.append(append_batch(spill, s, last_index, settings.packed))
         if counter.next - first_index != extent.records:
             raise ShufBigError(f"{block.what} changed while being read")
         spill.commit()
@@ -217,7 +211,7 @@ def map_block(
     except BaseException:
         spill.discard()
         raise
-    return url, np.concatenate(rows) if rows else np.empty((0, 7), dtype=np.int64)
+    return url, np.concatenate(rows) if rows else np.empty((0, len(COLUMNS)), dtype=np.int64)
 
 
 def _too_large(err: RecordTooLarge, what: str, number: int, settings: Settings) -> ShufBigError:
@@ -228,66 +222,13 @@ def _too_large(err: RecordTooLarge, what: str, number: int, settings: Settings) 
     return ShufBigError(plan.too_large(err.size, f"{unit} {number} of {what}", share=settings.threads))
 
 
-def _append_batch(spill: AtomicFile, s: core.Scattered, last_index: np.ndarray) -> np.ndarray:
-    """Write one scattered batch (records, then gaps) and return its index rows.
-
-    Gaps restart at each batch (from the batch's first index), so every row decodes on
-    its own.
-    """
-    base = int(s.indices.min()) - 1 if len(s.indices) else -1
-    last_index[:] = base
-    gaps, gap_bounds = core.encode_bucket_gaps(s, last_index)
-    data_at = spill.written  # a spill is not compressed: its bytes so far
-    nbytes = int(s.data_bounds[-1])
-    spill.write([memoryview(s.data[:nbytes]), memoryview(gaps).cast("B")])
-    gaps_at = data_at + nbytes
-    counts = s.counts
-    filled = np.flatnonzero(counts)
-    rows = np.empty((len(filled), 7), dtype=np.int64)
-    rows[:, BUCKET] = filled
-    rows[:, DATA_AT] = data_at + s.data_bounds[filled]
-    rows[:, DATA_LEN] = s.data_bounds[filled + 1] - s.data_bounds[filled]
-    rows[:, GAPS_AT] = gaps_at + 2 * gap_bounds[filled]
-    rows[:, GAPS_LEN] = 2 * (gap_bounds[filled + 1] - gap_bounds[filled])
-    rows[:, RECORDS] = counts[filled]
-    rows[:, BASE] = base
-    return rows
-
-
-def _read_range(handle: io.BufferedIOBase, at: int, view: memoryview, what: str) -> None:
-    handle.seek(at)
-    if read_fully(handle, view, what) != len(view):
-        raise ShufBigError(f"temporary file {what} is truncated")
-
-
-def _load_rows(rows: np.ndarray, spills: list[str], options: StorageOptions) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Each index row's records and their global indices, one row at a time."""
-    handles: dict[int, io.BufferedIOBase] = {}
-    try:
-        for row in rows:
-            spill = int(row[SPILL])
-            if spill not in handles:
-                handles[spill] = open_object(spills[spill], f"'{spills[spill]}'", options)
-            handle = handles[spill]
-            data = np.empty(int(row[DATA_LEN]), dtype=np.uint8)
-            gaps = np.empty(int(row[GAPS_LEN]) // 2, dtype=np.uint16)
-            _read_range(handle, int(row[DATA_AT]), memoryview(data), f"'{spills[spill]}'")
-            _read_range(handle, int(row[GAPS_AT]), memoryview(gaps).cast("B"), f"'{spills[spill]}'")
-            decoder = core.GapDecoder()
-            decoder.last = int(row[BASE])
-            yield data, decoder.feed(gaps)
-    finally:
-        for handle in handles.values():
-            handle.close()
-
-
 def _group(
     rows: np.ndarray, spills: list[str], settings: Settings, plan: Plan, select: tuple[int, int] | None
 ) -> core.GroupOrder:
     """The records of ``rows`` (only key sub-range ``select = (bits, j)`` if given), ordered."""
     datas, lengths, keys = [], [], []
     window = max(plan.piece, 1 << 16)
-    for data, indices in _load_rows(rows, spills, settings.storage):
+    for data, indices in load_rows(rows, spills, settings.storage, settings.packed):
         bounds = np.empty(len(indices) + 1, dtype=np.int64)
         if core.frame_into(bounds, data, settings.sep, window) != len(indices):
             raise ShufBigError("temporary files are corrupt (record count mismatch)")
@@ -327,7 +268,7 @@ def reduce_bucket(
     read once per sub-range of its next key bits, keeping one sub-range at a time.
     """
     plan = Plan.for_budget(settings.mem)
-    need = plan.order_need(int(rows[:, DATA_LEN].sum()), int(rows[:, RECORDS].sum()), partitioned=False)
+    need = plan.order_need(int(rows[:, NBYTES].sum()), int(rows[:, RECORDS].sum()), partitioned=False)
     bits = plan.bucket_bits(need) if need > plan.order_budget else 0
     bits = min(bits, 16, 64 - settings.fanout_bits)
     pieces_out = [AtomicFile(url, settings.storage, compress.encoder() if compress else None) for url in pieces]

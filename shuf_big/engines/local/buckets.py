@@ -11,16 +11,23 @@ records are compressed by the worker that scattered it, their gaps by the writer
 from __future__ import annotations
 
 import io
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from shuf_big import core
 from shuf_big.errors import ShufBigError, describe
-from shuf_big.files.frames import Unpacked, compress
+from shuf_big.files.frames import Unpacked, compress, decode_into
 from shuf_big.files.outputs import write_all
-from shuf_big.files.records import LongRecord, RawReader, parts_within, pread_fully, read_fully
+from shuf_big.files.records import LongRecord, RawReader, parts_within, pread_fully
 from shuf_big.system.tempfiles import TempDirs, TempFile
+
+MARK_EVERY = 1 << 20  # plain bytes between two marked frame boundaries of a packed bucket
+# A map over worker threads (Workers.map), for loading one packed bucket in parallel.
+Map = Callable[..., list[Any]]
 
 
 @dataclass
@@ -36,20 +43,33 @@ class Bucket:
     nrecords: int
     packed: bool = False  # written as zstd frames
     gap_bytes: int = 0  # the index gaps' bytes before compression
+    # a packed records file's frame boundaries, every MARK_EVERY bytes or so: (packed, plain) offsets
+    marks: np.ndarray = field(default_factory=lambda: np.zeros((1, 2), np.int64))
 
     @property
     def what(self) -> str:
         return self.records.what
 
-    def records_into(self, view: memoryview) -> int:
-        """Read the records into ``view`` (one bucket per thread at a time: positioned
-        reads of a plain file, its own decoder for a packed one)."""
+    def records_into(self, view: memoryview, run: Map | None = None, parts: int = 1) -> int:
+        """Read the records into ``view`` (positioned reads: any thread); a packed bucket's
+        frames are decoded in ``parts`` runs by ``run`` (a map over threads) when given."""
         if self.packed:
-            return read_fully(self._stream(self.records), view, self.what)
+            runs = self._runs(parts if run is not None else 1)
+            decode = lambda r: decode_into(self.records.fd, r[0], r[1], view[r[2] : r[3]], self.what)  # noqa: E731
+            return sum((run or map)(decode, runs))
         try:
             return pread_fully(self.records.fd, view, 0)
         except OSError as err:
             raise ShufBigError(f"read error on {self.what}: {describe(err)}") from None
+
+    def _runs(self, parts: int) -> list[tuple[int, int, int, int]]:
+        """The frames cut at marks into ``parts`` runs of about equal bytes: (packed start,
+        end, plain start, end) of each."""
+        packed, plain = self.marks[:, 0], self.marks[:, 1]
+        cuts = np.unique(np.searchsorted(plain, np.linspace(0, plain[-1], parts + 1), side="left"))
+        cuts[0], cuts[-1] = 0, len(plain) - 1
+        cuts = np.unique(cuts)
+        return [(int(packed[a]), int(packed[b]), int(plain[a]), int(plain[b])) for a, b in itertools.pairwise(cuts)]
 
     def _stream(self, file: TempFile) -> RawReader:
         if self.packed:
@@ -99,6 +119,8 @@ class BucketWriter:
         self.nbytes = np.zeros(n, dtype=np.int64)
         self.nrecords = np.zeros(n, dtype=np.int64)
         self.gap_bytes = np.zeros(n, dtype=np.int64)
+        self.packed_bytes = np.zeros(n, dtype=np.int64)  # each records file's size, when packed
+        self.marks: list[list[int]] = [[0, 0] for _ in range(n)]  # flat (packed, plain) pairs
         self.last_index = np.full(n, -1, dtype=np.int64)
         try:
             for b in range(n):
@@ -142,6 +164,8 @@ class BucketWriter:
                 write_all(gaps_file.fd, [compress(gap) if self.packed else gap])
             except OSError as err:
                 raise self._error(b, err) from None
+            if frames is not None:
+                self._mark(b, len(data), int(self.nbytes[b] + s.data_bounds[b + 1] - s.data_bounds[b]))
         self.nbytes += np.diff(s.data_bounds)
         self.nrecords += counts
         self.gap_bytes += 2 * np.diff(gap_bounds)
@@ -154,10 +178,13 @@ class BucketWriter:
         size = 0
         for part in parts_within(record, limit):
             size += len(part)
+            frame = compress(part) if self.packed else part
             try:
-                write_all(records.fd, [compress(part) if self.packed else part])
+                write_all(records.fd, [frame])
             except OSError as err:
                 raise self._error(b, err) from None
+            if self.packed:
+                self._mark(b, len(frame), int(self.nbytes[b]) + size)
         gaps = memoryview(core.encode_gaps(indices, self.last_index[b : b + 1])).cast("B")
         try:
             write_all(gaps_file.fd, [compress(gaps) if self.packed else gaps])
@@ -167,6 +194,13 @@ class BucketWriter:
         self.nbytes[b] += size
         self.nrecords[b] += 1
         self.gap_bytes[b] += len(gaps)
+
+    def _mark(self, b: int, packed: int, end: int) -> None:
+        """Count a frame of ``packed`` bytes of bucket ``b`` that ends at plain offset
+        ``end``; mark a boundary after it every MARK_EVERY bytes."""
+        self.packed_bytes[b] += packed
+        if end - self.marks[b][-1] >= MARK_EVERY:
+            self.marks[b] += [int(self.packed_bytes[b]), end]
 
     def close(self) -> None:
         """Close and remove every file (after a failure)."""
@@ -182,7 +216,8 @@ class BucketWriter:
         bits = self.prefix_bits + self.fanout_bits
         for b, (records, gaps) in enumerate(self.files):
             counts = int(self.nbytes[b]), int(self.nrecords[b])
-            bucket = Bucket(records, gaps, bits, *counts, self.packed, int(self.gap_bytes[b]))
+            marks = np.array(self.marks[b] + [int(self.packed_bytes[b]), counts[0]], dtype=np.int64).reshape(-1, 2)
+            bucket = Bucket(records, gaps, bits, *counts, self.packed, int(self.gap_bytes[b]), marks)
             if bucket.nrecords:
                 out.append(bucket)
             else:

@@ -207,8 +207,13 @@ class External:
         keys = empty(nrecords, np.uint64)
         window = max(self.ctx.plan.piece, 1 << 16)
 
+        workers = self.ctx.workers
+        alone = not workers.parallel or len(group) == 1  # loaded here, not on a worker
+
         def load(bucket: Bucket, at: int, count: int) -> None:
-            got = bucket.records_into(memoryview(data[at : at + bucket.nbytes]))
+            # a bucket loaded alone is decoded on every worker
+            run, parts = (workers.map, 2 * workers.jobs) if alone and workers.parallel else (None, 1)
+            got = bucket.records_into(memoryview(data[at : at + bucket.nbytes]), run, parts)
             if got != bucket.nbytes or self._keys_wrong(bucket, keys[count : count + bucket.nrecords]):
                 raise ShufBigError(f"{bucket.what} changed during the run")
             ends = bounds[count + 1 : count + 1 + bucket.nrecords]
@@ -218,11 +223,11 @@ class External:
         starts = np.cumsum([0] + [b.nbytes for b in group])
         counts = np.cumsum([0] + [b.nrecords for b in group])
         jobs = [(b, int(starts[i]), int(counts[i])) for i, b in enumerate(group)]
-        if not self.ctx.workers.parallel or len(jobs) == 1:
+        if alone:
             for job in jobs:
                 load(*job)
         else:
-            for future in [self.ctx.workers.submit(load, *job) for job in jobs]:
+            for future in [workers.submit(load, *job) for job in jobs]:
                 future.result()
         return core.GroupOrder(data, bounds, keys, self.ctx.plan.piece, partitioned, empty)
 

@@ -17,18 +17,12 @@ from shuf_big.budget.sizes import format_size
 from shuf_big.errors import TempCompressionNotice
 from shuf_big.files.frames import compress
 from shuf_big.files.records import Batch, LongRecord, Span
-from shuf_big.system.space import free_text
+from shuf_big.system.space import GAP_BYTES, free_text, plain_need
 from shuf_big.system.tempfiles import TempDirs
 
 SAMPLE = 4 << 20  # bytes of the first chunk compressed for the estimate
 MARGIN = 1.15  # buckets' records against the sample's ratio (measured 1.02-1.08)
-GAP_BYTES = 2.1  # temp bytes per record beside its own: index gaps coded in 2 bytes
 GAP_RATIO = 0.75  # index gaps compressed (measured 0.5-0.7)
-
-
-def plain_need(size: int, average: float) -> int:
-    """Temp bytes of a plain run over ``size`` input bytes of records of ``average`` bytes."""
-    return int(size * (1 + GAP_BYTES / average))
 
 
 def ratio_of(first: Batch | Span | LongRecord) -> float:
@@ -42,7 +36,7 @@ def ratio_of(first: Batch | Span | LongRecord) -> float:
 
 def packed_need(size: int, average: float, ratio: float) -> int:
     """Temp bytes of a compressed run over ``size`` input bytes."""
-    return int(size * ratio * MARGIN + size / average * GAP_BYTES * GAP_RATIO)
+    return int(size * ratio * MARGIN + size / max(average, 1.0) * GAP_BYTES * GAP_RATIO)
 
 
 def choose(
