@@ -10,6 +10,7 @@ packages, no root, no network, no matplotlib), in a temporary directory:
   ``sort -R``, the slice runs, terashuf and DuckDB when they are here, and the pipeline
   (3 plain, ``.gz`` and ``.zst`` shards); then ``report`` redraws its results.md;
 * ``dask_bench`` with LocalClusters of 1 and 2 workers, when ``distributed`` is importable;
+* ``temp_bench`` on 2 MiB of sentences (every ``--compress-temp`` mode, GNU sort plain and zstd);
 * ``storage_bench`` on 3 objects in and 2 shards out, when ``moto_server`` and s3fs are here;
 * ``scaling`` at 1M and 2M, and ``bigrun`` on 3 MiB.
 
@@ -41,6 +42,7 @@ RUN_ARGS += ["--pipeline-shards", "3", "--duckdb-mem", "64M", "--no-chart"]
 DASK_ARGS = ["--size", SIZE, "--profiles", "docs", "--workers", "1,2", "--rounds", "1", "--mem", "1M"]
 SCALING_ARGS = ["--sizes", "1M,2M", "--profiles", "sentences", "--rounds", "1", "--mem", "512K"]
 BIGRUN_ARGS = ["--size", "3M", "--mem", "1M"]
+TEMP_ARGS = ["--sizes", SIZE, "--profiles", "sentences", "--mem", "1M", "--rounds", "1"]
 STORAGE_ARGS = ["--size", SIZE, "--objects", "3", "--shards", "2", "--mem", "1M", "--rounds", "1"]
 PROFILES = ("words", "sentences", "docs")
 
@@ -143,6 +145,14 @@ def check_storage(smoke: Smoke) -> None:
             smoke.expect(row["ok"], f"storage_bench {row['run']}: failed, not the local bytes, or left uploads")
 
 
+def check_temp(smoke: Smoke) -> None:
+    for result in smoke.json("temp.json")["results"]:
+        for name, row in result["rows"].items():
+            smoke.expect(row["ok"], f"temp_bench {name}: failed, not a permutation, or temp files left")
+        smoke.expect(result["rows"]["always"]["compressed"], "temp_bench: always did not compress")
+        smoke.expect(not result["rows"]["auto"]["compressed"], "temp_bench: auto compressed with ample space")
+
+
 def moto_found() -> bool:
     return (Path(sys.executable).parent / "moto_server").exists() or shutil.which("moto_server") is not None
 
@@ -165,6 +175,8 @@ def run_stages(smoke: Smoke) -> None:
             log("smoke: dask_bench skipped (distributed is not installed)")
         elif smoke.stage("dask_bench", [*DASK_ARGS, *common]):
             check_dask(smoke, docs)
+    if smoke.stage("temp_bench", [*TEMP_ARGS, *common]):
+        check_temp(smoke)
     if not moto_found() or importlib.util.find_spec("s3fs") is None:
         log("smoke: storage_bench skipped (moto_server or s3fs is not installed)")
     elif smoke.stage("storage_bench", [*STORAGE_ARGS, *common]):

@@ -78,7 +78,9 @@ def _measure(argv: list[str], work: Path, args: argparse.Namespace) -> Any:
 
 
 def runs_of(profile: str, args: argparse.Namespace) -> list[str]:
-    return [*MODES, *(["sort", "sort+zstd"] if profile in args.sort_profiles else [])]
+    """shuf-big's modes, and GNU sort's two runs where asked for and ``zstd`` is installed."""
+    sort = profile in args.sort_profiles and shutil.which("sort") and shutil.which("zstd")
+    return [*MODES, *(["sort", "sort+zstd"] if sort else [])]
 
 
 def one_profile(profile: str, label: str, args: argparse.Namespace) -> dict[str, Any]:
