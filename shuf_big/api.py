@@ -52,7 +52,8 @@ def shuffle(
 
     Returns a :class:`~shuf_big.job.Result`: the ``seed`` (to rerun an unseeded shuffle),
     ``records`` and ``bytes`` written, ``records_in``/``bytes_in``, ``shard_records``,
-    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``temp_dirs``, ``mem``,
+    the ``path`` taken, ``buckets``, ``splits``, ``temp_bytes``, ``temp_compressed``,
+    ``temp_plain``, ``temp_dirs``, ``downloaded``, ``uploaded``, ``mem``,
     ``peak_memory`` (the run's own peak RSS, see :mod:`shuf_big.system.peak`), ``seconds``.
 
     Parameters
