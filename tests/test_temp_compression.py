@@ -142,6 +142,22 @@ def test_a_temp_file_system_too_small_even_compressed_is_refused_at_once(
         assert out.read_bytes() == PRECIOUS and os.listdir(tiny) == [] and sb.leftovers() == []
 
 
+def test_compressed_temp_files_filling_the_disk_are_the_clean_disk_full_error(
+    sb: ShufBig, corpus: Path, tmp_path: Path, mount_tmpfs: object
+) -> None:
+    """Where no estimate can refuse the run (a stream through a pipe), packed bucket writes
+    that fill the temp file system fail as plain ones do: one line, -o kept, nothing left."""
+    small = mount_tmpfs("small", 2 * MiB)  # type: ignore[operator]
+    out = tmp_path / "out.txt"
+    out.write_bytes(PRECIOUS)
+    done = sb.run("--mem", "1M", "-T", small, "-o", out, "--compress-temp", "always", input=corpus.read_bytes())
+    assert done.returncode == 1
+    assert_one_error_line(
+        after_ram_warning(done.stderr, small), f"write error in temporary directory '{small}", "No space left on device"
+    )
+    assert out.read_bytes() == PRECIOUS and os.listdir(small) == [] and sb.leftovers(small) == []
+
+
 def test_two_temp_directories_on_one_file_system_share_its_space(
     sb: ShufBig, corpus: Path, tmp_path: Path, mount_tmpfs: object
 ) -> None:

@@ -61,8 +61,7 @@ def choose(
         temp.check_space(plain)
         return False
     ratio = ratio_of(first)
-    if size is not None:
-        temp.check_space(packed_need(size, average, ratio), plain)
+    temp.check_space(None if size is None else packed_need(size, average, ratio), plain)  # warns of RAM too
     if mode == "auto" and total is not None:
         need, expected = plain_need(total, average), packed_need(total, average, ratio)
         warnings.warn(
