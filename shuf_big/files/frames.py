@@ -9,12 +9,11 @@ format is internal to a run.
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from typing import Any
 
-from shuf_big.errors import ShufBigError, describe
+from shuf_big.errors import ShufBigError
 
 LEVEL = 1
 READ_SIZE = 128 << 10  # compressed bytes a decoder reads at a time (zstd's own advice)
@@ -47,8 +46,8 @@ def decompress(frame: memoryview, what: str) -> bytes:
 
 
 class _Range:
-    """``read`` of bytes ``[at, end)`` of descriptor ``fd`` by positioned reads (a decoder
-    per thread over one file)."""
+    """``read`` of bytes ``[at, end)`` of descriptor ``fd`` by positioned reads, so that
+    decoders on several threads share one file."""
 
     def __init__(self, fd: int, at: int, end: int) -> None:
         self.fd, self.at, self.end = fd, at, end
@@ -60,37 +59,19 @@ class _Range:
         return data
 
 
-def decode_into(fd: int, at: int, end: int, view: memoryview, what: str) -> int:
-    """Decode the whole frames in bytes ``[at, end)`` of ``fd`` into ``view``; the bytes
-    written (any thread: positioned reads)."""
-    import zstandard
-
-    source: Any = _Range(fd, at, end)  # read() is all the decoder asks of it
-    reader = zstandard.ZstdDecompressor().stream_reader(source, read_size=READ_SIZE, read_across_frames=True)
-    filled = 0
-    try:
-        while filled < len(view) and (got := reader.readinto(view[filled:])):
-            filled += got
-    except zstandard.ZstdError as err:
-        raise ShufBigError(f"{what} is corrupt: {err}") from None
-    except OSError as err:
-        raise ShufBigError(f"read error on {what}: {describe(err)}") from None
-    return filled
-
-
 class Unpacked:
-    """The bytes of the frames in descriptor ``fd``, from its start: ``readinto`` fills a
-    buffer straight from the decoder.  The descriptor stays open."""
+    """The bytes of the frames in bytes ``[at, end)`` of descriptor ``fd`` (all of it by
+    default): ``readinto`` fills a buffer straight from the decoder.  The descriptor stays
+    open; any thread may read its own range."""
 
-    def __init__(self, fd: int, what: str) -> None:
+    def __init__(self, fd: int, what: str, at: int = 0, end: int | None = None) -> None:
         import zstandard
 
         self.what = what
         self.errors: type[Exception] = zstandard.ZstdError
-        raw = io.FileIO(fd, "rb", closefd=False)
-        raw.seek(0)
+        source: Any = _Range(fd, at, os.fstat(fd).st_size if end is None else end)  # read() is all it asks of it
         self.reader: Any = zstandard.ZstdDecompressor().stream_reader(
-            raw, read_size=READ_SIZE, read_across_frames=True, closefd=False
+            source, read_size=READ_SIZE, read_across_frames=True
         )
 
     def readinto(self, view: memoryview) -> int:

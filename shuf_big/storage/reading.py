@@ -18,7 +18,7 @@ from typing import Any
 
 from shuf_big.errors import ShufBigError
 from shuf_big.storage.failures import remote_errors
-from shuf_big.storage.streams import is_s3, open_stream
+from shuf_big.storage.streams import is_s3, open_stream, protocols
 
 STREAMED = ("http", "https")
 
@@ -153,5 +153,4 @@ class RemoteFile(io.RawIOBase):
 def streamed(fs: Any) -> bool:
     """Whether ``fs`` is read as a stream: S3 (one GET an object), a web server (it may
     ignore ranges)."""
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    return is_s3(fs) or any(p in STREAMED for p in protocols)
+    return is_s3(fs) or any(p in STREAMED for p in protocols(fs))

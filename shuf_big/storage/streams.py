@@ -82,9 +82,13 @@ class S3Stream:
             sync(self.fs.loop, self._close)
 
 
+def protocols(fs: Any) -> tuple[str, ...]:
+    """The names an fsspec filesystem answers to (``protocol`` is a string or a tuple)."""
+    return (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+
+
 def is_s3(fs: Any) -> bool:
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    return any(p in S3_PROTOCOLS for p in protocols)
+    return any(p in S3_PROTOCOLS for p in protocols(fs))
 
 
 def open_stream(fs: Any, path: str) -> Any:

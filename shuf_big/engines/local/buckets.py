@@ -20,9 +20,9 @@ import numpy as np
 
 from shuf_big import core
 from shuf_big.errors import ShufBigError, describe
-from shuf_big.files.frames import Unpacked, compress, decode_into
+from shuf_big.files.frames import Unpacked, compress
 from shuf_big.files.outputs import write_all
-from shuf_big.files.records import LongRecord, RawReader, parts_within, pread_fully
+from shuf_big.files.records import LongRecord, RawReader, parts_within, pread_fully, read_fully
 from shuf_big.system.tempfiles import TempDirs, TempFile
 
 MARK_EVERY = 1 << 20  # plain bytes between two marked frame boundaries of a packed bucket
@@ -55,7 +55,8 @@ class Bucket:
         frames are decoded in ``parts`` runs by ``run`` (a map over threads) when given."""
         if self.packed:
             runs = self._runs(parts if run is not None else 1)
-            decode = lambda r: decode_into(self.records.fd, r[0], r[1], view[r[2] : r[3]], self.what)  # noqa: E731
+            fd = self.records.fd
+            decode = lambda r: read_fully(Unpacked(fd, self.what, r[0], r[1]), view[r[2] : r[3]], self.what)  # noqa: E731
             return sum((run or map)(decode, runs))
         try:
             return pread_fully(self.records.fd, view, 0)
@@ -66,9 +67,8 @@ class Bucket:
         """The frames cut at marks into ``parts`` runs of about equal bytes: (packed start,
         end, plain start, end) of each."""
         packed, plain = self.marks[:, 0], self.marks[:, 1]
-        cuts = np.unique(np.searchsorted(plain, np.linspace(0, plain[-1], parts + 1), side="left"))
-        cuts[0], cuts[-1] = 0, len(plain) - 1
-        cuts = np.unique(cuts)
+        inner = np.searchsorted(plain, plain[-1] * np.arange(1, parts) / parts)
+        cuts = np.unique(np.concatenate(([0], inner, [len(plain) - 1])))
         return [(int(packed[a]), int(packed[b]), int(plain[a]), int(plain[b])) for a, b in itertools.pairwise(cuts)]
 
     def _stream(self, file: TempFile) -> RawReader:
