@@ -20,7 +20,8 @@ import pytest
 from helpers import assert_one_error_line, numbered_rows, words
 
 import shuf_big
-from shuf_big.engines.dask.engine import bucket_rows, piece_limits
+from shuf_big.engines.dask.engine import bucket_rows
+from shuf_big.engines.dask.stages import piece_limits
 from shuf_big.engines.dask.tasks import overlaps_itself
 
 distributed = pytest.importorskip("distributed")

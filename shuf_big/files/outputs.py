@@ -171,6 +171,16 @@ class Output:
         self.mode = mode
         self.target = target
 
+    def shared_path(self) -> str | None:
+        """A path by which other processes of this host can write this output's temp file
+        in place (the Dask engine's reduce tasks), or None: standard output, a device, a
+        compressed or trimmed stream."""
+        if self.blocks is not None or self.trim:
+            return None
+        if self.nameless:
+            return f"/proc/{os.getpid()}/fd/{self.fd}"
+        return self.temp_path
+
     def write(self, parts: list[memoryview], records: int | None = None) -> int:
         """Write records; returns their byte count (before compression)."""
         if not (self.preamble or self.trim or self.blocks):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from shuf_big.errors import ShufBigError, describe
@@ -22,16 +23,25 @@ class AtomicFile:
     temporary name, so two attempts never mix and readers only ever see whole files.
     """
 
-    def __init__(self, url: str, options: StorageOptions, encoder: Encoder | None = None) -> None:
+    def __init__(self, url: str, options: StorageOptions, encoding: Callable[[], Encoder] | None = None) -> None:
         self.url = url
-        self.fs, self.path = filesystem(url, options)
-        self.temp = f"{self.path}.{secrets.token_hex(6)}.part"
-        self.encoder = encoder
+        self.options = options
+        self.temp = ""
+        self.encoding = encoding  # makes the compressor, in the process that writes
+        self.encoder: Encoder | None = None
         self.handle: io.BufferedIOBase | None = None
         self.preamble = b""  # written first (what ShardedOutput calls the header)
         self.written = 0  # bytes before compression, the preamble included (as Output counts)
 
+    def _name(self) -> None:
+        """Pick the temporary name (in the process that writes: a rerun picks its own)."""
+        if not self.temp:
+            self.fs, self.path = filesystem(self.url, self.options)
+            self.temp = f"{self.path}.{secrets.token_hex(6)}.part"
+
     def open(self) -> None:
+        self._name()
+        self.encoder = self.encoding() if self.encoding is not None else None
         try:
             self.handle = self.fs.open(self.temp, "wb")
         except OSError as err:
@@ -78,8 +88,9 @@ class AtomicFile:
         if self.handle is not None:
             with contextlib.suppress(Exception):
                 self.handle.close()
-        with contextlib.suppress(Exception):
-            self.fs.rm(self.temp)
+        if self.temp:
+            with contextlib.suppress(Exception):
+                self.fs.rm(self.temp)
 
 
 def open_object(url: str, what: str, options: StorageOptions) -> io.BufferedIOBase:

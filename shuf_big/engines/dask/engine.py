@@ -18,26 +18,17 @@ import secrets
 import shutil
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from shuf_big.budget.plan import MAX_FANOUT_BITS, MIN_MEM, Plan
+from shuf_big.engines.dask.reduce import release_memory
 from shuf_big.engines.dask.spills import BUCKET, RECORDS, SPILL, spill_packing
-from shuf_big.engines.dask.tasks import (
-    Block,
-    Extent,
-    Settings,
-    concat_output,
-    copy_pieces,
-    count_block,
-    cut,
-    header_bytes,
-    map_block,
-    overlaps_itself,
-    reduce_bucket,
-)
+from shuf_big.engines.dask.stages import Outputs, Pending, Submit, run_reduces
+from shuf_big.engines.dask.tasks import Block, Extent, Settings, count_block, cut, map_block, overlaps_itself
 from shuf_big.engines.preflight import check_job, store_for
 from shuf_big.errors import ShufBigError, missing_extra
 from shuf_big.files.compression import codec_for, compression_of
@@ -82,23 +73,10 @@ def bucket_rows(indexes: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]
     return buckets.tolist(), np.split(table, starts[1:])
 
 
-def piece_limits(counts: list[int], outputs: int) -> list[tuple[int, list[int]]]:
-    """For each bucket of ``counts`` records (in key order): the first output its records
-    go to, and after which of its records each of its pieces ends.
-
-    Output ``s`` gets records ``[s * n // K, (s + 1) * n // K)`` of the whole shuffle, as
-    the local engine's ``--shards``; a bucket spanning several outputs writes one piece each.
-    """
-    total = sum(counts)
-    ends = [(s + 1) * total // outputs for s in range(outputs)]
-    out = []
-    done = 0
-    for n in counts:
-        first = int(np.searchsorted(ends, done, side="right"))
-        last = int(np.searchsorted(ends, done + n - 1, side="right"))
-        out.append((first, [min(ends[s], done + n) - done for s in range(first, last + 1)]))
-        done += n
-    return out
+def map_span(nbytes: int, workers: int, read: int) -> int:
+    """The bytes of input one map task reads: about four tasks per worker (fewer, larger
+    tasks cost less per byte; more balance the workers), within [one read, 1 GiB]."""
+    return min(max(read, -(-nbytes // (4 * max(workers, 1)))), 1 << 30)
 
 
 class DaskEngine:
@@ -124,18 +102,15 @@ class DaskEngine:
     def run(self, job: Job) -> Result:
         self.job = job
         distributed, _ = _imports()
-        import dask  # installed with distributed
-
         blocks, heads = self._blocks()
         outputs = self._outputs()
         # Named like the local engine's temp dirs, so a later run on this host reaps it if this one is killed.
         run_name = f"shuf-big-{owner_tag()}{secrets.token_hex(8)}"
         run_url = f"{(self.job.temp_url or self.job.temp_dirs[0]).rstrip('/')}/{run_name}"
         fs, run_path = filesystem(run_url, job.storage_options)
-        cluster = None
-        client = None
-        temps: list[tuple[Any, str, str]] = []
+        pending: list[Pending] = []
         scratch: list[str] = []  # the local cluster's scratch space, removed with it
+        cluster = client = None
         try:
             for out in outputs:
                 if isinstance(out, Output):
@@ -144,38 +119,14 @@ class DaskEngine:
             if self.job.scheduler:
                 client = distributed.Client(self.job.scheduler)
             else:
-                # Dask's scratch space (dask-scratch-space/, lock files) in a private temp
-                # dir of this run: removed after the cluster, reaped by a later run if killed.
-                local = scratch_dir(self.job.temp_dirs[0], scratch)
-                with dask.config.set({"temporary-directory": local}):
-                    cluster = distributed.LocalCluster(
-                        n_workers=self.job.plan.jobs,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=":0",
-                        silence_logs=logging.ERROR,
-                        local_directory=local,
-                    )
-                client = distributed.Client(cluster)
-                if not self.job.quiet and importlib.util.find_spec("bokeh") is not None:
-                    print(f"shuf-big: Dask dashboard at {cluster.dashboard_link}", file=sys.stderr)
-            threads = [w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()]
-            share = max(threads or [1])
-            settings = Settings(
-                self.job.sep.token,
-                self.job.spec,
-                max(self.job.plan.mem // share, MIN_MEM),
-                run_url,
-                threads=share,
-                storage=self.job.storage_options,
-            )
-            temps = self._stages(client, distributed, blocks, heads, outputs, settings)
+                cluster, client = self._local_cluster(distributed, scratch)
+            self._stages(client, cluster is not None, distributed, blocks, heads, outputs, run_url, pending)
             for out in outputs:
                 if isinstance(out, Output):
                     out.commit()
-            for fs_out, temp, path in temps:
-                fs_out.mv(temp, path)
-            temps = []
+            for done in pending:
+                done.commit()
+            pending = []
             # The workers count what they write; only these figures are known here.
             stats = Stats(records_in=None, bytes_in=None, paths=["dask"], temp_compressed=self.packed)
             return Result.of(job, stats, None, None)
@@ -183,10 +134,12 @@ class DaskEngine:
             for out in outputs:
                 if isinstance(out, Output):
                     out.discard()
-            for fs_out, temp, _ in temps:
-                with contextlib.suppress(Exception):
-                    fs_out.rm(temp)
+            for done in pending:
+                done.discard()
             if client is not None:
+                if cluster is None:
+                    with contextlib.suppress(Exception):
+                        client.run(release_memory)  # a shared cluster's workers live on
                 client.close()
             if cluster is not None:
                 cluster.close()
@@ -194,6 +147,35 @@ class DaskEngine:
                 shutil.rmtree(path, ignore_errors=True)
             with contextlib.suppress(Exception):
                 fs.rm(run_path, recursive=True)
+
+    def _local_cluster(self, distributed: Any, scratch: list[str]) -> tuple[Any, Any]:
+        """A LocalCluster of ``-j`` single-thread worker processes, and its client."""
+        import dask  # installed with distributed
+
+        # Dask's scratch space (dask-scratch-space/, lock files) in a private temp
+        # dir of this run: removed after the cluster, reaped by a later run if killed.
+        local = scratch_dir(self.job.temp_dirs[0], scratch)
+        # The dashboard is started only where it is announced (it costs 0.4 s, start and exit).
+        dashboard = not self.job.quiet and importlib.util.find_spec("bokeh") is not None
+        # Workers forked from this process start in 0.15 s instead of 0.55 s, importing
+        # nothing anew (half the cluster's CPU); no thread of shuf-big's runs yet.
+        with dask.config.set({"temporary-directory": local, "distributed.worker.multiprocessing-method": "fork"}):
+            cluster = distributed.LocalCluster(
+                n_workers=self.job.plan.jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0" if dashboard else None,
+                silence_logs=logging.ERROR,
+                local_directory=local,
+            )
+        try:
+            client = distributed.Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
+        if dashboard:
+            print(f"shuf-big: Dask dashboard at {cluster.dashboard_link}", file=sys.stderr)
+        return cluster, client
 
     def _outputs(self) -> list[Output | str]:
         """Each output file: an :class:`Output` this process writes (a local path or
@@ -234,19 +216,35 @@ class DaskEngine:
     def _stages(
         self,
         client: Any,
+        local: bool,
         distributed: Any,
         inputs: list[Block],
         heads: list[bytes | None],
         outputs: list[Output | str],
-        settings: Settings,
-    ) -> list[tuple[Any, str, str]]:
-        """Run the four stages; returns (filesystem, temporary path, final path) of the URL
-        outputs, for the caller to rename once every output is complete."""
+        run_url: str,
+        pending: list[Pending],
+    ) -> None:
+        """Count, map, reduce (and concatenate pieces where needed); the URL outputs and
+        uploads to make visible once every output is complete go to ``pending``.  On a
+        local cluster this process counts the inputs itself (no task round trips)."""
         tag = secrets.token_hex(4)
-        chunk = Plan.for_budget(settings.mem).read_buffer
-        numbered = [(n, piece) for n, block in enumerate(inputs) for piece in cut(block, chunk)]
+        job = self.job
+        threads = [w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()]
+        workers = len(threads)
+        share = max(threads or [1])
+        settings = Settings(
+            job.sep.token,
+            job.spec,
+            max(job.plan.mem // share, MIN_MEM),
+            run_url,
+            threads=share,
+            storage=job.storage_options,
+        )
+        read = Plan.for_budget(settings.mem).read_buffer
+        span = map_span(sum(b.size for b in inputs), workers, read)
+        numbered = [(n, piece) for n, block in enumerate(inputs) for piece in cut(block, span)]
         blocks = [piece for _, piece in numbered]
-        with task_bar("dask", self.job.progress) as bar:
+        with task_bar("dask", job.progress) as bar:
 
             def stage(name: str, fn: Callable[..., Any], calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
                 bar.set_description(f"dask: {name}")
@@ -254,55 +252,60 @@ class DaskEngine:
                 futures = [client.submit(fn, *args, key=f"shuf-big-{name}-{tag}-{key}") for key, args in calls]
                 return self._wait(distributed, futures, bar)
 
-            extents: list[Extent] = stage(
-                "count", count_block, [(str(i), (b, self.job.sep.token, chunk)) for i, b in enumerate(blocks)]
-            )
-            firsts = np.cumsum([0] + [s.records for s in extents]).tolist()
-            total = firsts[-1]
+            counts = [(str(i), (b, job.sep.token, read)) for i, b in enumerate(blocks)]
+            extents = self._count_here(counts, bar) if local else stage("count", count_block, counts)
             header = self._header(inputs, heads, numbered, extents)
-            before: dict[int, int] = {}  # per input: records before its first line (for messages)
-            for i, (n, _) in enumerate(numbered):
-                before.setdefault(n, firsts[i] - self.job.header)
-            nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in extents)
-            workers = len(client.scheduler_info()["workers"])
-            bits = fanout_bits_for(nbytes, total, settings.mem, workers)
-            packed = spill_packing(self.job.plan.compress_temp, settings.run, nbytes, total)
-            settings = replace(settings, fanout_bits=bits, packed=packed)
-            self.packed = packed
-            maps = [
-                (str(i), (extent, firsts[i], i, settings, before[numbered[i][0]]))
-                for i, extent in enumerate(extents)
-                if extent.records
-            ]
-            spilled: list[tuple[str, np.ndarray]] = stage("scatter", map_block, maps)
-            spills = [url for url, _ in spilled]
-            buckets, per_bucket = bucket_rows([rows for _, rows in spilled])
-            counts = [int(rows[:, RECORDS].sum()) for rows in per_bucket]
-            if sum(counts) != total:
-                raise ShufBigError("the inputs changed while being read")
+            spills, rows = self._map(stage, numbered, extents, settings, workers)
+            settings = self.settings
             names = [o if isinstance(o, str) else o.path for o in outputs]
-            level = self.job.compress_level
+            level = job.compress_level
             compress = [codec_for(fmt, level) if (fmt := compression_of(name)) else None for name in names]
-            pieces: list[list[str]] = [[] for _ in outputs]
-            reduces = []
-            for b, rows, (first, limits) in zip(buckets, per_bucket, piece_limits(counts, len(outputs)), strict=True):
-                urls = [f"{settings.run}/piece-{b:05x}-{first + p:05d}" for p in range(len(limits))]
-                for p, url in enumerate(urls):
-                    pieces[first + p].append(url)
-                reduces.append((str(b), (rows, spills, urls, limits, compress[first], settings)))
-            stage("order", reduce_bucket, reduces)
-            remote = [(s, o) for s, o in enumerate(outputs) if isinstance(o, str)]
-            written = stage(
-                "write",
-                concat_output,
-                [(str(s), (o, header, pieces[s], compress[s], settings.storage)) for s, o in remote],
-            )
-            for s, out in enumerate(outputs):
-                if isinstance(out, Output):
-                    out.write([memoryview(header_bytes(header, compress[s], not pieces[s]))])
-                    copy_pieces(pieces[s], out.write, settings.storage)
-        located = [filesystem(o, settings.storage) for _, o in remote]
-        return [(fs, temp, path) for (fs, path), temp in zip(located, written, strict=True)]
+            plan = Outputs(outputs, compress, header, local)
+            parts = run_reduces(stage, spills, plan.reduces(rows, settings, pending), settings)
+            plan.assemble(stage, settings, parts, pending)
+
+    def _count_here(self, counts: list[tuple[str, tuple[Any, ...]]], bar: Any) -> list[Extent]:
+        """The count stage run by this process's threads (one per ``-j``)."""
+        bar.set_description("dask: count")
+        bar.total += len(counts)
+        with ThreadPoolExecutor(self.job.plan.jobs, thread_name_prefix="shuf-big-count") as pool:
+            futures = [pool.submit(count_block, *args) for _, args in counts]
+            try:
+                extents = []
+                for future in futures:
+                    extents.append(future.result())
+                    bar.update(1)
+                return extents
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+    def _map(
+        self, stage: Submit, numbered: list[tuple[int, Block]], extents: list[Extent], settings: Settings, workers: int
+    ) -> tuple[list[str], list[np.ndarray]]:
+        """The map stage: every block's records scattered to a spill file; returns the
+        spill files and each non-empty bucket's index rows, in key order."""
+        firsts = np.cumsum([0] + [s.records for s in extents]).tolist()
+        total = firsts[-1]
+        before: dict[int, int] = {}  # per input: records before its first line (for messages)
+        for i, (n, _) in enumerate(numbered):
+            before.setdefault(n, firsts[i] - self.job.header)
+        nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in extents)
+        bits = fanout_bits_for(nbytes, total, settings.mem, workers)
+        packed = spill_packing(self.job.plan.compress_temp, settings.run, nbytes, total)
+        self.settings = settings = replace(settings, fanout_bits=bits, packed=packed)
+        self.packed = packed
+        maps = [
+            (str(i), (extent, firsts[i], i, settings, before[numbered[i][0]]))
+            for i, extent in enumerate(extents)
+            if extent.records
+        ]
+        spilled: list[tuple[str, np.ndarray]] = stage("scatter", map_block, maps)
+        _, per_bucket = bucket_rows([rows for _, rows in spilled])
+        if sum(int(rows[:, RECORDS].sum()) for rows in per_bucket) != total:
+            raise ShufBigError("the inputs changed while being read")
+        return [url for url, _ in spilled], per_bucket
 
     def _header(
         self, inputs: list[Block], heads: list[bytes | None], numbered: list[tuple[int, Block]], extents: list[Extent]

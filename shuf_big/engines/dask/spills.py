@@ -77,11 +77,26 @@ def _read_range(handle: io.BufferedIOBase, at: int, size: int, what: str, packed
     return np.frombuffer(decompress(memoryview(raw), what), dtype=np.uint8) if packed else raw
 
 
+def _read_into(handle: io.BufferedIOBase, row: np.ndarray, out: np.ndarray, what: str, packed: bool) -> None:
+    """A row's records into ``out`` (exactly their size): read in place, or decoded."""
+    if packed:
+        data = _read_range(handle, int(row[DATA_AT]), int(row[DATA_LEN]), what, packed)
+        if len(data) != len(out):
+            raise ShufBigError(f"temporary file {what} is corrupt")
+        out[:] = data
+        return
+    handle.seek(int(row[DATA_AT]))
+    if read_fully(handle, memoryview(out), what) != len(out):
+        raise ShufBigError(f"temporary file {what} is truncated")
+
+
 def load_rows(
-    rows: np.ndarray, spills: list[str], options: StorageOptions, packed: bool
+    rows: np.ndarray, spills: list[str], options: StorageOptions, packed: bool, into: np.ndarray | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Each index row's records and their global indices, one row at a time."""
+    """Each index row's records and their global indices, one row at a time; with
+    ``into``, the rows' records are read into its consecutive slices (no copy)."""
     handles: dict[int, io.BufferedIOBase] = {}
+    at = 0
     try:
         for row in rows:
             spill = int(row[SPILL])
@@ -89,7 +104,12 @@ def load_rows(
             if spill not in handles:
                 handles[spill] = open_object(spills[spill], what, options)
             handle = handles[spill]
-            data = _read_range(handle, int(row[DATA_AT]), int(row[DATA_LEN]), what, packed)
+            if into is None:
+                data = _read_range(handle, int(row[DATA_AT]), int(row[DATA_LEN]), what, packed)
+            else:
+                data = into[at : at + int(row[NBYTES])]
+                _read_into(handle, row, data, what, packed)
+                at += len(data)
             gaps = _read_range(handle, int(row[GAPS_AT]), int(row[GAPS_LEN]), what, packed).view(np.uint16)
             decoder = core.GapDecoder()
             decoder.last = int(row[BASE])

@@ -1,18 +1,23 @@
 """The Dask engine's tasks: module-level functions (Dask pickles them) over :mod:`shuf_big.core`.
 
-1. **count** (:func:`count_block`): a block's exact byte bounds and record count.
+1. **count** (:func:`count_block`): a block's exact byte bounds and record count (run by
+   the driver itself while a local cluster starts).
 2. **map** (:func:`map_block`): keys from global indices, records scattered by key bits
    into one spill file per block, with index rows saying where each bucket's part is.
-3. **reduce** (:func:`reduce_bucket`): one bucket's parts of every spill file, ordered by
-   key, written as one piece per output file its records fall in.
-4. **concat** (:func:`concat_output`): an output's header and pieces in bucket order.
+3. **reduce** (:mod:`shuf_big.engines.dask.reduce`): buckets ordered by key and written to
+   their place in the output.
+4. **concat** (:func:`concat_output`): only where reduce tasks write pieces (sharded or
+   compressed outputs, a remote cluster writing a local file): an output's header and
+   pieces in bucket order.
 
-Every file a task writes appears by an atomic rename when complete, so a task that Dask
-reruns after losing a worker just writes it again.
+Every file a task writes appears by an atomic rename when complete (or is a byte range
+or upload part it rewrites), so a task that Dask reruns after losing a worker just writes
+it again.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -21,15 +26,15 @@ from typing import BinaryIO, cast
 import numpy as np
 
 from shuf_big import core
+from shuf_big.budget.malloc import tune_for_budget
 from shuf_big.budget.plan import Plan
-from shuf_big.engines.dask.spills import COLUMNS, NBYTES, RECORDS, append_batch, load_rows
+from shuf_big.engines.dask.spills import COLUMNS, append_batch
 from shuf_big.errors import RecordTooLarge, ShufBigError
 from shuf_big.files.compression import Codec
 from shuf_big.files.headers import split_header
 from shuf_big.files.protocol import PrefixedReader, Reader
 from shuf_big.files.readers import Decompressed, FileObject
 from shuf_big.files.records import Counter, LongRecord, RawReader, RecordReader, parts_within, read_fully
-from shuf_big.files.shards import ShardedOutput
 from shuf_big.storage.objects import AtomicFile, Limited, open_object
 from shuf_big.storage.urls import StorageOptions
 
@@ -89,18 +94,20 @@ def _skip_header(raw: Reader, sep: bytes, block: Block) -> tuple[Reader, bytes]:
     return PrefixedReader(np.frombuffer(rest, dtype=np.uint8), raw), head
 
 
-def _first_end(handle: io.BufferedIOBase, at: int, size: int, sep: bytes, buffer: np.ndarray) -> int:
+def _first_end(handle: io.BufferedIOBase, at: int, size: int, sep: bytes) -> int:
     """The smallest record end at or after byte ``at`` (``size`` if none).
 
     The search starts ``len(sep)`` bytes early, which finds every separator that ends at
     ``at`` or later; for a separator that cannot overlap itself every occurrence found
-    is one a search from the start would find.
+    is one a search from the start would find.  It reads 64 KiB at a time: the record
+    that straddles ``at`` is usually short.
     """
     if at >= size:
         return size
     pos = max(at - len(sep), 0)
     handle.seek(pos)
     framer = core.StreamFramer(sep)
+    buffer = np.empty(1 << 16, dtype=np.uint8)
     while got := handle.readinto(memoryview(buffer)) or 0:
         ends = framer.feed(buffer[:got]) + pos
         k = int(np.searchsorted(ends, at))
@@ -133,13 +140,18 @@ def count_block(block: Block, sep: bytes, chunk: int) -> Extent:
                 records += len(framer.feed(buffer[:got]))
         return Extent(block, -1, -1, records + bool(framer.terminator()), head)
     with open_object(block.url, block.what, block.storage) as handle:
-        start = block.lo if block.lo == 0 else _first_end(handle, block.lo, block.size, sep, buffer)
+        start = block.lo if block.lo == 0 else _first_end(handle, block.lo, block.size, sep)
         stop = block.hi if block.hi < block.size else block.size + 1  # the last block reads to the end
         if start >= stop:
             return Extent(block, start, start, 0)
         handle.seek(start)
         pos = start
         while got := handle.readinto(memoryview(buffer)) or 0:
+            if len(sep) == 1 and pos + got < stop:  # every end in it is before stop: count them only
+                records += core.count_records(buffer[:got], sep)
+                framer.open = bool(buffer[got - 1] != sep[0])
+                pos += got
+                continue
             ends = framer.feed(buffer[:got]) + pos
             k = int(np.searchsorted(ends, stop))
             if k < len(ends):
@@ -165,6 +177,16 @@ class Settings:
     packed: bool = False  # spill files compressed (--compress-temp)
 
 
+@functools.cache
+def task_plan(mem: int) -> Plan:
+    """The plan of a task's budget, with this worker's C allocator tuned for it: Dask's
+    nanny sets ``MALLOC_TRIM_THRESHOLD_``, which pins glibc's mmap threshold at 128 KiB,
+    so every numpy temporary past it would be a fresh mmap faulted in page by page
+    (measured: the map and reduce stages spent half their time in the kernel)."""
+    tune_for_budget(mem)
+    return Plan.for_budget(mem)
+
+
 def map_block(
     extent: Extent, first_index: int, number: int, settings: Settings, records_before: int = 0
 ) -> tuple[str, np.ndarray]:
@@ -172,7 +194,7 @@ def map_block(
 
     ``records_before``: records of the whole stream before the block's input, less its
     header records (so that a message can give a record's line in its input)."""
-    plan = Plan.for_budget(settings.mem)
+    plan = task_plan(settings.mem)
     block = extent.block
     counter = Counter()
     counter.next = first_index
@@ -220,70 +242,6 @@ def _too_large(err: RecordTooLarge, what: str, number: int, settings: Settings) 
     unit = "line" if settings.sep == b"\n" else "record"
     plan = Plan.for_budget(settings.mem)
     return ShufBigError(plan.too_large(err.size, f"{unit} {number} of {what}", share=settings.threads))
-
-
-def _group(
-    rows: np.ndarray, spills: list[str], settings: Settings, plan: Plan, select: tuple[int, int] | None
-) -> core.GroupOrder:
-    """The records of ``rows`` (only key sub-range ``select = (bits, j)`` if given), ordered."""
-    datas, lengths, keys = [], [], []
-    window = max(plan.piece, 1 << 16)
-    for data, indices in load_rows(rows, spills, settings.storage, settings.packed):
-        bounds = np.empty(len(indices) + 1, dtype=np.int64)
-        if core.frame_into(bounds, data, settings.sep, window) != len(indices):
-            raise ShufBigError("temporary files are corrupt (record count mismatch)")
-        k = core.draw_keys(settings.spec, indices)
-        if select is not None:
-            bits, j = select
-            keep = np.flatnonzero(core.bucket_ids(k, settings.fanout_bits, bits) == j)
-            starts, lens = bounds[keep], bounds[keep + 1] - bounds[keep]
-            picked = np.empty(int(lens.sum()), dtype=np.uint8)
-            core.gather_into(picked, data, starts, lens, plan.piece)
-            data, k, lens = picked, k[keep], lens
-        else:
-            lens = np.diff(bounds)
-        datas.append(data)
-        lengths.append(lens)
-        keys.append(k)
-    lens = np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64)
-    bounds = np.zeros(len(lens) + 1, dtype=np.int64)
-    np.cumsum(lens, out=bounds[1:])
-    data = np.concatenate(datas) if datas else np.empty(0, dtype=np.uint8)
-    all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
-    return core.GroupOrder(data, bounds, all_keys, plan.piece, plan.partitioned(len(data), len(all_keys)))
-
-
-def reduce_bucket(
-    rows: np.ndarray,
-    spills: list[str],
-    pieces: list[str],
-    limits: list[int],
-    compress: Codec | None,
-    settings: Settings,
-) -> list[str]:
-    """Stage 3: order one bucket's records by key into ``pieces`` (piece ``p`` ends after
-    record ``limits[p]`` of the bucket); returns the piece URLs.
-
-    A bucket larger than the task's budget (rare: buckets are planned at half of it) is
-    read once per sub-range of its next key bits, keeping one sub-range at a time.
-    """
-    plan = Plan.for_budget(settings.mem)
-    need = plan.order_need(int(rows[:, NBYTES].sum()), int(rows[:, RECORDS].sum()), partitioned=False)
-    bits = plan.bucket_bits(need) if need > plan.order_budget else 0
-    bits = min(bits, 16, 64 - settings.fanout_bits)
-    pieces_out = [AtomicFile(url, settings.storage, compress.encoder() if compress else None) for url in pieces]
-    sink = ShardedOutput(pieces_out, settings.sep, limits)
-    try:
-        for j in range(1 << bits):
-            group = _group(rows, spills, settings, plan, (bits, j) if bits else None)
-            for b in range(group.count):
-                sink.write(group.parts(b), group.records(b))
-            del group
-        sink.commit()
-    except BaseException:
-        sink.discard()
-        raise
-    return pieces
 
 
 def copy_pieces(pieces: Iterable[str], write: Callable[[list[memoryview]], object], options: StorageOptions) -> None:
