@@ -18,27 +18,9 @@ from typing import IO, Protocol
 
 from shuf_big.errors import ShufBigError, describe
 from shuf_big.files.compression import DEFAULT_COMPRESSION, BlockPipeline, Blocks, Compression
+from shuf_big.system.descriptors import write_all
 from shuf_big.system.signals import deferred_signals
 from shuf_big.system.tempfiles import OUTPUT_SUFFIX, commit_nameless, open_nameless, owner_tag, reap_stale
-
-IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
-
-
-def write_all(fd: int, parts: list[memoryview]) -> int:
-    """``writev`` every byte of ``parts`` to ``fd``, retrying short writes; return the count."""
-    total = 0
-    pending = [p for p in parts if len(p)]
-    pending.reverse()  # pop from the end: cheap
-    while pending:
-        batch = pending[-1 : -IOV_MAX - 1 : -1]
-        done = os.writev(fd, batch)
-        total += done
-        while pending and done >= len(pending[-1]):
-            done -= len(pending.pop())
-        if pending and done:
-            pending[-1] = pending[-1][done:]
-    return total
-
 
 _DESCRIPTOR_PATH = re.compile(r"/dev/(stdout|stderr|fd/([0-9]+))|/proc/self/fd/([0-9]+)")
 

@@ -18,6 +18,7 @@ from typing import IO, Any
 from shuf_big.errors import ShufBigError, describe
 from shuf_big.storage.failures import remote_errors
 from shuf_big.storage.urls import StorageOptions, filesystem
+from shuf_big.system.descriptors import write_all
 
 # A part is spooled to a local file past this many bytes (a part may be far larger
 # than a task's memory: 10,000 parts at most make one object).
@@ -49,13 +50,8 @@ class FileRange:
     def write(self, parts: list[memoryview]) -> int:
         if self.fd < 0:
             self.open()
-        size = 0
         try:
-            for part in parts:
-                done = 0
-                while done < len(part):
-                    done += os.pwrite(self.fd, part[done:], self.offset + self.written + size + done)
-                size += len(part)
+            size = write_all(self.fd, parts, self.offset + self.written)
         except OSError as err:
             raise ShufBigError(f"write error on {self.what}: {describe(err)}") from None
         self.written += size

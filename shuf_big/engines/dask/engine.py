@@ -28,7 +28,16 @@ from shuf_big.budget.plan import MAX_FANOUT_BITS, MIN_MEM, Plan
 from shuf_big.engines.dask.reduce import release_memory
 from shuf_big.engines.dask.spills import BUCKET, RECORDS, SPILL, spill_packing
 from shuf_big.engines.dask.stages import Outputs, Pending, Submit, run_reduces
-from shuf_big.engines.dask.tasks import Block, Extent, Settings, count_block, cut, map_block, overlaps_itself
+from shuf_big.engines.dask.tasks import (
+    MAP_CHUNK,
+    Block,
+    Extent,
+    Settings,
+    count_block,
+    cut,
+    map_block,
+    overlaps_itself,
+)
 from shuf_big.engines.preflight import check_job, store_for
 from shuf_big.errors import ShufBigError, missing_extra
 from shuf_big.files.compression import codec_for, compression_of
@@ -252,7 +261,7 @@ class DaskEngine:
                 futures = [client.submit(fn, *args, key=f"shuf-big-{name}-{tag}-{key}") for key, args in calls]
                 return self._wait(distributed, futures, bar)
 
-            counts = [(str(i), (b, job.sep.token, read)) for i, b in enumerate(blocks)]
+            counts = [(str(i), (b, job.sep.token, MAP_CHUNK)) for i, b in enumerate(blocks)]
             extents = self._count_here(counts, bar) if local else stage("count", count_block, counts)
             header = self._header(inputs, heads, numbered, extents)
             spills, rows = self._map(stage, numbered, extents, settings, workers)

@@ -39,6 +39,13 @@ from shuf_big.storage.objects import AtomicFile, Limited, open_object
 from shuf_big.storage.urls import StorageOptions
 
 _COPY_CHUNK = 1 << 22
+# A map task reads and scatters its block this many bytes at a time, whatever its budget:
+# larger chunks leave the scattered bytes out of the CPU's cache before they are written
+# (measured on 500 MB of sentences: the map stage's kernel time 0.22-0.25 s at 4 MiB,
+# 0.39-0.94 s at 32 MiB), and this many records at most (per-record arrays of 2 MiB stay
+# on the heap, below the allocator's mmap threshold, instead of being mapped afresh).
+MAP_CHUNK = 4 << 20
+MAP_RECORDS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,36 @@ def cut(block: Block, chunk: int) -> list[Block]:
     ]
 
 
+def _count(framer: core.StreamFramer, chunk: np.ndarray) -> int:
+    """Records ending in ``chunk``, the next piece of a stream: one-byte separators are
+    only counted (no offsets made), others framed."""
+    token = framer.token
+    if len(token) != 1 or not len(chunk):
+        return len(framer.feed(chunk))
+    framer.open = bool(chunk[-1] != token[0])
+    return core.count_records(chunk, token)
+
+
+def _count_range(
+    handle: io.BufferedIOBase, start: int, end: int, framer: core.StreamFramer, buffer: np.ndarray, what: str
+) -> int:
+    """Records ending in bytes ``(start, end]`` of ``handle``, read ``buffer`` at a time."""
+    handle.seek(start)
+    records = 0
+    view = memoryview(buffer)
+    while start < end:
+        got = handle.readinto(view[: min(len(buffer), end - start)]) or 0
+        if not got:
+            raise ShufBigError(f"{what} shrank while being read")
+        records += _count(framer, buffer[:got])
+        start += got
+    return records
+
+
 def count_block(block: Block, sep: bytes, chunk: int) -> Extent:
-    """Stage 1: the block's exact bounds and record count (reads it once, ``chunk`` at a time)."""
+    """Stage 1: the block's exact bounds and record count (reads it once, ``chunk`` at a
+    time): its records end in ``(start, end]``, where ``start`` and ``end`` are the first
+    record ends at or after its nominal bounds (so blocks meet exactly)."""
     buffer = np.empty(chunk, dtype=np.uint8)
     framer = core.StreamFramer(sep)
     records = 0
@@ -137,30 +172,15 @@ def count_block(block: Block, sep: bytes, chunk: int) -> Extent:
         with handle:
             raw, head = _skip_header(raw, sep, block)
             while got := read_fully(raw, memoryview(buffer), block.what):
-                records += len(framer.feed(buffer[:got]))
+                records += _count(framer, buffer[:got])
         return Extent(block, -1, -1, records + bool(framer.terminator()), head)
     with open_object(block.url, block.what, block.storage) as handle:
         start = block.lo if block.lo == 0 else _first_end(handle, block.lo, block.size, sep)
-        stop = block.hi if block.hi < block.size else block.size + 1  # the last block reads to the end
-        if start >= stop:
+        end = _first_end(handle, block.hi, block.size, sep) if block.hi < block.size else block.size
+        if start >= end:
             return Extent(block, start, start, 0)
-        handle.seek(start)
-        pos = start
-        while got := handle.readinto(memoryview(buffer)) or 0:
-            if len(sep) == 1 and pos + got < stop:  # every end in it is before stop: count them only
-                records += core.count_records(buffer[:got], sep)
-                framer.open = bool(buffer[got - 1] != sep[0])
-                pos += got
-                continue
-            ends = framer.feed(buffer[:got]) + pos
-            k = int(np.searchsorted(ends, stop))
-            if k < len(ends):
-                return Extent(block, start, int(ends[k]), records + k + 1)
-            records += len(ends)
-            pos += got
-        if pos < block.size:
-            raise ShufBigError(f"{block.what} shrank while being read")
-        return Extent(block, start, block.size, records + bool(framer.terminator()))
+        records = _count_range(handle, start, end, framer, buffer, block.what)
+        return Extent(block, start, end, records + bool(framer.terminator()))
 
 
 @dataclass(frozen=True)
@@ -201,7 +221,7 @@ def map_block(
     url = f"{settings.run}/spill-{number:06d}"
     spill = AtomicFile(url, settings.storage)
     rows: list[np.ndarray] = []
-    out = np.empty(plan.read_buffer, dtype=np.uint8)
+    out = np.empty(MAP_CHUNK, dtype=np.uint8)
     last_index = np.empty(1 << settings.fanout_bits, dtype=np.int64)
     raw: RawReader
     if block.hi < 0:
@@ -213,7 +233,9 @@ def map_block(
         raw = Limited(handle, extent.end - extent.start, block.what)
     try:
         with handle:
-            reader = RecordReader(raw, settings.sep, plan.read_buffer, plan.max_records, counter.take, block.what)
+            reader = RecordReader(
+                raw, settings.sep, MAP_CHUNK, min(plan.max_records, MAP_RECORDS), counter.take, block.what
+            )
             for item in reader:
                 if isinstance(item, LongRecord):
                     data = np.frombuffer(b"".join(bytes(p) for p in parts_within(item, plan.mem)), dtype=np.uint8)

@@ -21,8 +21,8 @@ import numpy as np
 from shuf_big import core
 from shuf_big.errors import ShufBigError, describe
 from shuf_big.files.frames import Unpacked, compress
-from shuf_big.files.outputs import write_all
 from shuf_big.files.records import LongRecord, RawReader, parts_within, pread_fully, read_fully
+from shuf_big.system.descriptors import write_all
 from shuf_big.system.tempfiles import TempDirs, TempFile
 
 MARK_EVERY = 1 << 20  # plain bytes between two marked frame boundaries of a packed bucket
