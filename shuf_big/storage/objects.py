@@ -93,15 +93,17 @@ class AtomicFile:
                 self.fs.rm(self.temp)
 
 
-def open_object(url: str, what: str, options: StorageOptions) -> io.BufferedIOBase:
-    """Open ``url`` for reading; a missing or unreadable file is a one-line error."""
+def open_object(url: str, what: str, options: StorageOptions, ranges: bool = False) -> io.BufferedIOBase:
+    """Open ``url`` for reading; a missing or unreadable file is a one-line error.  For
+    ``ranges`` (reads of scattered byte ranges) nothing is read ahead: on object storage
+    each read is one request for just its bytes."""
     fs, path = filesystem(url, options)
     try:
         if getattr(fs, "protocol", None) in ("memory", ("memory",)):
             # memory:// hands every reader the one stored file object, whose position
             # concurrent tasks would share: read from a private copy instead.
             return io.BytesIO(fs.cat_file(path))
-        return fs.open(path, "rb")
+        return fs.open(path, "rb", cache_type="none") if ranges else fs.open(path, "rb")
     except FileNotFoundError:
         raise ShufBigError(f"cannot open {what}: No such file or directory") from None
     except OSError as err:

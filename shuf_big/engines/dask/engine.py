@@ -203,12 +203,13 @@ class DaskEngine:
         heads: list[bytes | None] = []
         whole_file = overlaps_itself(self.job.sep.token)
         storage = self.job.storage_options
-        for url in (str(where) for where in self.job.inputs):
+        for n, url in enumerate(str(where) for where in self.job.inputs):
             what = f"'{url}'"
+            origin = self.job.origins[n] if self.job.origins else ""
             size = (self.store or store_for(self.job)).size(url) or 0
             fmt = self.job.decompress or compression_of(url)
             if fmt is not None or whole_file:
-                blocks.append(Block(url, what, 0, -1, size, fmt, self.job.header, storage))
+                blocks.append(Block(url, what, 0, -1, size, fmt, self.job.header, storage, origin))
                 heads.append(None)
                 continue
             start = 0
@@ -218,7 +219,7 @@ class DaskEngine:
                     head, _, start = split_header(
                         functools.partial(read_fully, handle, what=what), self.job.sep.token, self.job.header
                     )
-            blocks.append(Block(url, what, start, size, size, None, 0, storage))
+            blocks.append(Block(url, what, start, size, size, None, 0, storage, origin))
             heads.append(head)
         return blocks, heads
 
@@ -261,7 +262,7 @@ class DaskEngine:
                 futures = [client.submit(fn, *args, key=f"shuf-big-{name}-{tag}-{key}") for key, args in calls]
                 return self._wait(distributed, futures, bar)
 
-            counts = [(str(i), (b, job.sep.token, MAP_CHUNK)) for i, b in enumerate(blocks)]
+            counts = [(str(i), (b, job.sep.token, min(MAP_CHUNK, read))) for i, b in enumerate(blocks)]
             extents = self._count_here(counts, bar) if local else stage("count", count_block, counts)
             header = self._header(inputs, heads, numbered, extents)
             spills, rows = self._map(stage, numbered, extents, settings, workers)

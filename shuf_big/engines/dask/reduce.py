@@ -18,7 +18,7 @@ import numpy as np
 from shuf_big import core
 from shuf_big.budget.malloc import Arena
 from shuf_big.budget.plan import Plan
-from shuf_big.engines.dask.spills import NBYTES, RECORDS, load_rows
+from shuf_big.engines.dask.spills import NBYTES, RECORDS, load_rows, release_held
 from shuf_big.engines.dask.tasks import Settings, task_plan
 from shuf_big.errors import ShufBigError
 from shuf_big.files.shards import ShardedOutput, ShardFile
@@ -39,6 +39,7 @@ def release_memory() -> None:
     arena: Arena | None = getattr(_local, "arena", None)
     if arena is not None:
         arena.release()
+    release_held()
 
 
 def _whole(rows: np.ndarray, spills: list[str], settings: Settings, plan: Plan, arena: Arena) -> core.GroupOrder:

@@ -21,14 +21,14 @@ import functools
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import numpy as np
 
 from shuf_big import core
 from shuf_big.budget.malloc import tune_for_budget
 from shuf_big.budget.plan import Plan
-from shuf_big.engines.dask.spills import COLUMNS, append_batch
+from shuf_big.engines.dask.spills import SpillWriter
 from shuf_big.errors import RecordTooLarge, ShufBigError
 from shuf_big.files.compression import Codec
 from shuf_big.files.headers import split_header
@@ -36,10 +36,11 @@ from shuf_big.files.protocol import PrefixedReader, Reader
 from shuf_big.files.readers import Decompressed, FileObject
 from shuf_big.files.records import Counter, LongRecord, RawReader, RecordReader, parts_within, read_fully
 from shuf_big.storage.objects import AtomicFile, Limited, open_object
-from shuf_big.storage.urls import StorageOptions
+from shuf_big.storage.urls import StorageOptions, is_url
 
 _COPY_CHUNK = 1 << 22
-# A map task reads and scatters its block this many bytes at a time, whatever its budget:
+# A map task reads and scatters its block at most this many bytes at a time (less only
+# where its budget's read buffer is smaller):
 # larger chunks leave the scattered bytes out of the CPU's cache before they are written
 # (measured on 500 MB of sentences: the map stage's kernel time 0.22-0.25 s at 4 MiB,
 # 0.39-0.94 s at 32 MiB), and this many records at most (per-record arrays of 2 MiB stay
@@ -60,6 +61,7 @@ class Block:
     compression: str | None
     skip: int  # header records to drop at the start of a whole-input block
     storage: StorageOptions = field(default_factory=StorageOptions)  # the run's, for the input's filesystem
+    origin: str = ""  # its --files-from LIST:LINE, said before a message about it
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,32 @@ class Extent:
     end: int
     records: int
     head: bytes = b""  # the header records a whole-input block skipped (checked by the driver)
+
+
+Task = TypeVar("Task", bound=Callable[..., Any])
+
+
+def listed(block_of: Callable[[Any], Block]) -> Callable[[Task], Task]:
+    """A task whose read errors about its block (``block_of`` its first argument) start
+    with the block's ``--files-from`` line, as the local engine's do (a record too large
+    names its input and line already)."""
+
+    def wrap(task: Task) -> Task:
+        @functools.wraps(task)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            block = block_of(args[0])
+            try:
+                return task(*args, **kwargs)
+            except RecordTooLarge:
+                raise
+            except ShufBigError as err:
+                if not block.origin:
+                    raise
+                raise ShufBigError(f"{block.origin}: {err}") from None
+
+        return cast(Task, run)
+
+    return wrap
 
 
 def overlaps_itself(sep: bytes) -> bool:
@@ -160,6 +188,7 @@ def _count_range(
     return records
 
 
+@listed(lambda block: block)
 def count_block(block: Block, sep: bytes, chunk: int) -> Extent:
     """Stage 1: the block's exact bounds and record count (reads it once, ``chunk`` at a
     time): its records end in ``(start, end]``, where ``start`` and ``end`` are the first
@@ -207,6 +236,7 @@ def task_plan(mem: int) -> Plan:
     return Plan.for_budget(mem)
 
 
+@listed(lambda extent: extent.block)
 def map_block(
     extent: Extent, first_index: int, number: int, settings: Settings, records_before: int = 0
 ) -> tuple[str, np.ndarray]:
@@ -220,9 +250,11 @@ def map_block(
     counter.next = first_index
     url = f"{settings.run}/spill-{number:06d}"
     spill = AtomicFile(url, settings.storage)
-    rows: list[np.ndarray] = []
-    out = np.empty(MAP_CHUNK, dtype=np.uint8)
-    last_index = np.empty(1 << settings.fanout_bits, dtype=np.int64)
+    # Spills on object storage are written in runs of a quarter of the budget.
+    hold = plan.mem // 4 if is_url(settings.run) else 0
+    writer = SpillWriter(spill, 1 << settings.fanout_bits, settings.packed, hold)
+    chunk = min(MAP_CHUNK, plan.read_buffer)
+    out = np.empty(chunk, dtype=np.uint8)
     raw: RawReader
     if block.hi < 0:
         raw, handle = whole_input(block)
@@ -234,7 +266,7 @@ def map_block(
     try:
         with handle:
             reader = RecordReader(
-                raw, settings.sep, MAP_CHUNK, min(plan.max_records, MAP_RECORDS), counter.take, block.what
+                raw, settings.sep, chunk, min(plan.max_records, MAP_RECORDS), counter.take, block.what
             )
             for item in reader:
                 if isinstance(item, LongRecord):
@@ -245,7 +277,8 @@ def map_block(
                 else:
                     data, ends, indices, target = item.data, item.ends, item.indices, out
                 s = core.scatter(data, ends, indices, settings.spec, 0, settings.fanout_bits, target, plan.piece)
-                rows.append(append_batch(spill, s, last_index, settings.packed))
+                writer.add(s)
+            rows = writer.index()
         if counter.next - first_index != extent.records:
             raise ShufBigError(f"{block.what} changed while being read")
         spill.commit()
@@ -255,15 +288,17 @@ def map_block(
     except BaseException:
         spill.discard()
         raise
-    return url, np.concatenate(rows) if rows else np.empty((0, len(COLUMNS)), dtype=np.int64)
+    return url, rows
 
 
-def _too_large(err: RecordTooLarge, what: str, number: int, settings: Settings) -> ShufBigError:
+def _too_large(err: RecordTooLarge, what: str, number: int, settings: Settings) -> RecordTooLarge:
     """The local engine's message for a record over a task's budget, with the ``--mem``
     (per worker, shared by its ``threads``) that takes it."""
     unit = "line" if settings.sep == b"\n" else "record"
     plan = Plan.for_budget(settings.mem)
-    return ShufBigError(plan.too_large(err.size, f"{unit} {number} of {what}", share=settings.threads))
+    return RecordTooLarge(
+        plan.too_large(err.size, f"{unit} {number} of {what}", share=settings.threads), err.index, err.size
+    )
 
 
 def copy_pieces(pieces: Iterable[str], write: Callable[[list[memoryview]], object], options: StorageOptions) -> None:
