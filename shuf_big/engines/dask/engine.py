@@ -35,6 +35,7 @@ from shuf_big.engines.dask.tasks import (
     Settings,
     count_block,
     cut,
+    gathers_runs,
     map_block,
     overlaps_itself,
 )
@@ -304,7 +305,8 @@ class DaskEngine:
         nbytes = sum((s.end - s.start) if s.start >= 0 else s.block.size for s in extents)
         bits = fanout_bits_for(nbytes, total, settings.mem, workers)
         packed = spill_packing(self.job.plan.compress_temp, settings.run, nbytes, total)
-        self.settings = settings = replace(settings, fanout_bits=bits, packed=packed)
+        runs = gathers_runs(settings.run, nbytes, 1 << bits)
+        self.settings = settings = replace(settings, fanout_bits=bits, packed=packed, runs=runs)
         self.packed = packed
         maps = [
             (str(i), (extent, firsts[i], i, settings, before[numbered[i][0]]))

@@ -47,6 +47,15 @@ _COPY_CHUNK = 1 << 22
 # on the heap, below the allocator's mmap threshold, instead of being mapped afresh).
 MAP_CHUNK = 4 << 20
 MAP_RECORDS = 1 << 18
+# Index rows (64 bytes each, one per batch and bucket) past which spills are gathered in
+# runs even on a local disk: the driver holds every row.
+MAX_BATCH_ROWS = 1 << 20
+
+
+def gathers_runs(run: str, nbytes: int, buckets: int) -> bool:
+    """Whether map tasks gather runs: on object storage, where each range read is a
+    request, and wherever writing batch by batch would make the index too large."""
+    return is_url(run) or -(-nbytes // MAP_CHUNK) * buckets > MAX_BATCH_ROWS
 
 
 @dataclass(frozen=True)
@@ -224,6 +233,7 @@ class Settings:
     threads: int = 1  # tasks sharing one worker's --mem (mem is each one's share)
     storage: StorageOptions = field(default_factory=StorageOptions)  # the run's storage options
     packed: bool = False  # spill files compressed (--compress-temp)
+    runs: bool = False  # spills gathered in runs of a quarter of the budget, else written batch by batch
 
 
 @functools.cache
@@ -250,9 +260,7 @@ def map_block(
     counter.next = first_index
     url = f"{settings.run}/spill-{number:06d}"
     spill = AtomicFile(url, settings.storage)
-    # Spills on object storage are written in runs of a quarter of the budget.
-    hold = plan.mem // 4 if is_url(settings.run) else 0
-    writer = SpillWriter(spill, 1 << settings.fanout_bits, settings.packed, hold)
+    writer = SpillWriter(spill, 1 << settings.fanout_bits, settings.packed, plan.mem // 4 if settings.runs else 0)
     chunk = min(MAP_CHUNK, plan.read_buffer)
     out = np.empty(chunk, dtype=np.uint8)
     raw: RawReader
