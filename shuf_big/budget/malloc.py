@@ -11,9 +11,10 @@ and 65 MB vs 66 MB RSS on 256 MB of short lines at --mem 32M; 3.3 s vs 4.7 s and
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -78,3 +79,23 @@ class Arena:
         """Give the buffer back (before work that needs the memory for something else)."""
         self.buffer = None
         self.used = 0
+
+
+@contextlib.contextmanager
+def without_huge_pages() -> Iterator[None]:
+    """numpy's large arrays without transparent huge pages while the block runs, and in the
+    processes forked inside it (the Dask engine's local workers).  numpy asks for huge
+    pages (``madvise``) for every array of 4 MiB or more; on this VM class a huge page is
+    zeroed 2 MiB at a time and its faults vary widely (measured, Dask engine, 500 MB, two
+    workers: docs 1.45-2.69 s with them, 1.69-1.92 s without; sentences 3.25-4.48 s with,
+    2.49-3.40 s without).  A numpy without the switch (it is private) is left as it is."""
+    core = getattr(np, "_core", None)
+    setter = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+    if setter is None:
+        yield
+        return
+    previous = setter(False)
+    try:
+        yield
+    finally:
+        setter(previous)
