@@ -126,6 +126,35 @@ def test_command_starts_a_local_cluster(tmp_path: Path, shuf_big_cmd: list[str])
     assert os.listdir(tmp_path / "tmp") == []
 
 
+def test_a_local_cluster_writes_a_plain_output_in_place(tmp_path: Path, shuf_big_cmd: list[str]) -> None:
+    """One plain output on a LocalCluster: the reduce tasks write their byte ranges of its
+    temp file (after the header the driver writes), which replaces the old file whole;
+    a run that fails later leaves the old file and the temp directory as they were."""
+    src = tmp_path / "in.tsv"
+    src.write_bytes(b"id\tword\n" + words(30_000, 8))
+    dst = tmp_path / "out.tsv"
+    dst.write_bytes(b"old\n")
+    want = tmp_path / "want.tsv"
+    common = ["--seed", "4", "--header", "1", "-S", "256K"]
+    subprocess.run([*shuf_big_cmd, *common, str(src), "-o", str(want)], check=True)
+    (tmp_path / "tmp").mkdir()
+    dask = ["--engine", "dask", "-j", "2", "-q", "-T", str(tmp_path / "tmp")]
+    run = subprocess.run([*shuf_big_cmd, *dask, *common, str(src), "-o", str(dst)], capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == b""
+    assert dst.read_bytes() == want.read_bytes()
+    bad = tmp_path / "bad.tsv.gz"
+    bad.write_bytes(gzip.compress(b"id\tword\n" + words(30_000, 8))[:-64])
+    failed = subprocess.run(
+        [*shuf_big_cmd, *dask, *common, str(src), str(bad), "-o", str(dst)], capture_output=True, timeout=120
+    )
+    assert failed.returncode == 1
+    assert_one_error_line(failed.stderr, f"'{bad}'")
+    assert dst.read_bytes() == want.read_bytes()
+    assert os.listdir(tmp_path / "tmp") == []
+    assert sorted(os.listdir(tmp_path)) == ["bad.tsv.gz", "in.tsv", "out.tsv", "tmp", "want.tsv"]
+
+
 def test_a_killed_worker_loses_no_records(tmp_path: Path) -> None:
     """SIGKILL one of two worker processes mid-run: Dask reruns its tasks (written files
     appear by rename only when whole), and the output is still exactly the local one."""
