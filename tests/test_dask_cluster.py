@@ -202,3 +202,20 @@ def test_a_failed_run_leaves_nothing_under_temp_url(
     assert_one_error_line(run.stderr, f"{listing}:2: ", f"'s3://{bucket}/in/b.txt.gz'")
     assert s3.get(bucket, "out.txt") == b"keep me\n"
     assert _leftovers(s3, bucket, "tmp/") == []
+
+
+def test_header_only_input_makes_an_object_of_the_header(
+    real_cluster: RealCluster, s3_env: Any, tmp_path: Path
+) -> None:
+    """No records: no part to send, so the object is one PUT of the header, as the local
+    engine writes it; a header and records: the header leads the first part."""
+    bucket = s3_env.bucket()
+    s3_env.put(bucket, "empty.tsv", b"id\tword\n")
+    s3_env.put(bucket, "full.tsv", b"id\tword\n" + numbered_rows(0, 200_000))
+    options = {"engine": "dask", "scheduler": real_cluster.address, "temp_url": f"s3://{bucket}/tmp", "header": 1}
+    shuf_big.shuffle(f"s3://{bucket}/empty.tsv", f"s3://{bucket}/out-empty.tsv", seed=int(SEED), mem="4M", **options)
+    assert s3_env.get(bucket, "out-empty.tsv") == b"id\tword\n"
+    shuf_big.shuffle(f"s3://{bucket}/full.tsv", f"s3://{bucket}/out-full.tsv", seed=int(SEED), mem="4M", **options)
+    want = _local_bytes(b"id\tword\n" + numbered_rows(0, 200_000), tmp_path, header=1)
+    assert s3_env.get(bucket, "out-full.tsv") == want
+    assert _leftovers(s3_env, bucket, "tmp/") == []
