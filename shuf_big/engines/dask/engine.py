@@ -193,7 +193,9 @@ class DaskEngine:
                     n_workers=self.job.plan.jobs,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=":0" if dashboard else None,
+                    # No dashboard: its HTTP server still binds a port, a free one (8787 may be taken).
+                    dashboard_address=":0" if dashboard else "127.0.0.1:0",
+                    scheduler_kwargs=None if dashboard else {"dashboard": False},
                     silence_logs=logging.CRITICAL,
                     local_directory=local,
                 )
@@ -287,8 +289,7 @@ class DaskEngine:
             counts = [(str(i), (b, job.sep.token, min(MAP_CHUNK, read))) for i, b in enumerate(blocks)]
             extents = self._count_here(counts, bar) if local else stage("count", count_block, counts)
             header = self._header(inputs, heads, numbered, extents)
-            spills, rows = self._map(stage, numbered, extents, settings, workers)
-            settings = self.settings
+            spills, rows, settings = self._map(stage, numbered, extents, settings, workers)
             names = [o if isinstance(o, str) else o.path for o in outputs]
             level = job.compress_level
             compress = [codec_for(fmt, level) if (fmt := compression_of(name)) else None for name in names]
@@ -315,9 +316,10 @@ class DaskEngine:
 
     def _map(
         self, stage: Submit, numbered: list[tuple[int, Block]], extents: list[Extent], settings: Settings, workers: int
-    ) -> tuple[list[str], list[np.ndarray]]:
+    ) -> tuple[list[str], list[np.ndarray], Settings]:
         """The map stage: every block's records scattered to a spill file; returns the
-        spill files and each non-empty bucket's index rows, in key order."""
+        spill files, each non-empty bucket's index rows in key order, and the settings
+        with the fan-out and spill layout the map tasks used."""
         firsts = np.cumsum([0] + [s.records for s in extents]).tolist()
         total = firsts[-1]
         before: dict[int, int] = {}  # per input: records before its first line (for messages)
@@ -327,7 +329,7 @@ class DaskEngine:
         bits = fanout_bits_for(nbytes, total, settings.mem, workers)
         packed = spill_packing(self.job.plan.compress_temp, settings.run, nbytes, total)
         runs = gathers_runs(settings.run, nbytes, 1 << bits)
-        self.settings = settings = replace(settings, fanout_bits=bits, packed=packed, runs=runs)
+        settings = replace(settings, fanout_bits=bits, packed=packed, runs=runs)
         self.packed = packed
         maps = [
             (str(i), (extent, firsts[i], i, settings, before[numbered[i][0]]))
@@ -338,7 +340,7 @@ class DaskEngine:
         _, per_bucket = bucket_rows([rows for _, rows in spilled])
         if sum(int(rows[:, RECORDS].sum()) for rows in per_bucket) != total:
             raise ShufBigError("the inputs changed while being read")
-        return [url for url, _ in spilled], per_bucket
+        return [url for url, _ in spilled], per_bucket, settings
 
     def _header(
         self, inputs: list[Block], heads: list[bytes | None], numbered: list[tuple[int, Block]], extents: list[Extent]

@@ -1,7 +1,7 @@
 """The Dask engine's tasks: module-level functions (Dask pickles them) over :mod:`shuf_big.core`.
 
-1. **count** (:func:`count_block`): a block's exact byte bounds and record count (run by
-   the driver itself while a local cluster starts).
+1. **count** (:func:`count_block`): a block's exact byte bounds and record count (on a
+   local cluster run by the driver's own threads, without task round trips).
 2. **map** (:func:`map_block`): keys from global indices, records scattered by key bits
    into one spill file per block, with index rows saying where each bucket's part is.
 3. **reduce** (:mod:`shuf_big.engines.dask.reduce`): buckets ordered by key and written to
